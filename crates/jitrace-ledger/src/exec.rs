@@ -1,0 +1,750 @@
+//! Executing transactions: the rules of the ledger.
+
+use crate::{
+    Reason,
+    state::{
+        Account, Batch, CodeKeyEntry, CodeKeyOwner, Licence, Org, Outcome, Params, Product,
+        Receipt, Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey,
+    },
+};
+use jitrace_types::{
+    OrgId, Payload, PublicKey, Role, SignedTransaction, Transaction, TxHash,
+    tx::{IssueCodeBatch, IssueLicence, ProductInfo, RegisterOrg},
+};
+use std::collections::BTreeMap;
+
+/// A read that the reader could not answer yet: the caller fetches `0` and runs the
+/// transaction again. This keeps the ledger synchronous and IO-free while the authenticated
+/// store it reads from is asynchronous.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missing(pub StateKey);
+
+/// Read access to the state before the block.
+pub trait StateReader {
+    /// The value stored under `key`, `Ok(None)` if there is none, or `Err(Missing)` if the
+    /// reader does not hold it yet.
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Missing>;
+}
+
+impl StateReader for BTreeMap<StateKey, Vec<u8>> {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Missing> {
+        Ok(BTreeMap::get(self, key).cloned())
+    }
+}
+
+/// Writes a block makes: `Some(value)` to store, `None` to delete. Ordered, so that applying it
+/// is deterministic.
+pub type WriteSet = BTreeMap<StateKey, Option<Vec<u8>>>;
+
+/// What the block gives every transaction: its height and time (from the header, never from a
+/// clock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockEnv {
+    pub height: u64,
+    pub time_ms: u64,
+}
+
+/// The chain's starting point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// The platform operator's key: first member of the platform organisation.
+    pub operator: PublicKey,
+    pub platform_org: OrgId,
+    pub platform_name: String,
+    pub validators: Vec<PublicKey>,
+}
+
+/// Executes the transactions of one block, in order, over a [`StateReader`].
+pub struct Executor<'r, R: StateReader> {
+    reader: &'r R,
+    env: BlockEnv,
+    writes: WriteSet,
+}
+
+/// A rejection inside a rule.
+struct Reject(Reason, String);
+
+fn reject<T>(reason: Reason, detail: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure::Reject(Reject(reason, detail.into())))
+}
+
+/// Why a rule stopped: a rejection, or a read to fetch first.
+enum Failure {
+    Reject(Reject),
+    Missing(Missing),
+}
+
+impl From<Missing> for Failure {
+    fn from(m: Missing) -> Self {
+        Failure::Missing(m)
+    }
+}
+
+type RuleResult<T> = Result<T, Failure>;
+
+/// Reads and staged writes of one transaction. Dropped on rejection, merged on success.
+struct TxState<'e, 'r, R: StateReader> {
+    exec: &'e Executor<'r, R>,
+    staged: WriteSet,
+    stamp: Stamp,
+    tx_hash: TxHash,
+}
+
+impl<'r, R: StateReader> Executor<'r, R> {
+    /// Starts a block over `reader`.
+    pub fn new(reader: &'r R, env: BlockEnv) -> Self {
+        Self {
+            reader,
+            env,
+            writes: WriteSet::new(),
+        }
+    }
+
+    fn read_raw(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Missing> {
+        match self.writes.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.reader.get(key),
+        }
+    }
+
+    /// Writes the genesis state if the chain has none yet (the first block does this).
+    pub fn init_genesis(&mut self, genesis: &Genesis) -> Result<(), Missing> {
+        if self.read_raw(&StateKey::Params)?.is_some() {
+            return Ok(());
+        }
+        let stamp = Stamp {
+            height: self.env.height,
+            time_ms: self.env.time_ms,
+        };
+        let params = Params {
+            chain_id: genesis.chain_id.clone(),
+            operator: genesis.operator,
+            platform_org: genesis.platform_org.clone(),
+            validators: genesis.validators.clone(),
+        };
+        let org = Org {
+            id: genesis.platform_org.clone(),
+            name: genesis.platform_name.clone(),
+            roles: vec![Role::Platform],
+            gs1_company_prefix: None,
+            region: None,
+            members: vec![genesis.operator],
+            code_keys: vec![],
+            licences: vec![],
+            registered_at: stamp,
+        };
+        let account = Account {
+            nonce: 0,
+            orgs: vec![genesis.platform_org.clone()],
+        };
+        self.writes.insert(StateKey::Params, Some(encode(&params)));
+        self.writes.insert(
+            StateKey::Org(genesis.platform_org.clone()),
+            Some(encode(&org)),
+        );
+        self.writes
+            .insert(StateKey::Account(genesis.operator), Some(encode(&account)));
+        Ok(())
+    }
+
+    /// Executes the transaction at `index` of the block from its wire bytes.
+    ///
+    /// Returns its receipt, or `Err(Missing)` with no effect when a read must be fetched first;
+    /// call again with the same arguments after fetching.
+    pub fn apply(&mut self, index: u32, raw: &[u8]) -> Result<Receipt, Missing> {
+        let stamp = Stamp {
+            height: self.env.height,
+            time_ms: self.env.time_ms,
+        };
+        let mut receipt = Receipt {
+            tx: TxHash::ZERO,
+            height: self.env.height,
+            index,
+            signer: None,
+            kind: None,
+            outcome: Outcome::Ok,
+        };
+        let signed = match SignedTransaction::decode(raw) {
+            Ok(signed) => signed,
+            Err(e) => {
+                // Undecodable bytes have no body hash; their id is the hash of the bytes.
+                receipt.tx = TxHash::of(&[raw]);
+                receipt.outcome = rejected(Reason::Malformed, e.to_string());
+                return self.finish(receipt, WriteSet::new());
+            }
+        };
+        receipt.tx = signed.hash();
+        if self.read_raw(&StateKey::Receipt(receipt.tx))?.is_some() {
+            // Do not overwrite the first receipt: report the duplicate to the caller only.
+            receipt.outcome = rejected(Reason::Duplicate, "this transaction was executed before");
+            return Ok(receipt);
+        }
+        let tx = match signed.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                receipt.outcome = rejected(Reason::Malformed, e.to_string());
+                return self.finish(receipt, WriteSet::new());
+            }
+        };
+        receipt.signer = Some(tx.signer);
+        receipt.kind = Some(tx.payload.kind().to_string());
+        if !signed.verify_signature(&tx.signer) {
+            receipt.outcome = rejected(Reason::BadSignature, "signature does not match the signer");
+            return self.finish(receipt, WriteSet::new());
+        }
+
+        let mut state = TxState {
+            exec: self,
+            staged: WriteSet::new(),
+            stamp,
+            tx_hash: receipt.tx,
+        };
+        match state.admit(&tx) {
+            Ok(()) => {}
+            Err(Failure::Missing(m)) => return Err(m),
+            Err(Failure::Reject(Reject(reason, detail))) => {
+                receipt.outcome = rejected(reason, detail);
+                return self.finish(receipt, WriteSet::new());
+            }
+        }
+        // Admitted: the nonce is consumed whatever the rule decides.
+        let admitted = state.staged.clone();
+        match state.run(&tx) {
+            Ok(()) => {
+                let staged = state.staged;
+                self.finish(receipt, staged)
+            }
+            Err(Failure::Missing(m)) => Err(m),
+            Err(Failure::Reject(Reject(reason, detail))) => {
+                receipt.outcome = rejected(reason, detail);
+                self.finish(receipt, admitted)
+            }
+        }
+    }
+
+    fn finish(&mut self, receipt: Receipt, staged: WriteSet) -> Result<Receipt, Missing> {
+        self.writes.extend(staged);
+        self.writes
+            .insert(StateKey::Receipt(receipt.tx), Some(encode(&receipt)));
+        Ok(receipt)
+    }
+
+    /// The block's writes, to hand to the authenticated store.
+    pub fn into_writes(self) -> WriteSet {
+        self.writes
+    }
+}
+
+fn rejected(reason: Reason, detail: impl Into<String>) -> Outcome {
+    Outcome::Rejected {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// Encodes a record.
+pub fn encode<T: Record>(record: &T) -> Vec<u8> {
+    borsh::to_vec(record).expect("borsh encoding into a Vec cannot fail")
+}
+
+/// Decodes a record. Stored records were written by this crate, so a failure means the store
+/// is corrupt: that is the one panic the ledger allows, because continuing would fork.
+pub fn decode<T: Record>(bytes: &[u8]) -> T {
+    borsh::from_slice(bytes).expect("state record does not decode: the store is corrupt")
+}
+
+impl<R: StateReader> TxState<'_, '_, R> {
+    fn get<T: Record>(&self, key: &StateKey) -> Result<Option<T>, Missing> {
+        let raw = match self.staged.get(key) {
+            Some(value) => value.clone(),
+            None => self.exec.read_raw(key)?,
+        };
+        Ok(raw.map(|bytes| decode(&bytes)))
+    }
+
+    fn put<T: Record>(&mut self, key: StateKey, record: &T) {
+        self.staged.insert(key, Some(encode(record)));
+    }
+
+    fn params(&self) -> RuleResult<Params> {
+        match self.get::<Params>(&StateKey::Params)? {
+            Some(p) => Ok(p),
+            None => reject(Reason::UnknownSigner, "the chain has no genesis state"),
+        }
+    }
+
+    /// Checks that apply to every transaction and consumes the nonce.
+    fn admit(&mut self, tx: &Transaction) -> RuleResult<()> {
+        let params = self.params()?;
+        if tx.chain_id != params.chain_id {
+            return reject(
+                Reason::WrongChainId,
+                format!(
+                    "transaction is for chain {:?}, this is {:?}",
+                    tx.chain_id, params.chain_id
+                ),
+            );
+        }
+        let Some(mut account) = self.get::<Account>(&StateKey::Account(tx.signer))? else {
+            return reject(
+                Reason::UnknownSigner,
+                format!("key {} is not a member of any organisation", tx.signer),
+            );
+        };
+        if tx.nonce <= account.nonce {
+            return reject(
+                Reason::NonceReplayed,
+                format!(
+                    "nonce {} is not above the last accepted nonce {}",
+                    tx.nonce, account.nonce
+                ),
+            );
+        }
+        account.nonce = tx.nonce;
+        self.put(StateKey::Account(tx.signer), &account);
+        Ok(())
+    }
+
+    fn run(&mut self, tx: &Transaction) -> RuleResult<()> {
+        let signer = tx.signer;
+        match &tx.payload {
+            Payload::RegisterOrg(org) => self.register_org(signer, org),
+            Payload::AddMember { org, key } => self.add_member(signer, org, *key),
+            Payload::RemoveMember { org, key } => self.remove_member(signer, org, *key),
+            Payload::IssueLicence(licence) => self.issue_licence(signer, licence),
+            Payload::RevokeLicence { licence, reason } => {
+                self.require_platform(signer)?;
+                let Some(mut record) = self.get::<Licence>(&StateKey::Licence(licence.clone()))?
+                else {
+                    return reject(Reason::UnknownLicence, format!("no licence {licence}"));
+                };
+                if record.revoked.is_some() {
+                    return reject(
+                        Reason::LicenceRevoked,
+                        format!("licence {licence} is already revoked"),
+                    );
+                }
+                record.revoked = Some(Revocation {
+                    at: self.stamp,
+                    reason: reason.clone(),
+                });
+                self.put(StateKey::Licence(licence.clone()), &record);
+                Ok(())
+            }
+            Payload::RegisterProduct(info) => self.register_product(signer, info),
+            Payload::UpdateProduct(info) => self.update_product(signer, info),
+            Payload::RegisterCodeKey { org, key } => self.register_code_key(signer, org, *key),
+            Payload::RevokeCodeKey { org, key } => self.revoke_code_key(signer, org, *key),
+            Payload::IssueCodeBatch(batch) => self.issue_code_batch(signer, batch),
+        }
+    }
+
+    fn require_org(&self, org: &OrgId) -> RuleResult<Org> {
+        match self.get::<Org>(&StateKey::Org(org.clone()))? {
+            Some(o) => Ok(o),
+            None => reject(Reason::UnknownOrg, format!("no organisation {org}")),
+        }
+    }
+
+    fn is_member(&self, signer: PublicKey, org: &OrgId) -> RuleResult<bool> {
+        let account = self
+            .get::<Account>(&StateKey::Account(signer))?
+            .unwrap_or_default();
+        Ok(account.orgs.binary_search(org).is_ok())
+    }
+
+    fn require_platform(&self, signer: PublicKey) -> RuleResult<()> {
+        let params = self.params()?;
+        if self.is_member(signer, &params.platform_org)? {
+            Ok(())
+        } else {
+            reject(
+                Reason::UnauthorisedRole,
+                "only the platform operator may do this",
+            )
+        }
+    }
+
+    /// The organisation, if `signer` is one of its members.
+    fn require_member(&self, signer: PublicKey, org: &OrgId) -> RuleResult<Org> {
+        let record = self.require_org(org)?;
+        if !self.is_member(signer, org)? {
+            return reject(
+                Reason::NotAMember,
+                format!("signer is not a member of {org}"),
+            );
+        }
+        Ok(record)
+    }
+
+    /// Like [`Self::require_member`], and the organisation must be allowed to issue codes.
+    fn require_issuer(&self, signer: PublicKey, org: &OrgId) -> RuleResult<Org> {
+        let record = self.require_member(signer, org)?;
+        if !record.roles.iter().any(|r| r.issues_codes()) {
+            return reject(
+                Reason::UnauthorisedRole,
+                format!("{org} is not a brand, manufacturer or supplier"),
+            );
+        }
+        Ok(record)
+    }
+
+    fn join(&mut self, key: PublicKey, org: &OrgId) -> RuleResult<()> {
+        let mut account = self
+            .get::<Account>(&StateKey::Account(key))?
+            .unwrap_or_default();
+        if let Err(pos) = account.orgs.binary_search(org) {
+            account.orgs.insert(pos, org.clone());
+        }
+        self.put(StateKey::Account(key), &account);
+        Ok(())
+    }
+
+    fn register_org(&mut self, signer: PublicKey, org: &RegisterOrg) -> RuleResult<()> {
+        self.require_platform(signer)?;
+        if self.get::<Org>(&StateKey::Org(org.id.clone()))?.is_some() {
+            return reject(Reason::OrgExists, format!("organisation {} exists", org.id));
+        }
+        let mut roles = org.roles.clone();
+        roles.sort();
+        let record = Org {
+            id: org.id.clone(),
+            name: org.name.clone(),
+            roles,
+            gs1_company_prefix: org.gs1_company_prefix.clone(),
+            region: org.region.clone(),
+            members: vec![org.admin],
+            code_keys: vec![],
+            licences: vec![],
+            registered_at: self.stamp,
+        };
+        self.put(StateKey::Org(org.id.clone()), &record);
+        self.join(org.admin, &org.id)
+    }
+
+    fn add_member(&mut self, signer: PublicKey, org: &OrgId, key: PublicKey) -> RuleResult<()> {
+        let mut record = self.require_org(org)?;
+        if !self.is_member(signer, org)? {
+            self.require_platform(signer)?;
+        }
+        let Err(pos) = record.members.binary_search(&key) else {
+            return reject(
+                Reason::MemberExists,
+                format!("key is already a member of {org}"),
+            );
+        };
+        record.members.insert(pos, key);
+        self.put(StateKey::Org(org.clone()), &record);
+        self.join(key, org)
+    }
+
+    fn remove_member(&mut self, signer: PublicKey, org: &OrgId, key: PublicKey) -> RuleResult<()> {
+        let mut record = self.require_org(org)?;
+        if !self.is_member(signer, org)? {
+            self.require_platform(signer)?;
+        }
+        let Ok(pos) = record.members.binary_search(&key) else {
+            return reject(
+                Reason::UnknownMember,
+                format!("key is not a member of {org}"),
+            );
+        };
+        if record.members.len() == 1 {
+            return reject(
+                Reason::LastMember,
+                format!("{org} must keep at least one member"),
+            );
+        }
+        record.members.remove(pos);
+        self.put(StateKey::Org(org.clone()), &record);
+        let mut account = self
+            .get::<Account>(&StateKey::Account(key))?
+            .unwrap_or_default();
+        account.orgs.retain(|o| o != org);
+        self.put(StateKey::Account(key), &account);
+        Ok(())
+    }
+
+    fn issue_licence(&mut self, signer: PublicKey, licence: &IssueLicence) -> RuleResult<()> {
+        self.require_platform(signer)?;
+        if self
+            .get::<Licence>(&StateKey::Licence(licence.id.clone()))?
+            .is_some()
+        {
+            return reject(
+                Reason::LicenceExists,
+                format!("licence {} exists", licence.id),
+            );
+        }
+        let mut org = self.require_org(&licence.org)?;
+        if !org.roles.iter().any(|r| r.issues_codes()) {
+            return reject(
+                Reason::UnauthorisedRole,
+                format!("{} is not a brand, manufacturer or supplier", licence.org),
+            );
+        }
+        let record = Licence {
+            id: licence.id.clone(),
+            org: licence.org.clone(),
+            quota: licence.quota,
+            used: 0,
+            valid_from: licence.valid_from,
+            valid_until: licence.valid_until,
+            issued_at: self.stamp,
+            revoked: None,
+        };
+        org.licences.push(licence.id.clone());
+        self.put(StateKey::Licence(licence.id.clone()), &record);
+        self.put(StateKey::Org(licence.org.clone()), &org);
+        Ok(())
+    }
+
+    fn check_prefix(org: &Org, info: &ProductInfo) -> RuleResult<()> {
+        if let Some(prefix) = &org.gs1_company_prefix {
+            // GTIN-14's first digit is the indicator digit; the company prefix follows it.
+            if !info.gtin.as_str()[1..].starts_with(prefix.as_str()) {
+                return reject(
+                    Reason::GtinPrefixMismatch,
+                    format!(
+                        "GTIN {} does not carry {}'s company prefix {prefix}",
+                        info.gtin, org.id
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn register_product(&mut self, signer: PublicKey, info: &ProductInfo) -> RuleResult<()> {
+        let org = self.require_issuer(signer, &info.org)?;
+        Self::check_prefix(&org, info)?;
+        if self
+            .get::<Product>(&StateKey::Product(info.gtin))?
+            .is_some()
+        {
+            return reject(
+                Reason::ProductExists,
+                format!("GTIN {} is registered", info.gtin),
+            );
+        }
+        let product = Product {
+            info: info.clone(),
+            registered_at: self.stamp,
+            updated_at: self.stamp,
+            codes_issued: 0,
+        };
+        self.put(StateKey::Product(info.gtin), &product);
+        Ok(())
+    }
+
+    fn update_product(&mut self, signer: PublicKey, info: &ProductInfo) -> RuleResult<()> {
+        let Some(mut product) = self.get::<Product>(&StateKey::Product(info.gtin))? else {
+            return reject(
+                Reason::UnknownProduct,
+                format!("GTIN {} is not registered", info.gtin),
+            );
+        };
+        if product.info.org != info.org {
+            return reject(
+                Reason::ProductWrongOrg,
+                format!("GTIN {} belongs to {}", info.gtin, product.info.org),
+            );
+        }
+        self.require_issuer(signer, &info.org)?;
+        product.info = info.clone();
+        product.updated_at = self.stamp;
+        self.put(StateKey::Product(info.gtin), &product);
+        Ok(())
+    }
+
+    fn register_code_key(
+        &mut self,
+        signer: PublicKey,
+        org: &OrgId,
+        key: PublicKey,
+    ) -> RuleResult<()> {
+        let mut record = self.require_issuer(signer, org)?;
+        if self.get::<CodeKeyOwner>(&StateKey::CodeKey(key))?.is_some() {
+            return reject(
+                Reason::CodeKeyExists,
+                "this code-signing key is registered already",
+            );
+        }
+        record.code_keys.push(CodeKeyEntry {
+            key,
+            registered_at: self.stamp,
+            revoked_at: None,
+        });
+        self.put(StateKey::Org(org.clone()), &record);
+        self.put(
+            StateKey::CodeKey(key),
+            &CodeKeyOwner {
+                org: org.clone(),
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn revoke_code_key(
+        &mut self,
+        signer: PublicKey,
+        org: &OrgId,
+        key: PublicKey,
+    ) -> RuleResult<()> {
+        let mut record = self.require_member(signer, org)?;
+        let owner = self.get::<CodeKeyOwner>(&StateKey::CodeKey(key))?;
+        match owner {
+            Some(owner) if &owner.org == org => {
+                if owner.revoked {
+                    return reject(
+                        Reason::CodeKeyRevoked,
+                        "this code-signing key is revoked already",
+                    );
+                }
+            }
+            _ => {
+                return reject(
+                    Reason::UnknownCodeKey,
+                    format!("key is not a code-signing key of {org}"),
+                );
+            }
+        }
+        for entry in &mut record.code_keys {
+            if entry.key == key {
+                entry.revoked_at = Some(self.stamp);
+            }
+        }
+        self.put(StateKey::Org(org.clone()), &record);
+        self.put(
+            StateKey::CodeKey(key),
+            &CodeKeyOwner {
+                org: org.clone(),
+                revoked: true,
+            },
+        );
+        Ok(())
+    }
+
+    fn issue_code_batch(&mut self, signer: PublicKey, batch: &IssueCodeBatch) -> RuleResult<()> {
+        self.require_issuer(signer, &batch.org)?;
+        let Some(mut licence) = self.get::<Licence>(&StateKey::Licence(batch.licence.clone()))?
+        else {
+            return reject(
+                Reason::UnknownLicence,
+                format!("no licence {}", batch.licence),
+            );
+        };
+        if licence.org != batch.org {
+            return reject(
+                Reason::LicenceWrongOrg,
+                format!("licence {} belongs to {}", licence.id, licence.org),
+            );
+        }
+        if licence.revoked.is_some() {
+            return reject(
+                Reason::LicenceRevoked,
+                format!("licence {} is revoked", licence.id),
+            );
+        }
+        let now_s = self.stamp.time_ms / 1000;
+        if now_s < licence.valid_from {
+            return reject(
+                Reason::LicenceNotYetValid,
+                format!(
+                    "licence {} is valid from {}",
+                    licence.id, licence.valid_from
+                ),
+            );
+        }
+        if now_s >= licence.valid_until {
+            return reject(
+                Reason::LicenceExpired,
+                format!("licence {} expired at {}", licence.id, licence.valid_until),
+            );
+        }
+        let Some(mut product) = self.get::<Product>(&StateKey::Product(batch.gtin))? else {
+            return reject(
+                Reason::UnknownProduct,
+                format!("GTIN {} is not registered", batch.gtin),
+            );
+        };
+        if product.info.org != batch.org {
+            return reject(
+                Reason::ProductWrongOrg,
+                format!("GTIN {} belongs to {}", batch.gtin, product.info.org),
+            );
+        }
+        match self.get::<CodeKeyOwner>(&StateKey::CodeKey(batch.code_key))? {
+            Some(owner) if owner.org == batch.org => {
+                if owner.revoked {
+                    return reject(Reason::CodeKeyRevoked, "the code-signing key is revoked");
+                }
+            }
+            _ => {
+                return reject(
+                    Reason::UnknownCodeKey,
+                    format!("key is not a code-signing key of {}", batch.org),
+                );
+            }
+        }
+        let batch_key = StateKey::Batch(batch.gtin, batch.lot.clone());
+        if self.get::<Batch>(&batch_key)?.is_some() {
+            return reject(
+                Reason::LotExists,
+                format!("lot {} exists for GTIN {}", batch.lot, batch.gtin),
+            );
+        }
+        let mut ranges = self
+            .get::<SerialRanges>(&StateKey::SerialRanges(batch.gtin))?
+            .unwrap_or_default();
+        if ranges.overlaps(batch.first_serial, batch.count) {
+            return reject(
+                Reason::SerialRangeOverlap,
+                format!(
+                    "serials {}..{} overlap a batch issued before",
+                    batch.first_serial,
+                    batch.first_serial.saturating_add(batch.count)
+                ),
+            );
+        }
+        let remaining = licence.quota.saturating_sub(licence.used);
+        if batch.count > remaining {
+            return reject(
+                Reason::QuotaExceeded,
+                format!(
+                    "batch needs {} codes, licence {} has {remaining} left",
+                    batch.count, licence.id
+                ),
+            );
+        }
+        licence.used += batch.count;
+        product.codes_issued = product.codes_issued.saturating_add(batch.count);
+        let pos = ranges.0.partition_point(|r| r.first < batch.first_serial);
+        ranges.0.insert(
+            pos,
+            SerialRange {
+                first: batch.first_serial,
+                count: batch.count,
+                lot: batch.lot.clone(),
+            },
+        );
+        let record = Batch {
+            gtin: batch.gtin,
+            lot: batch.lot.clone(),
+            org: batch.org.clone(),
+            licence: batch.licence.clone(),
+            first_serial: batch.first_serial,
+            count: batch.count,
+            code_key: batch.code_key,
+            issued_at: self.stamp,
+            tx: self.tx_hash,
+        };
+        self.put(StateKey::Licence(licence.id.clone()), &licence);
+        self.put(StateKey::Product(batch.gtin), &product);
+        self.put(StateKey::SerialRanges(batch.gtin), &ranges);
+        self.put(batch_key, &record);
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! Jitrace's ledger: a deterministic state machine of organisations, licences, products and
+//! code batches.
+//!
+//! Architecture invariant: this crate does no IO. No clock (time and height come in as
+//! [`BlockEnv`]), no randomness, no `HashMap` iteration, no floats. The same state, block
+//! environment and transactions give the same receipts and the same [`WriteSet`], byte for byte,
+//! on every machine: that is what lets validators agree on a state root.
+//!
+//! The caller owns storage. It hands an [`Executor`] a [`StateReader`]; when the reader lacks
+//! a key, [`Executor::apply`] answers [`Missing`] without effect, the caller fetches the key and
+//! calls again. At the end, [`Executor::into_writes`] is the block's write set, including one
+//! [`state::Receipt`] per transaction.
+
+mod exec;
+mod reason;
+pub mod state;
+
+pub use exec::{BlockEnv, Executor, Genesis, Missing, StateReader, WriteSet, decode, encode};
+pub use reason::Reason;

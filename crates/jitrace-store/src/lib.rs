@@ -1,0 +1,255 @@
+//! Jitrace's block store: finalised blocks, their certificates and a transaction index, in one
+//! embedded database file (redb) that survives `kill -9`.
+//!
+//! Invariants:
+//! - Heights are contiguous from 1: [`BlockStore::append`] refuses a gap, and appending a height
+//!   that is already stored is a no-op when the bytes agree (the engine delivers blocks at least
+//!   once) and an error when they do not (that would be a fork).
+//! - Every append is one ACID transaction committed with immediate durability: after it returns,
+//!   a crash cannot lose the block.
+//!
+//! The store keeps opaque bytes: the chain crate owns the block encoding and checks it.
+//! Ledger state does not live here; it lives in the authenticated store (QMDB) that the
+//! consensus glue manages.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use jitrace_types::Hash;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use std::path::Path;
+
+const BLOCKS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("blocks");
+const CERTIFICATES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("certificates");
+const BLOCK_HEIGHTS: TableDefinition<'_, &[u8; 32], u64> = TableDefinition::new("block_heights");
+const TX_LOCATIONS: TableDefinition<'_, &[u8; 32], (u64, u32)> =
+    TableDefinition::new("tx_locations");
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+
+const TIP: &str = "tip";
+
+/// Errors of the block store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database file could not be opened, read or written.
+    #[error("block store: {0}")]
+    Database(String),
+    /// An append would leave a gap.
+    #[error("block {got} cannot follow block {tip}: heights must be contiguous")]
+    Gap { tip: u64, got: u64 },
+    /// A different block is stored at this height.
+    #[error("a different block is already stored at height {0}")]
+    Conflict(u64),
+    /// A stored value does not decode.
+    #[error("stored {0} is corrupt")]
+    Corrupt(&'static str),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Database(e.to_string())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// The latest finalised block, as recorded by the last append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Tip {
+    pub height: u64,
+    pub block_hash: Hash,
+    pub state_root: Hash,
+    pub time_ms: u64,
+    pub tx_count: u64,
+}
+
+/// One finalised block to append.
+pub struct FinalizedBlock<'a> {
+    pub height: u64,
+    pub hash: Hash,
+    pub state_root: Hash,
+    pub time_ms: u64,
+    /// The block's canonical encoding.
+    pub block: &'a [u8],
+    /// The finalisation certificate, when the engine produced one for this height (a block can
+    /// also be finalised implicitly, as the ancestor of a certified block).
+    pub certificate: Option<&'a [u8]>,
+    /// The ids of the block's transactions, in order.
+    pub txs: &'a [Hash],
+}
+
+/// The block store.
+pub struct BlockStore {
+    db: Database,
+}
+
+impl BlockStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(BLOCKS)?;
+            txn.open_table(CERTIFICATES)?;
+            txn.open_table(BLOCK_HEIGHTS)?;
+            txn.open_table(TX_LOCATIONS)?;
+            txn.open_table(META)?;
+        }
+        txn.commit()?;
+        Ok(Self { db })
+    }
+
+    /// Appends the next finalised block (see the crate invariants).
+    pub fn append(&self, block: &FinalizedBlock<'_>) -> Result<(), Error> {
+        let tip = self.tip()?;
+        let tip_height = tip.map_or(0, |t| t.height);
+        if block.height <= tip_height {
+            return match self.block(block.height)? {
+                Some(stored) if stored == block.block => Ok(()),
+                _ => Err(Error::Conflict(block.height)),
+            };
+        }
+        if block.height != tip_height + 1 {
+            return Err(Error::Gap {
+                tip: tip_height,
+                got: block.height,
+            });
+        }
+        let total = tip.map_or(0, |t| t.tx_count) + block.txs.len() as u64;
+        let txn = self.db.begin_write()?;
+        {
+            txn.open_table(BLOCKS)?.insert(block.height, block.block)?;
+            if let Some(cert) = block.certificate {
+                txn.open_table(CERTIFICATES)?.insert(block.height, cert)?;
+            }
+            txn.open_table(BLOCK_HEIGHTS)?
+                .insert(&block.hash.0, block.height)?;
+            let mut locations = txn.open_table(TX_LOCATIONS)?;
+            for (index, tx) in block.txs.iter().enumerate() {
+                let index =
+                    u32::try_from(index).map_err(|_| Error::Corrupt("transaction index"))?;
+                // A transaction included twice keeps its first location (its receipt's).
+                if locations.get(&tx.0)?.is_none() {
+                    locations.insert(&tx.0, (block.height, index))?;
+                }
+            }
+            let new_tip = Tip {
+                height: block.height,
+                block_hash: block.hash,
+                state_root: block.state_root,
+                time_ms: block.time_ms,
+                tx_count: total,
+            };
+            let encoded = borsh::to_vec(&new_tip).map_err(|_| Error::Corrupt("tip"))?;
+            txn.open_table(META)?.insert(TIP, encoded.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Records a certificate that arrived after its block (or replaces nothing if one is stored).
+    pub fn put_certificate(&self, height: u64, certificate: &[u8]) -> Result<(), Error> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(CERTIFICATES)?;
+            if table.get(height)?.is_none() {
+                table.insert(height, certificate)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The latest finalised block, if any.
+    pub fn tip(&self) -> Result<Option<Tip>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(META)?;
+        match table.get(TIP)? {
+            None => Ok(None),
+            Some(bytes) => borsh::from_slice(bytes.value())
+                .map(Some)
+                .map_err(|_| Error::Corrupt("tip")),
+        }
+    }
+
+    /// The encoded block at `height`.
+    pub fn block(&self, height: u64) -> Result<Option<Vec<u8>>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        Ok(table.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The encoded finalisation certificate at `height`, if one was recorded.
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(CERTIFICATES)?;
+        Ok(table.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The height of the block with `hash`.
+    pub fn height_of(&self, hash: &Hash) -> Result<Option<u64>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCK_HEIGHTS)?;
+        Ok(table.get(&hash.0)?.map(|v| v.value()))
+    }
+
+    /// Where a transaction was included: (height, index in block).
+    pub fn tx_location(&self, tx: &Hash) -> Result<Option<(u64, u32)>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TX_LOCATIONS)?;
+        Ok(table.get(&tx.0)?.map(|v| v.value()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block<'a>(height: u64, bytes: &'a [u8], txs: &'a [Hash]) -> FinalizedBlock<'a> {
+        FinalizedBlock {
+            height,
+            hash: Hash::of(&[bytes]),
+            state_root: Hash::of(&[b"root", bytes]),
+            time_ms: height * 1000,
+            block: bytes,
+            certificate: Some(b"cert"),
+            txs,
+        }
+    }
+
+    #[test]
+    fn append_is_contiguous_idempotent_and_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blocks.redb");
+        let tx = [Hash::of(&[b"tx"])];
+        {
+            let store = BlockStore::open(&path).unwrap();
+            assert_eq!(store.tip().unwrap(), None);
+            store.append(&block(1, b"one", &tx)).unwrap();
+            store.append(&block(1, b"one", &tx)).unwrap();
+            assert!(matches!(
+                store.append(&block(1, b"uno", &[])),
+                Err(Error::Conflict(1))
+            ));
+            assert!(matches!(
+                store.append(&block(3, b"three", &[])),
+                Err(Error::Gap { tip: 1, got: 3 })
+            ));
+            store.append(&block(2, b"two", &tx)).unwrap();
+        }
+        let store = BlockStore::open(&path).unwrap();
+        let tip = store.tip().unwrap().unwrap();
+        assert_eq!((tip.height, tip.tx_count), (2, 2));
+        assert_eq!(store.block(2).unwrap().unwrap(), b"two");
+        assert_eq!(store.certificate(1).unwrap().unwrap(), b"cert");
+        assert_eq!(store.tx_location(&tx[0]).unwrap(), Some((1, 0)));
+        assert_eq!(store.height_of(&Hash::of(&[b"two"])).unwrap(), Some(2));
+    }
+}

@@ -1,0 +1,256 @@
+//! Ed25519 keys and domain-separated signatures.
+//!
+//! Every signature Jitrace makes or checks names its domain (a namespace from [`domain`]), so a
+//! signature made for one purpose — a transaction, a product code, an API request — can never be
+//! replayed as another. The framing is the consensus engine's (`commonware_cryptography`):
+//! the signed message is `varint(len(namespace)) ‖ namespace ‖ message`.
+
+use crate::{Error, hash::decode_hex_array};
+use borsh::{BorshDeserialize, BorshSerialize};
+use commonware_codec::{DecodeExt, Encode};
+use commonware_cryptography::{BatchEntry, BatchVerifier, Signer as _, Verifier as _, ed25519};
+use commonware_math::algebra::Random;
+use commonware_parallel::Sequential;
+use std::{fmt, str::FromStr};
+
+/// Signature domains. Changing one is a consensus break.
+pub mod domain {
+    /// Signed transactions.
+    pub const TRANSACTION: &[u8] = b"jitrace/v1/tx";
+    /// Product codes (GS1 AI 8030 over chain id, GTIN and serial).
+    pub const PRODUCT_CODE: &[u8] = b"jitrace/v1/code";
+    /// Authenticated API requests.
+    pub const API_REQUEST: &[u8] = b"jitrace/v1/api";
+    /// Consensus votes and certificates (the engine's namespace).
+    pub const CONSENSUS: &[u8] = b"jitrace/v1/consensus";
+    /// Peer-to-peer handshakes.
+    pub const P2P: &[u8] = b"jitrace/v1/p2p";
+}
+
+/// An Ed25519 public key (32 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+pub struct PublicKey(pub [u8; 32]);
+
+/// An Ed25519 signature (64 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Signature(pub [u8; 64]);
+
+/// An Ed25519 private key. Never serialised except by [`SecretKey::to_hex`] for key files.
+#[derive(Clone)]
+pub struct SecretKey(ed25519::PrivateKey);
+
+impl SecretKey {
+    /// A fresh key from the operating system's randomness.
+    pub fn generate() -> Self {
+        Self(ed25519::PrivateKey::random(rand::rng()))
+    }
+
+    /// A key derived from a seed: deterministic, for tests and demo data only.
+    pub fn from_seed(seed: u64) -> Self {
+        Self(ed25519::PrivateKey::from_seed(seed))
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from_engine(&self.0.public_key())
+    }
+
+    /// Signs `message` in `domain`.
+    pub fn sign(&self, domain: &[u8], message: &[u8]) -> Signature {
+        let sig = self.0.sign(domain, message);
+        let mut out = [0u8; 64];
+        out.copy_from_slice(sig.encode().as_ref());
+        Signature(out)
+    }
+
+    /// The 32-byte seed as hex, for key files.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.encode())
+    }
+
+    /// Reads a key written by [`SecretKey::to_hex`].
+    pub fn from_hex(text: &str) -> Result<Self, Error> {
+        let bytes = decode_hex_array::<32>("secret key", text)?;
+        let key = ed25519::PrivateKey::decode(bytes.to_vec()).map_err(|e| Error::BadEncoding {
+            kind: "secret key",
+            reason: e.to_string(),
+        })?;
+        Ok(Self(key))
+    }
+
+    /// The engine's key type, for consensus and p2p.
+    pub fn to_engine(&self) -> ed25519::PrivateKey {
+        self.0.clone()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(public={})", self.public_key())
+    }
+}
+
+impl PublicKey {
+    /// Converts from the engine's key type.
+    pub fn from_engine(key: &ed25519::PublicKey) -> Self {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(key.as_ref());
+        Self(out)
+    }
+
+    /// Converts into the engine's key type; fails for bytes that are not a curve point.
+    pub fn to_engine(&self) -> Result<ed25519::PublicKey, Error> {
+        ed25519::PublicKey::decode(self.0.to_vec()).map_err(|e| Error::BadEncoding {
+            kind: "public key",
+            reason: e.to_string(),
+        })
+    }
+
+    /// Checks `signature` over `message` in `domain`. False for malformed keys or signatures.
+    pub fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> bool {
+        let Ok(key) = self.to_engine() else {
+            return false;
+        };
+        let Ok(sig) = ed25519::Signature::decode(signature.0.to_vec()) else {
+            return false;
+        };
+        key.verify(domain, message, &sig)
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits that encode a valid curve point.
+    pub fn from_hex(text: &str) -> Result<Self, Error> {
+        let key = Self(decode_hex_array::<32>("public key", text)?);
+        key.to_engine()?;
+        Ok(key)
+    }
+}
+
+/// Verifies many signatures at once (faster than one by one); false if any fails.
+///
+/// An empty batch verifies trivially.
+pub fn verify_batch(items: &[(&PublicKey, &[u8], &[u8], &Signature)]) -> bool {
+    if items.is_empty() {
+        return true;
+    }
+    let mut decoded = Vec::with_capacity(items.len());
+    for (key, domain, message, signature) in items {
+        let Ok(key) = key.to_engine() else {
+            return false;
+        };
+        let Ok(sig) = ed25519::Signature::decode(signature.0.to_vec()) else {
+            return false;
+        };
+        decoded.push((key, *domain, *message, sig));
+    }
+    ed25519::PublicKey::verify_batch(
+        &mut rand::rng(),
+        &decoded,
+        |_, (public_key, namespace, message, signature)| BatchEntry {
+            namespace,
+            message,
+            public_key,
+            signature,
+        },
+        &Sequential,
+    )
+}
+
+impl Signature {
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 128 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, Error> {
+        decode_hex_array::<64>("signature", text).map(Self)
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_hex())
+    }
+}
+
+impl FromStr for PublicKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_hex(s)
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", self.to_hex())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_domain_separated() {
+        let key = SecretKey::from_seed(7);
+        let public = key.public_key();
+        let sig = key.sign(domain::TRANSACTION, b"hello");
+        assert!(public.verify(domain::TRANSACTION, b"hello", &sig));
+        assert!(!public.verify(domain::PRODUCT_CODE, b"hello", &sig));
+        assert!(!public.verify(domain::TRANSACTION, b"hellO", &sig));
+        assert!(
+            !SecretKey::from_seed(8)
+                .public_key()
+                .verify(domain::TRANSACTION, b"hello", &sig)
+        );
+    }
+
+    #[test]
+    fn key_hex_round_trip() {
+        let key = SecretKey::from_seed(1);
+        let back = SecretKey::from_hex(&key.to_hex()).unwrap();
+        assert_eq!(back.public_key(), key.public_key());
+        assert_eq!(
+            PublicKey::from_hex(&key.public_key().to_hex()).unwrap(),
+            key.public_key()
+        );
+        assert!(PublicKey::from_hex("00").is_err());
+    }
+
+    #[test]
+    fn batch_verification_accepts_good_and_rejects_one_bad() {
+        let keys: Vec<_> = (0..4).map(SecretKey::from_seed).collect();
+        let publics: Vec<_> = keys.iter().map(SecretKey::public_key).collect();
+        let msgs: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 10]).collect();
+        let sigs: Vec<_> = keys
+            .iter()
+            .zip(&msgs)
+            .map(|(k, m)| k.sign(domain::TRANSACTION, m))
+            .collect();
+        let items: Vec<_> = (0..4)
+            .map(|i| {
+                (
+                    &publics[i],
+                    domain::TRANSACTION,
+                    msgs[i].as_slice(),
+                    &sigs[i],
+                )
+            })
+            .collect();
+        assert!(verify_batch(&items));
+        let mut bad = items.clone();
+        bad[2].3 = &sigs[1];
+        assert!(!verify_batch(&bad));
+    }
+}
