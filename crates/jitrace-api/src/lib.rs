@@ -1,1 +1,1 @@
-
+//! Jitrace's HTTP API: REST under /v1, the OpenAPI document and the API page.

@@ -1,1 +1,343 @@
+//! Typed HTTP client for a Jitrace node: used by the CLI, the load generator and tests.
+//!
+//! [`dto`] holds the wire types of the node's API; the API server serialises the very same
+//! types, so the two cannot drift apart. [`Client`] wraps each endpoint in a typed method and
+//! turns every failure into a [`ClientError`] a command-line user can act on.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), jitrace_client::ClientError> {
+//! use jitrace_client::Client;
+//! use std::time::Duration;
+//!
+//! let client = Client::new("http://127.0.0.1:8080");
+//! let status = client.status().await?;
+//! println!("{} at height {}", status.chain_id, status.height);
+//! # Ok(()) }
+//! ```
 
+pub mod dto;
+
+use dto::{
+    AccountView, BatchList, BatchView, BlockView, ErrorBody, LicenceView, OrgList, OrgView,
+    ProductView, Status, SubmitRequest, Submitted, TxState, TxStatus,
+};
+use jitrace_types::{Gtin, Hash, Payload, PublicKey, SecretKey, SignedTransaction, Transaction};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How long one HTTP request may take before it fails with [`ClientError::Timeout`].
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often [`Client::wait_for_tx`] polls.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Everything that can go wrong talking to a node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// The node could not be reached (or the URL is unusable): the text names the URL and why.
+    #[error("cannot reach the node at {0} — is `jitrace dev` running?")]
+    Connect(String),
+    /// The node answered with an error.
+    #[error("the node refused the request ({status} {code}): {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The API's stable error code (e.g. `nonce_replayed`).
+        code: String,
+        message: String,
+    },
+    /// The node answered something this client does not understand.
+    #[error("unexpected answer from the node: {0}")]
+    Decode(String),
+    /// A request, or a wait for a transaction, ran out of time.
+    #[error("timed out waiting for the node")]
+    Timeout,
+}
+
+/// The result of every client call.
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+impl ClientError {
+    /// Whether this is the API's 404 answer.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClientError::Api { status: 404, .. })
+    }
+}
+
+/// A client for one node's HTTP API. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client for the node at `base_url`, e.g. `http://127.0.0.1:8080`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            // Building fails only when a TLS backend cannot start; this client has none.
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self {
+            base: base_url.into().trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    /// The node's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The chain's status: `GET /v1/status`.
+    pub async fn status(&self) -> Result<Status> {
+        self.get(&["v1", "status"]).await
+    }
+
+    /// Submits a signed transaction: `POST /v1/tx`.
+    pub async fn submit(&self, tx: &SignedTransaction) -> Result<Submitted> {
+        let body = SubmitRequest {
+            tx: hex::encode(tx.encode()),
+        };
+        let url = self.url(&["v1", "tx"])?;
+        self.send(self.http.post(url).json(&body)).await
+    }
+
+    /// A transaction's status: `GET /v1/tx/{hash}`.
+    pub async fn tx(&self, hash: &Hash) -> Result<TxStatus> {
+        self.get(&["v1", "tx", &hash.to_hex()]).await
+    }
+
+    /// Polls a transaction every 100 ms until a block has executed it (its status is no longer
+    /// pending), or fails with [`ClientError::Timeout`] after `timeout`.
+    ///
+    /// A 404 counts as pending: a node may briefly know a transaction neither in its mempool nor
+    /// in its state while a block is being applied.
+    pub async fn wait_for_tx(&self, hash: &Hash, timeout: Duration) -> Result<TxStatus> {
+        let poll = async {
+            loop {
+                match self.tx(hash).await {
+                    Ok(status) if status.status != TxState::Pending => return Ok(status),
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        };
+        tokio::time::timeout(timeout, poll)
+            .await
+            .map_err(|_| ClientError::Timeout)?
+    }
+
+    /// A key's account: `GET /v1/accounts/{key}`; `None` if the key has none yet.
+    pub async fn account(&self, key: &PublicKey) -> Result<Option<AccountView>> {
+        match self.get(&["v1", "accounts", &key.to_hex()]).await {
+            Ok(account) => Ok(Some(account)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A finalised block: `GET /v1/blocks/{height}`.
+    pub async fn block(&self, height: u64) -> Result<BlockView> {
+        self.get(&["v1", "blocks", &height.to_string()]).await
+    }
+
+    /// The latest finalised block: `GET /v1/blocks/latest`.
+    pub async fn latest_block(&self) -> Result<BlockView> {
+        self.get(&["v1", "blocks", "latest"]).await
+    }
+
+    /// Every organisation: `GET /v1/orgs`.
+    pub async fn orgs(&self) -> Result<OrgList> {
+        self.get(&["v1", "orgs"]).await
+    }
+
+    /// One organisation: `GET /v1/orgs/{id}`.
+    pub async fn org(&self, id: &str) -> Result<OrgView> {
+        self.get(&["v1", "orgs", id]).await
+    }
+
+    /// One licence: `GET /v1/licences/{id}`.
+    pub async fn licence(&self, id: &str) -> Result<LicenceView> {
+        self.get(&["v1", "licences", id]).await
+    }
+
+    /// One product: `GET /v1/products/{gtin}`.
+    pub async fn product(&self, gtin: &Gtin) -> Result<ProductView> {
+        self.get(&["v1", "products", gtin.as_str()]).await
+    }
+
+    /// A product's batches, by first serial: `GET /v1/products/{gtin}/batches`.
+    pub async fn batches(&self, gtin: &Gtin) -> Result<Vec<BatchView>> {
+        let list: BatchList = self
+            .get(&["v1", "products", gtin.as_str(), "batches"])
+            .await?;
+        Ok(list.batches)
+    }
+
+    /// One batch: `GET /v1/products/{gtin}/batches/{lot}`.
+    pub async fn batch(&self, gtin: &Gtin, lot: &str) -> Result<BatchView> {
+        self.get(&["v1", "products", gtin.as_str(), "batches", lot])
+            .await
+    }
+
+    /// Signs `payload` with `key` for this node's chain, with the key's next nonce, and submits
+    /// it.
+    ///
+    /// The nonce is the account's last accepted nonce + 1 (1 for a new key). Transactions of
+    /// the same key still waiting in the mempool are not counted: submit the next one after
+    /// the previous one has executed ([`Client::wait_for_tx`]), or sign nonces yourself.
+    pub async fn sign_and_submit(&self, key: &SecretKey, payload: Payload) -> Result<Submitted> {
+        let status = self.status().await?;
+        let signer = key.public_key();
+        let nonce = self
+            .account(&signer)
+            .await?
+            .map_or(1, |account| account.nonce.saturating_add(1));
+        let tx = Transaction {
+            chain_id: status.chain_id,
+            signer,
+            nonce,
+            payload,
+        };
+        self.submit(&tx.sign(key)).await
+    }
+
+    /// The URL of `segments` under the base URL, each segment percent-encoded.
+    fn url(&self, segments: &[&str]) -> Result<Url> {
+        let bad = |reason: &str| ClientError::Connect(format!("{}: {reason}", self.base));
+        let mut url = Url::parse(&self.base).map_err(|e| bad(&format!("invalid URL ({e})")))?;
+        url.path_segments_mut()
+            .map_err(|()| bad("not an http(s) base URL"))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T> {
+        let url = self.url(segments)?;
+        self.send(self.http.get(url)).await
+    }
+
+    /// Sends a request and reads a JSON answer, or the API's error body.
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
+        let response = request.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        if !status.is_success() {
+            return Err(api_error(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            ClientError::Decode(format!(
+                "{} is not the expected JSON ({e})",
+                String::from_utf8_lossy(truncate(&body))
+            ))
+        })
+    }
+
+    fn transport_error(&self, error: &reqwest::Error) -> ClientError {
+        if error.is_timeout() {
+            return ClientError::Timeout;
+        }
+        ClientError::Connect(format!("{}: {}", self.base, error_chain(error)))
+    }
+}
+
+/// The API's error for a non-2xx answer, from its JSON body when it has one.
+fn api_error(status: StatusCode, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { error }) => ClientError::Api {
+            status: status.as_u16(),
+            code: error.code,
+            message: error.message,
+        },
+        Err(_) => ClientError::Api {
+            status: status.as_u16(),
+            code: "unexpected_response".into(),
+            message: format!(
+                "{}: {}",
+                status,
+                String::from_utf8_lossy(truncate(body)).trim()
+            ),
+        },
+    }
+}
+
+/// An error and its causes on one line (`reqwest` puts the useful part, e.g. "connection
+/// refused", in the sources).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// At most the first 200 bytes, for error messages.
+fn truncate(body: &[u8]) -> &[u8] {
+    &body[..body.len().min(200)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_well() {
+        let connect = ClientError::Connect("http://127.0.0.1:9: connection refused".into());
+        assert_eq!(
+            connect.to_string(),
+            "cannot reach the node at http://127.0.0.1:9: connection refused — is `jitrace dev` \
+             running?"
+        );
+        let api = api_error(
+            StatusCode::CONFLICT,
+            br#"{"error":{"code":"duplicate","message":"already executed"}}"#,
+        );
+        assert_eq!(
+            api,
+            ClientError::Api {
+                status: 409,
+                code: "duplicate".into(),
+                message: "already executed".into()
+            }
+        );
+        assert_eq!(
+            api.to_string(),
+            "the node refused the request (409 duplicate): already executed"
+        );
+        let plain = api_error(StatusCode::BAD_GATEWAY, b"upstream down\n");
+        assert_eq!(
+            plain.to_string(),
+            "the node refused the request (502 unexpected_response): 502 Bad Gateway: upstream \
+             down"
+        );
+    }
+
+    #[test]
+    fn urls_encode_segments_and_keep_a_base_path() {
+        let client = Client::new("http://node:8080/jitrace/");
+        assert_eq!(client.base_url(), "http://node:8080/jitrace");
+        let url = client.url(&["v1", "products", "1", "batches", "A/B 1"]).unwrap();
+        assert_eq!(
+            url.as_str(),
+            "http://node:8080/jitrace/v1/products/1/batches/A%2FB%201"
+        );
+        assert!(matches!(
+            Client::new("not a url").url(&["v1"]),
+            Err(ClientError::Connect(_))
+        ));
+    }
+}

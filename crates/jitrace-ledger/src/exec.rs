@@ -3,7 +3,7 @@
 use crate::{
     Reason,
     state::{
-        Account, Batch, CodeKeyEntry, CodeKeyOwner, Licence, Org, Outcome, Params, Product,
+        Account, Batch, CodeKeyEntry, CodeKeyOwner, Licence, Org, OrgIndex, Outcome, Params, Product,
         Receipt, Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey,
     },
 };
@@ -53,6 +53,15 @@ pub struct Genesis {
     pub platform_org: OrgId,
     pub platform_name: String,
     pub validators: Vec<PublicKey>,
+}
+
+/// The id of a transaction from its wire bytes: the hash of its body, or, for bytes that are
+/// not a signed transaction at all, the hash of the bytes.
+pub fn tx_id(raw: &[u8]) -> TxHash {
+    match SignedTransaction::decode(raw) {
+        Ok(signed) => signed.hash(),
+        Err(_) => TxHash::of(&[raw]),
+    }
 }
 
 /// Executes the transactions of one block, in order, over a [`StateReader`].
@@ -132,8 +141,11 @@ impl<'r, R: StateReader> Executor<'r, R> {
             members: vec![genesis.operator],
             code_keys: vec![],
             licences: vec![],
+            products: vec![],
             registered_at: stamp,
         };
+        let index = OrgIndex(vec![genesis.platform_org.clone()]);
+        self.writes.insert(StateKey::OrgIndex, Some(encode(&index)));
         let account = Account {
             nonce: 0,
             orgs: vec![genesis.platform_org.clone()],
@@ -168,8 +180,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
         let signed = match SignedTransaction::decode(raw) {
             Ok(signed) => signed,
             Err(e) => {
-                // Undecodable bytes have no body hash; their id is the hash of the bytes.
-                receipt.tx = TxHash::of(&[raw]);
+                receipt.tx = tx_id(raw);
                 receipt.outcome = rejected(Reason::Malformed, e.to_string());
                 return self.finish(receipt, WriteSet::new());
             }
@@ -417,9 +428,15 @@ impl<R: StateReader> TxState<'_, '_, R> {
             members: vec![org.admin],
             code_keys: vec![],
             licences: vec![],
+            products: vec![],
             registered_at: self.stamp,
         };
         self.put(StateKey::Org(org.id.clone()), &record);
+        let mut index = self.get::<OrgIndex>(&StateKey::OrgIndex)?.unwrap_or_default();
+        if let Err(pos) = index.0.binary_search(&org.id) {
+            index.0.insert(pos, org.id.clone());
+        }
+        self.put(StateKey::OrgIndex, &index);
         self.join(org.admin, &org.id)
     }
 
@@ -517,7 +534,7 @@ impl<R: StateReader> TxState<'_, '_, R> {
     }
 
     fn register_product(&mut self, signer: PublicKey, info: &ProductInfo) -> RuleResult<()> {
-        let org = self.require_issuer(signer, &info.org)?;
+        let mut org = self.require_issuer(signer, &info.org)?;
         Self::check_prefix(&org, info)?;
         if self
             .get::<Product>(&StateKey::Product(info.gtin))?
@@ -535,6 +552,8 @@ impl<R: StateReader> TxState<'_, '_, R> {
             codes_issued: 0,
         };
         self.put(StateKey::Product(info.gtin), &product);
+        org.products.push(info.gtin);
+        self.put(StateKey::Org(info.org.clone()), &org);
         Ok(())
     }
 

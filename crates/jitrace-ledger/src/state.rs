@@ -27,6 +27,8 @@ pub enum StateKey {
     CodeKey(PublicKey) = 7,
     /// The receipt of a transaction.
     Receipt(TxHash) = 8,
+    /// The ids of every organisation, sorted (for listings).
+    OrgIndex = 9,
 }
 
 impl StateKey {
@@ -99,9 +101,16 @@ pub struct Org {
     pub code_keys: Vec<CodeKeyEntry>,
     /// Licences issued to this organisation, in issue order.
     pub licences: Vec<LicenceId>,
+    /// Products this organisation registered, in registration order.
+    pub products: Vec<Gtin>,
     pub registered_at: Stamp,
 }
 impl Record for Org {}
+
+/// Every organisation's id, sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct OrgIndex(pub Vec<OrgId>);
+impl Record for OrgIndex {}
 
 impl Org {
     /// Whether the organisation holds `role`.

@@ -1,1 +1,127 @@
-fn main() {}
+//! `jitrace`: run a Jitrace node, manage keys, verify a chain, and drive every ledger
+//! transaction from the command line (signing locally).
+
+mod cli;
+mod demo;
+mod genesis;
+mod node;
+mod verify;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
+
+/// Jitrace: a consortium blockchain that exposes counterfeits and traces supply chains.
+#[derive(Parser)]
+#[command(name = "jitrace", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: cli::Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a one-validator development chain with demo data and the API on localhost.
+    Dev {
+        /// Where the chain keeps its data (created and seeded with demo data if empty).
+        #[arg(long, default_value = ".jitrace/dev")]
+        data_dir: PathBuf,
+        /// Address of the HTTP API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Do not seed demo data into a new chain.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Manage key files.
+    #[command(subcommand)]
+    Keys(cli::KeysCommand),
+    /// Show the node's chain id, finalised height, latest block and state root.
+    Status,
+    /// Re-check every stored block, certificate and state root of a stopped node.
+    VerifyChain {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Transactions: show a receipt.
+    #[command(subcommand)]
+    Tx(cli::TxCommand),
+    /// Blocks: show one.
+    #[command(subcommand)]
+    Block(cli::BlockCommand),
+    /// Organisations: register, add or remove members, show, list.
+    #[command(subcommand)]
+    Org(cli::OrgCommand),
+    /// Licences: issue, revoke, show.
+    #[command(subcommand)]
+    Licence(cli::LicenceCommand),
+    /// Products: register, update, show.
+    #[command(subcommand)]
+    Product(cli::ProductCommand),
+    /// Code-signing keys of a brand: register, revoke.
+    #[command(subcommand)]
+    CodeKey(cli::CodeKeyCommand),
+    /// Code batches: issue a serial range under a licence, show.
+    #[command(subcommand)]
+    Batch(cli::BatchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.global.json;
+    init_logging(matches!(cli.command, Command::Dev { .. }));
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                let body = serde_json::json!({ "error": format!("{e:#}") });
+                println!("{body}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(node: bool) {
+    let default = if node { "info,commonware=warn" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JITRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let global = cli.global;
+    match cli.command {
+        Command::Dev { data_dir, http, no_demo } => {
+            node::run_dev(node::DevOptions { data_dir, http, demo: !no_demo })
+        }
+        Command::VerifyChain { data_dir } => {
+            let report = verify::verify_chain(&data_dir, !global.json)?;
+            verify::print(&report, global.json)
+        }
+        Command::Keys(command) => cli::keys(&global, command),
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                match command {
+                    Command::Status => cli::status(&global).await,
+                    Command::Tx(c) => cli::tx(&global, c).await,
+                    Command::Block(c) => cli::block(&global, c).await,
+                    Command::Org(c) => cli::org(&global, c).await,
+                    Command::Licence(c) => cli::licence(&global, c).await,
+                    Command::Product(c) => cli::product(&global, c).await,
+                    Command::CodeKey(c) => cli::code_key(&global, c).await,
+                    Command::Batch(c) => cli::batch(&global, c).await,
+                    Command::Dev { .. } | Command::VerifyChain { .. } | Command::Keys(_) => {
+                        unreachable!("handled above")
+                    }
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Conversions from ledger records, blocks and the chain tip into the wire DTOs.
+//!
+//! The DTOs live in `jitrace_client::dto` and the records in `jitrace_ledger`, so these are
+//! plain functions rather than `From` impls (neither type is this crate's).
+
+use jitrace_chain::{Block, block::to_hash};
+use jitrace_client::dto::{
+    AccountView, AttributeView, BatchView, BlockView, CodeKeyView, LicenceView, MediaView,
+    OrgView, ProductView, RevocationView, Status, TxState, TxStatus,
+};
+use jitrace_ledger::{
+    state::{Account, Batch, Licence, Org, Outcome, Product, Receipt},
+    tx_id,
+};
+use jitrace_store::Tip;
+use jitrace_types::{Hash, PublicKey};
+
+/// Where the API serves a media file.
+pub fn media_url(hash: &Hash) -> String {
+    format!("/v1/media/{}", hash.to_hex())
+}
+
+/// The chain's status; before the first block, height 0 and zero hashes.
+pub fn status_view(
+    chain_id: &str,
+    validators: &[PublicKey],
+    tip: Option<Tip>,
+    mempool_size: usize,
+) -> Status {
+    let tip = tip.unwrap_or(Tip {
+        height: 0,
+        block_hash: Hash::ZERO,
+        state_root: Hash::ZERO,
+        time_ms: 0,
+        tx_count: 0,
+    });
+    Status {
+        chain_id: chain_id.to_string(),
+        height: tip.height,
+        block_hash: tip.block_hash.to_hex(),
+        state_root: tip.state_root.to_hex(),
+        time_ms: tip.time_ms,
+        validators: validators.iter().map(PublicKey::to_hex).collect(),
+        tx_count: tip.tx_count,
+        mempool_size: u64::try_from(mempool_size).unwrap_or(u64::MAX),
+    }
+}
+
+/// An executed transaction's status, from its receipt.
+pub fn executed_tx_view(receipt: &Receipt) -> TxStatus {
+    let (status, reason, detail) = match &receipt.outcome {
+        Outcome::Ok => (TxState::Ok, None, None),
+        Outcome::Rejected { reason, detail } => (
+            TxState::Rejected,
+            Some(reason.code().to_string()),
+            Some(detail.clone()),
+        ),
+    };
+    TxStatus {
+        hash: receipt.tx.to_hex(),
+        status,
+        reason,
+        detail,
+        height: Some(receipt.height),
+        index: Some(receipt.index),
+        signer: receipt.signer.as_ref().map(PublicKey::to_hex),
+        kind: receipt.kind.clone(),
+    }
+}
+
+/// A transaction waiting in the mempool.
+pub fn pending_tx_view(hash: &Hash) -> TxStatus {
+    TxStatus {
+        hash: hash.to_hex(),
+        status: TxState::Pending,
+        reason: None,
+        detail: None,
+        height: None,
+        index: None,
+        signer: None,
+        kind: None,
+    }
+}
+
+/// A finalised block and its certificate.
+pub fn block_view(block: &Block, certificate: Option<&[u8]>) -> BlockView {
+    use commonware_cryptography::Digestible as _;
+    let header = &block.header;
+    BlockView {
+        height: header.height.get(),
+        hash: to_hash(&block.digest()).to_hex(),
+        parent: to_hash(&header.parent).to_hex(),
+        time_ms: header.time_ms,
+        tx_root: to_hash(&header.tx_root).to_hex(),
+        state_root: to_hash(&header.state_root).to_hex(),
+        txs: block.txs.iter().map(|raw| tx_id(raw).to_hex()).collect(),
+        certificate: certificate.map(hex::encode),
+    }
+}
+
+/// A key's account.
+pub fn account_view(key: &PublicKey, account: &Account) -> AccountView {
+    AccountView {
+        key: key.to_hex(),
+        nonce: account.nonce,
+        orgs: account.orgs.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// An organisation.
+pub fn org_view(org: &Org) -> OrgView {
+    OrgView {
+        id: org.id.to_string(),
+        name: org.name.clone(),
+        roles: org.roles.iter().map(ToString::to_string).collect(),
+        gs1_company_prefix: org.gs1_company_prefix.clone(),
+        region: org.region.clone(),
+        members: org.members.iter().map(PublicKey::to_hex).collect(),
+        code_keys: org
+            .code_keys
+            .iter()
+            .map(|entry| CodeKeyView {
+                key: entry.key.to_hex(),
+                registered_height: entry.registered_at.height,
+                revoked: entry.revoked_at.is_some(),
+                revoked_height: entry.revoked_at.map(|stamp| stamp.height),
+            })
+            .collect(),
+        licences: org.licences.iter().map(ToString::to_string).collect(),
+        products: org.products.iter().map(ToString::to_string).collect(),
+        registered_height: org.registered_at.height,
+        registered_time_ms: org.registered_at.time_ms,
+    }
+}
+
+/// A licence.
+pub fn licence_view(licence: &Licence) -> LicenceView {
+    LicenceView {
+        id: licence.id.to_string(),
+        org: licence.org.to_string(),
+        quota: licence.quota,
+        used: licence.used,
+        remaining: licence.quota.saturating_sub(licence.used),
+        valid_from: licence.valid_from,
+        valid_until: licence.valid_until,
+        issued_height: licence.issued_at.height,
+        revoked: licence.revoked.as_ref().map(|r| RevocationView {
+            reason: r.reason.clone(),
+            height: r.at.height,
+        }),
+    }
+}
+
+/// A product.
+pub fn product_view(product: &Product) -> ProductView {
+    let info = &product.info;
+    ProductView {
+        gtin: info.gtin.to_string(),
+        org: info.org.to_string(),
+        name: info.name.clone(),
+        description: info.description.clone(),
+        attributes: info
+            .attributes
+            .iter()
+            .map(|a| AttributeView {
+                name: a.name.clone(),
+                value: a.value.clone(),
+            })
+            .collect(),
+        media: info
+            .media
+            .iter()
+            .map(|m| MediaView {
+                hash: m.hash.to_hex(),
+                mime: m.mime.clone(),
+                size: m.size,
+                caption: m.caption.clone(),
+                url: media_url(&m.hash),
+            })
+            .collect(),
+        codes_issued: product.codes_issued,
+        registered_height: product.registered_at.height,
+        updated_height: product.updated_at.height,
+    }
+}
+
+/// A code batch.
+pub fn batch_view(batch: &Batch) -> BatchView {
+    BatchView {
+        gtin: batch.gtin.to_string(),
+        lot: batch.lot.clone(),
+        org: batch.org.to_string(),
+        licence: batch.licence.to_string(),
+        first_serial: batch.first_serial,
+        count: batch.count,
+        code_key: batch.code_key.to_hex(),
+        issued_height: batch.issued_at.height,
+        issued_time_ms: batch.issued_at.time_ms,
+        tx: batch.tx.to_hex(),
+    }
+}

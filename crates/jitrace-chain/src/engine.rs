@@ -1,0 +1,358 @@
+//! Wiring: the p2p network, simplex consensus, marshal, the stateful glue and our application,
+//! started on the engine's tokio runtime.
+
+use crate::{
+    app::{App, Databases, MarshalMailbox, Scheme, genesis_block},
+    state_sync::{NoStateSync, StateOp},
+    block::Block,
+    mempool::Mempool,
+};
+use commonware_broadcast::buffered;
+use commonware_consensus::{
+    marshal::{self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::{Deferred, Standard}},
+    simplex::{
+        self,
+        config::{ForwardPolicy, SkipPolicy},
+        elector::RoundRobin,
+    },
+    types::{Epoch, FixedEpocher, ViewDelta},
+};
+use commonware_cryptography::{
+    ChaCha20Poly1305, Digestible, Sha256, Signer as _, certificate::ConstantProvider, ed25519,
+};
+use commonware_glue::stateful::{
+    Config as StatefulConfig, Mailbox as StatefulMailbox, PruneConfig, Stateful, SyncPlan,
+    db::{DatabaseSet, SyncEngineConfig},
+    probe::{Config as ProbeConfig, Probe},
+};
+use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup};
+use commonware_parallel::Sequential;
+use commonware_runtime::{Handle, Quota, Supervisor as _, buffer::paged::CacheRef, tokio};
+use commonware_storage::{
+    archive::prunable,
+    journal::contiguous::variable::Config as VariableJournalConfig,
+    mmr::full::Config as MmrJournalConfig,
+    qmdb::current::VariableConfig,
+    translator::{EightCap, TwoCap},
+};
+use commonware_stream::{cups::{self, Cups}, sake::{self, Sake}};
+use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::{Map, Set}};
+use jitrace_ledger::Genesis;
+use jitrace_store::{BlockStore, Tip};
+use std::{
+    net::SocketAddr,
+    num::{NonZeroU16, NonZeroU64, NonZeroUsize},
+    sync::Arc,
+    time::Duration,
+};
+
+const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
+const PAGE_SIZE: NonZeroU16 = NZU16!(4096);
+const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(8192); // 32 MiB
+const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 16);
+const SYNC_BATCH: NonZeroU64 = NZU64!(256);
+const MAX_MESSAGE_SIZE: u32 = 8 * 1024 * 1024;
+
+/// Which p2p channel carries what.
+mod channel {
+    pub const VOTES: u64 = 0;
+    pub const CERTIFICATES: u64 = 1;
+    pub const RESOLVER: u64 = 2;
+    pub const BACKFILL: u64 = 3;
+    pub const BROADCAST: u64 = 4;
+    pub const STATE_SYNC: u64 = 5;
+    pub const PROBE: u64 = 6;
+}
+
+/// Everything a validator needs to start.
+pub struct EngineConfig {
+    /// This node's consensus and p2p key.
+    pub signer: ed25519::PrivateKey,
+    /// The validator set, with each validator's p2p address.
+    pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
+    /// Where this node listens for peers.
+    pub listen: SocketAddr,
+    /// Separates this chain's signatures from every other chain's.
+    pub namespace: Vec<u8>,
+    pub genesis: Arc<Genesis>,
+    pub genesis_time_ms: u64,
+    pub mempool: Mempool,
+    pub store: Arc<BlockStore>,
+    pub tip: ::tokio::sync::watch::Sender<Option<Tip>>,
+}
+
+/// A running validator: handles to read from it.
+pub struct Running {
+    pub marshal: MarshalMailbox,
+    pub stateful: StatefulMailbox<tokio::Context, App>,
+    pub consensus: Handle<()>,
+    pub network: Handle<()>,
+}
+
+impl Running {
+    /// The authenticated state database (shared with the engine).
+    pub async fn databases(&self) -> Databases<tokio::Context> {
+        self.stateful.subscribe_databases().await
+    }
+}
+
+fn archive_config<C>(name: &str, page_cache: CacheRef, codec_config: C) -> prunable::Config<TwoCap, C> {
+    prunable::Config {
+        translator: TwoCap,
+        metadata_partition: format!("jitrace-{name}-metadata"),
+        key_partition: format!("jitrace-{name}-key"),
+        key_page_cache: page_cache,
+        value_partition: format!("jitrace-{name}-value"),
+        compression: None,
+        codec_config,
+        items_per_section: NZU64!(4096),
+        key_write_buffer: IO_BUFFER,
+        value_write_buffer: IO_BUFFER,
+        replay_buffer: IO_BUFFER,
+    }
+}
+
+/// The state database's storage layout (shared with offline tools that rebuild it).
+pub fn state_config() -> <Databases<tokio::Context> as DatabaseSet<tokio::Context>>::Config {
+    let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
+    VariableConfig {
+        merkle_config: MmrJournalConfig {
+            journal_partition: "jitrace-state-mmr-journal".into(),
+            metadata_partition: "jitrace-state-mmr-metadata".into(),
+            items_per_blob: NZU64!(65_536),
+            write_buffer: IO_BUFFER,
+            replay_buffer: IO_BUFFER,
+            strategy: Sequential,
+            page_cache: page_cache.clone(),
+        },
+        journal_config: VariableJournalConfig {
+            partition: "jitrace-state-log".into(),
+            items_per_section: NZU64!(65_536),
+            compression: None,
+            codec_config: ((), ((0..=jitrace_types::tx::MAX_TX_BYTES * 4).into(), ())),
+            page_cache,
+            write_buffer: IO_BUFFER,
+            replay_buffer: IO_BUFFER,
+        },
+        grafted_metadata_partition: "jitrace-state-grafted".into(),
+        translator: EightCap,
+        init_cache: Some(NZUsize!(1 << 16)),
+        init_buffer: NZUsize!(1 << 21),
+        init_concurrency: (),
+    }
+}
+
+/// Starts the network and the consensus engine. Returns once every actor is running.
+pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
+    let public_key = config.signer.public_key();
+    let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
+
+    // --- p2p: authenticated, encrypted, only the validator set may connect ---
+    let mut p2p_config = lookup::Config::local(
+        Cups::<_, ChaCha20Poly1305>::new(
+            Sake {
+                signer: config.signer.clone(),
+                synchrony_bound: Duration::from_secs(5),
+                max_handshake_age: Duration::from_secs(10),
+                version: sake::Version::V1,
+            },
+            cups::Version::V1,
+        ),
+        &[config.namespace.as_slice(), b"/p2p"].concat(),
+        config.listen,
+        NZUsize!(config.validators.len().max(1) * 2),
+        MAX_MESSAGE_SIZE,
+        NZUsize!(1024),
+    );
+    p2p_config.allow_private_ips = true;
+    let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_config);
+    let peers: Map<ed25519::PublicKey, Address> = config
+        .validators
+        .iter()
+        .map(|(key, addr)| (key.clone(), Address::from(*addr)))
+        .collect::<Vec<_>>()
+        .try_into()
+        .expect("validator keys are unique");
+    let _ = oracle.track(0, peers);
+    let quota = Quota::per_second(NZU32!(10_000));
+    let votes = network.register(channel::VOTES, quota);
+    let certificates = network.register(channel::CERTIFICATES, quota);
+    let resolver_channel = network.register(channel::RESOLVER, quota);
+    let backfill = network.register(channel::BACKFILL, quota);
+    let broadcast = network.register(channel::BROADCAST, quota);
+    let state_sync = network.register(channel::STATE_SYNC, quota);
+    let probe_channel = network.register(channel::PROBE, quota);
+    let network_handle = network.start();
+
+    let participants: Set<ed25519::PublicKey> =
+        Set::from_iter_dedup(config.validators.iter().map(|(k, _)| k.clone()));
+    let scheme = Scheme::signer(&config.namespace, participants, config.signer.clone())
+        .expect("this node is a validator");
+    let provider = ConstantProvider::new(scheme.clone());
+
+    // --- marshal: ordered delivery of finalised blocks, backfill ---
+    let resolver = marshal_resolver::init(
+        context.child("marshal_resolver"),
+        marshal_resolver::Config {
+            public_key: public_key.clone(),
+            peer_provider: oracle.clone(),
+            blocker: oracle.clone(),
+            mailbox_size: NZUsize!(1024),
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(100),
+            priority_requests: false,
+            priority_responses: false,
+        },
+        backfill,
+    );
+    let (broadcast_engine, buffer) = buffered::Engine::new(
+        context.child("broadcast"),
+        buffered::Config {
+            public_key: public_key.clone(),
+            mailbox_size: NZUsize!(1024),
+            deque_size: 10,
+            priority: false,
+            codec_config: (),
+            peer_provider: oracle.clone(),
+            strategy: Sequential,
+        },
+    );
+    broadcast_engine.start(broadcast);
+
+    let finalizations = prunable::Archive::init(
+        context.child("finalizations_by_height"),
+        archive_config("finalizations", page_cache.clone(), config.validators.len()),
+    )
+    .await
+    .expect("failed to open the finalizations archive");
+    let blocks = prunable::Archive::init(
+        context.child("finalized_blocks"),
+        archive_config("blocks", page_cache.clone(), ()),
+    )
+    .await
+    .expect("failed to open the blocks archive");
+
+    let leader = config.validators.first().map(|(k, _)| k.clone()).unwrap_or(public_key.clone());
+    let genesis = genesis_block(leader, config.genesis_time_ms);
+    let genesis_digest = genesis.digest();
+
+    let plan = SyncPlan::init(context.child("plan"), "jitrace".to_string()).await;
+    let _ = plan.should_sync(false);
+    let (probe, probe_mailbox) = Probe::new(ProbeConfig {
+        context: context.child("probe"),
+        provider: provider.clone(),
+        strategy: Sequential,
+        mailbox_size: NZUsize!(1024),
+        blocker: oracle.clone(),
+        minimum_epoch: Epoch::zero(),
+        retry_timeout: NZDuration!(Duration::from_millis(500)),
+    });
+    probe.start(probe_channel);
+
+    let (marshal_actor, marshal_mailbox, floor) =
+        MarshalActor::<_, Standard<Block>, _, _, _, _, _>::init(
+            context.child("marshal"),
+            finalizations,
+            blocks,
+            marshal::Config {
+                provider: provider.clone(),
+                epocher: FixedEpocher::new(EPOCH_LENGTH),
+                start: plan.marshal_start(commonware_cryptography::Digested::precomputed(
+                    genesis.clone(),
+                    genesis_digest,
+                )),
+                partition_prefix: "jitrace-marshal".to_string(),
+                mailbox_size: NZUsize!(1024),
+                view_retention: ViewDelta::new(256),
+                prunable_items_per_section: NZU64!(4096),
+                page_cache: page_cache.clone(),
+                replay_buffer: IO_BUFFER,
+                key_write_buffer: IO_BUFFER,
+                value_write_buffer: IO_BUFFER,
+                block_codec_config: (),
+                max_repair: NZUsize!(64),
+                max_pending_acks: NZUsize!(8),
+                strategy: Sequential,
+            },
+        )
+        .await;
+
+    drop(state_sync);
+    let qmdb_sync_resolver = NoStateSync::<StateOp>::default();
+
+    let app = App::new(
+        config.genesis.clone(),
+        genesis.clone(),
+        config.mempool.clone(),
+        config.store.clone(),
+        marshal_mailbox.clone(),
+        config.tip.clone(),
+    );
+    let (stateful_actor, stateful_mailbox) = Stateful::new(
+        context.child("stateful"),
+        StatefulConfig {
+            application: app,
+            db_config: state_config(),
+            provider: (),
+            marshal: (marshal_mailbox.clone(), floor),
+            mailbox_size: NZUsize!(1024),
+            plan,
+            resolvers: qmdb_sync_resolver,
+            sync_config: SyncEngineConfig {
+                fetch_batch_size: SYNC_BATCH,
+                apply_batch_size: NZU64!(1024),
+                max_outstanding_requests: NZUsize!(8),
+            },
+            prune_config: Some(PruneConfig {
+                maintenance_interval: NZUsize!(256),
+                retained_marshal_blocks: 100_000,
+                retained_qmdb_blocks: 0,
+            }),
+            strategy: Sequential,
+        },
+    );
+    let deferred = Deferred::new(
+        context.child("deferred"),
+        stateful_mailbox.clone(),
+        marshal_mailbox.clone(),
+        FixedEpocher::new(EPOCH_LENGTH),
+    );
+    marshal_actor.start(stateful_mailbox.clone(), buffer, resolver);
+    probe_mailbox.attach(marshal_mailbox.clone());
+    stateful_actor.start();
+
+    let engine = simplex::Engine::new(
+        context.child("consensus"),
+        simplex::Config {
+            scheme,
+            elector: RoundRobin::<Sha256>::default(),
+            blocker: oracle.clone(),
+            automaton: deferred.clone(),
+            relay: deferred.clone(),
+            reporter: deferred,
+            strategy: Sequential,
+            partition: "jitrace-simplex".to_string(),
+            mailbox_size: NZUsize!(1024),
+            epoch: Epoch::zero(),
+            floor: simplex::config::Floor::Genesis(genesis_digest),
+            replay_buffer: IO_BUFFER,
+            write_buffer: IO_BUFFER,
+            page_cache,
+            leader_timeout: Duration::from_secs(3),
+            certification_timeout: Duration::from_secs(4),
+            timeout_retry: Duration::from_millis(500),
+            view_retention: ViewDelta::new(256),
+            skip: SkipPolicy::Enabled {
+                timeout: Duration::from_secs(10),
+                budget: simplex::SkipBudget::Participants,
+            },
+            fetch_timeout: NZDuration!(Duration::from_secs(2)),
+            fetch_retry_delay: Duration::from_millis(500),
+            forward: ForwardPolicy::Disabled,
+            track_historical_votes: false,
+        },
+    );
+    let consensus = engine.start(votes, certificates, resolver_channel);
+
+    Running { marshal: marshal_mailbox, stateful: stateful_mailbox, consensus, network: network_handle }
+}

@@ -1,0 +1,531 @@
+//! The wire DTOs of the node's HTTP API: the one definition the server and the client share.
+//!
+//! Conventions: keys, hashes, signatures and certificates are lower-case hex strings; GTINs are
+//! 14-digit strings; times are `u64` Unix milliseconds (`*_ms`) or seconds (licence windows);
+//! heights are block heights. These types carry no domain logic: the API converts ledger records
+//! into them, and nothing converts them back into state.
+
+use serde::{Deserialize, Serialize};
+
+/// The node's view of the chain: `GET /v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Status {
+    /// The chain this node serves; transactions must name it.
+    pub chain_id: String,
+    /// Height of the latest finalised block (0 before the first one).
+    pub height: u64,
+    /// Hash of the latest finalised block (all zeros before the first one).
+    pub block_hash: String,
+    /// State root after the latest finalised block (all zeros before the first one).
+    pub state_root: String,
+    /// Time of the latest finalised block, Unix milliseconds (0 before the first one).
+    pub time_ms: u64,
+    /// The validators' public keys.
+    pub validators: Vec<String>,
+    /// Transactions included in finalised blocks so far.
+    pub tx_count: u64,
+    /// Transactions waiting in this node's mempool.
+    pub mempool_size: u64,
+}
+
+/// A transaction to submit: `POST /v1/tx`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubmitRequest {
+    /// Hex of the signed transaction's wire bytes (`SignedTransaction::encode`).
+    pub tx: String,
+}
+
+/// An admitted transaction: it waits in the mempool for a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Submitted {
+    /// The transaction id (SHA-256 of its body), to poll `GET /v1/tx/{hash}` with.
+    pub hash: String,
+}
+
+/// Where a transaction is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TxState {
+    /// Admitted, waiting for a block.
+    Pending,
+    /// Executed and took effect.
+    Ok,
+    /// Executed and rejected by the ledger; see `reason` and `detail`.
+    Rejected,
+}
+
+/// A transaction's status: `GET /v1/tx/{hash}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TxStatus {
+    /// The transaction id.
+    pub hash: String,
+    /// `pending`, `ok` or `rejected`.
+    pub status: TxState,
+    /// The ledger's stable reason code when rejected (e.g. `quota_exceeded`).
+    pub reason: Option<String>,
+    /// A human-readable explanation when rejected.
+    pub detail: Option<String>,
+    /// The block that included the transaction.
+    pub height: Option<u64>,
+    /// Position in that block.
+    pub index: Option<u32>,
+    /// The signer's public key, when the body could be read.
+    pub signer: Option<String>,
+    /// The payload kind (e.g. `register_org`), when the body could be read.
+    pub kind: Option<String>,
+}
+
+/// A finalised block: `GET /v1/blocks/{height}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BlockView {
+    pub height: u64,
+    /// The block's digest.
+    pub hash: String,
+    /// The parent block's digest.
+    pub parent: String,
+    /// The proposer's time, Unix milliseconds.
+    pub time_ms: u64,
+    /// Commitment to the transactions.
+    pub tx_root: String,
+    /// State root after executing the block.
+    pub state_root: String,
+    /// The ids of the block's transactions, in order.
+    pub txs: Vec<String>,
+    /// Hex of the finalisation certificate, when one was recorded for this height.
+    pub certificate: Option<String>,
+}
+
+/// A key's account: `GET /v1/accounts/{key}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountView {
+    /// The public key.
+    pub key: String,
+    /// The last accepted nonce; the next transaction must use a greater one.
+    pub nonce: u64,
+    /// Organisations the key is a member of.
+    pub orgs: Vec<String>,
+}
+
+/// A code-signing key of an organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeKeyView {
+    /// The public key.
+    pub key: String,
+    pub registered_height: u64,
+    /// Whether the key was revoked (codes issued before stay valid).
+    pub revoked: bool,
+    /// The height of the revocation, when revoked.
+    pub revoked_height: Option<u64>,
+}
+
+/// An organisation: `GET /v1/orgs/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgView {
+    pub id: String,
+    pub name: String,
+    /// Roles, e.g. `brand`, `retailer`.
+    pub roles: Vec<String>,
+    /// GS1 company prefix its GTINs carry, when set.
+    pub gs1_company_prefix: Option<String>,
+    /// ISO 3166 region, when set.
+    pub region: Option<String>,
+    /// Member public keys.
+    pub members: Vec<String>,
+    /// Code-signing keys ever registered, in registration order.
+    pub code_keys: Vec<CodeKeyView>,
+    /// Licence ids, in issue order.
+    pub licences: Vec<String>,
+    /// GTINs of its products, in registration order.
+    pub products: Vec<String>,
+    pub registered_height: u64,
+    pub registered_time_ms: u64,
+}
+
+/// Every organisation: `GET /v1/orgs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgList {
+    /// Sorted by id.
+    pub orgs: Vec<OrgView>,
+}
+
+/// When and why a licence was revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevocationView {
+    pub reason: String,
+    pub height: u64,
+}
+
+/// A licence to issue codes: `GET /v1/licences/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LicenceView {
+    pub id: String,
+    /// The licensed organisation.
+    pub org: String,
+    /// Codes the licence allows in total.
+    pub quota: u64,
+    /// Codes issued under it so far.
+    pub used: u64,
+    /// `quota - used`.
+    pub remaining: u64,
+    /// Start of validity, Unix seconds (inclusive).
+    pub valid_from: u64,
+    /// End of validity, Unix seconds (exclusive).
+    pub valid_until: u64,
+    pub issued_height: u64,
+    /// Set when the licence was revoked.
+    pub revoked: Option<RevocationView>,
+}
+
+/// One specification attribute of a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttributeView {
+    pub name: String,
+    pub value: String,
+}
+
+/// A product's photo, video or document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MediaView {
+    /// SHA-256 of the file.
+    pub hash: String,
+    pub mime: String,
+    /// Size in bytes.
+    pub size: u64,
+    pub caption: String,
+    /// Where this node serves the file (`/v1/media/{hash}`), relative to the API's base URL.
+    pub url: String,
+}
+
+/// A registered product: `GET /v1/products/{gtin}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductView {
+    /// GTIN-14.
+    pub gtin: String,
+    /// The owning organisation.
+    pub org: String,
+    pub name: String,
+    pub description: String,
+    pub attributes: Vec<AttributeView>,
+    pub media: Vec<MediaView>,
+    /// Codes issued across all batches.
+    pub codes_issued: u64,
+    pub registered_height: u64,
+    pub updated_height: u64,
+}
+
+/// A batch of product codes: a serial range under one lot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchView {
+    /// GTIN-14.
+    pub gtin: String,
+    /// Batch/lot label (GS1 AI 10).
+    pub lot: String,
+    pub org: String,
+    /// The licence whose quota the batch used.
+    pub licence: String,
+    /// Serials are `first_serial .. first_serial + count`.
+    pub first_serial: u64,
+    pub count: u64,
+    /// The code-signing key that signs these codes.
+    pub code_key: String,
+    pub issued_height: u64,
+    pub issued_time_ms: u64,
+    /// The transaction that issued the batch.
+    pub tx: String,
+}
+
+/// A product's batches: `GET /v1/products/{gtin}/batches`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchList {
+    /// GTIN-14.
+    pub gtin: String,
+    /// Sorted by first serial.
+    pub batches: Vec<BatchView>,
+}
+
+/// Every error response's body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// A stable snake_case code to branch on (e.g. `nonce_replayed`, `not_found`).
+    pub code: String,
+    /// A human-readable message.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::DeserializeOwned;
+    use serde_json::{Value, json};
+    use std::fmt::Debug;
+
+    /// Serialises `value`, checks the JSON is `expected`, and reads it back.
+    fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: T, expected: Value) {
+        let json = serde_json::to_value(&value).expect("serialise");
+        assert_eq!(json, expected);
+        let back: T = serde_json::from_value(json).expect("deserialise");
+        assert_eq!(back, value);
+    }
+
+    fn hex(byte: char) -> String {
+        byte.to_string().repeat(64)
+    }
+
+    #[test]
+    fn status() {
+        round_trip(
+            Status {
+                chain_id: "jitrace-dev".into(),
+                height: 7,
+                block_hash: hex('a'),
+                state_root: hex('b'),
+                time_ms: 1_700_000_000_000,
+                validators: vec![hex('c')],
+                tx_count: 12,
+                mempool_size: 3,
+            },
+            json!({
+                "chain_id": "jitrace-dev", "height": 7, "block_hash": hex('a'),
+                "state_root": hex('b'), "time_ms": 1_700_000_000_000u64,
+                "validators": [hex('c')], "tx_count": 12, "mempool_size": 3,
+            }),
+        );
+    }
+
+    #[test]
+    fn submit_and_tx_status() {
+        round_trip(
+            SubmitRequest { tx: "00ff".into() },
+            json!({ "tx": "00ff" }),
+        );
+        round_trip(Submitted { hash: hex('1') }, json!({ "hash": hex('1') }));
+        round_trip(
+            TxStatus {
+                hash: hex('1'),
+                status: TxState::Rejected,
+                reason: Some("quota_exceeded".into()),
+                detail: Some("batch needs 10 codes".into()),
+                height: Some(3),
+                index: Some(0),
+                signer: Some(hex('2')),
+                kind: Some("issue_code_batch".into()),
+            },
+            json!({
+                "hash": hex('1'), "status": "rejected", "reason": "quota_exceeded",
+                "detail": "batch needs 10 codes", "height": 3, "index": 0,
+                "signer": hex('2'), "kind": "issue_code_batch",
+            }),
+        );
+        round_trip(
+            TxStatus {
+                hash: hex('1'),
+                status: TxState::Pending,
+                reason: None,
+                detail: None,
+                height: None,
+                index: None,
+                signer: None,
+                kind: None,
+            },
+            json!({
+                "hash": hex('1'), "status": "pending", "reason": null, "detail": null,
+                "height": null, "index": null, "signer": null, "kind": null,
+            }),
+        );
+        assert_eq!(serde_json::to_value(TxState::Ok).unwrap(), json!("ok"));
+    }
+
+    #[test]
+    fn absent_optional_fields_read_as_none() {
+        let status: TxStatus =
+            serde_json::from_value(json!({ "hash": hex('1'), "status": "pending" })).unwrap();
+        assert_eq!(status.status, TxState::Pending);
+        assert_eq!(status.reason, None);
+        assert!(serde_json::from_value::<TxStatus>(json!({ "hash": 1, "status": "ok" })).is_err());
+        assert!(
+            serde_json::from_value::<TxStatus>(json!({ "hash": "x", "status": "done" })).is_err()
+        );
+    }
+
+    #[test]
+    fn block_and_account() {
+        round_trip(
+            BlockView {
+                height: 1,
+                hash: hex('a'),
+                parent: hex('0'),
+                time_ms: 5,
+                tx_root: hex('b'),
+                state_root: hex('c'),
+                txs: vec![hex('d')],
+                certificate: Some("beef".into()),
+            },
+            json!({
+                "height": 1, "hash": hex('a'), "parent": hex('0'), "time_ms": 5,
+                "tx_root": hex('b'), "state_root": hex('c'), "txs": [hex('d')],
+                "certificate": "beef",
+            }),
+        );
+        round_trip(
+            AccountView {
+                key: hex('e'),
+                nonce: 4,
+                orgs: vec!["acme".into()],
+            },
+            json!({ "key": hex('e'), "nonce": 4, "orgs": ["acme"] }),
+        );
+    }
+
+    #[test]
+    fn org_and_licence() {
+        let org = OrgView {
+            id: "acme".into(),
+            name: "Acme Wines".into(),
+            roles: vec!["brand".into()],
+            gs1_company_prefix: Some("0614141".into()),
+            region: Some("CN-SH".into()),
+            members: vec![hex('1')],
+            code_keys: vec![CodeKeyView {
+                key: hex('2'),
+                registered_height: 2,
+                revoked: true,
+                revoked_height: Some(5),
+            }],
+            licences: vec!["acme-2026".into()],
+            products: vec!["00614141000012".into()],
+            registered_height: 1,
+            registered_time_ms: 1000,
+        };
+        round_trip(
+            OrgList {
+                orgs: vec![org.clone()],
+            },
+            json!({ "orgs": [{
+                "id": "acme", "name": "Acme Wines", "roles": ["brand"],
+                "gs1_company_prefix": "0614141", "region": "CN-SH", "members": [hex('1')],
+                "code_keys": [{
+                    "key": hex('2'), "registered_height": 2, "revoked": true, "revoked_height": 5,
+                }],
+                "licences": ["acme-2026"], "products": ["00614141000012"],
+                "registered_height": 1, "registered_time_ms": 1000,
+            }]}),
+        );
+        round_trip(
+            LicenceView {
+                id: "acme-2026".into(),
+                org: "acme".into(),
+                quota: 100,
+                used: 30,
+                remaining: 70,
+                valid_from: 10,
+                valid_until: 20,
+                issued_height: 2,
+                revoked: Some(RevocationView {
+                    reason: "fraud".into(),
+                    height: 9,
+                }),
+            },
+            json!({
+                "id": "acme-2026", "org": "acme", "quota": 100, "used": 30, "remaining": 70,
+                "valid_from": 10, "valid_until": 20, "issued_height": 2,
+                "revoked": { "reason": "fraud", "height": 9 },
+            }),
+        );
+    }
+
+    #[test]
+    fn product_and_batches() {
+        round_trip(
+            ProductView {
+                gtin: "00614141000012".into(),
+                org: "acme".into(),
+                name: "Red".into(),
+                description: "A wine".into(),
+                attributes: vec![AttributeView {
+                    name: "volume_ml".into(),
+                    value: "750".into(),
+                }],
+                media: vec![MediaView {
+                    hash: hex('f'),
+                    mime: "image/png".into(),
+                    size: 10,
+                    caption: "label".into(),
+                    url: format!("/v1/media/{}", hex('f')),
+                }],
+                codes_issued: 100,
+                registered_height: 3,
+                updated_height: 4,
+            },
+            json!({
+                "gtin": "00614141000012", "org": "acme", "name": "Red", "description": "A wine",
+                "attributes": [{ "name": "volume_ml", "value": "750" }],
+                "media": [{
+                    "hash": hex('f'), "mime": "image/png", "size": 10, "caption": "label",
+                    "url": format!("/v1/media/{}", hex('f')),
+                }],
+                "codes_issued": 100, "registered_height": 3, "updated_height": 4,
+            }),
+        );
+        let batch = BatchView {
+            gtin: "00614141000012".into(),
+            lot: "L1".into(),
+            org: "acme".into(),
+            licence: "acme-2026".into(),
+            first_serial: 1,
+            count: 100,
+            code_key: hex('2'),
+            issued_height: 4,
+            issued_time_ms: 4000,
+            tx: hex('3'),
+        };
+        round_trip(
+            BatchList {
+                gtin: "00614141000012".into(),
+                batches: vec![batch],
+            },
+            json!({ "gtin": "00614141000012", "batches": [{
+                "gtin": "00614141000012", "lot": "L1", "org": "acme", "licence": "acme-2026",
+                "first_serial": 1, "count": 100, "code_key": hex('2'), "issued_height": 4,
+                "issued_time_ms": 4000, "tx": hex('3'),
+            }]}),
+        );
+    }
+
+    #[test]
+    fn error_body() {
+        round_trip(
+            ErrorBody {
+                error: ErrorDetail {
+                    code: "not_found".into(),
+                    message: "no organisation acme".into(),
+                },
+            },
+            json!({ "error": { "code": "not_found", "message": "no organisation acme" } }),
+        );
+    }
+}

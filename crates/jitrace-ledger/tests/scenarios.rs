@@ -1,0 +1,2171 @@
+//! Data-driven scenario tests of the ledger rules.
+//!
+//! Every `tests/scenarios/*.json` file (sorted by name; sub-directories are not loaded) is one
+//! scenario: named keys, a genesis, and blocks of transactions, each with the receipt it must
+//! get. The harness runs every scenario three times from an empty state — twice over a plain
+//! `BTreeMap` reader and once over a reader that answers `Missing` for every key until the
+//! harness "fetches" it — and requires identical receipts and an identical state digest each time
+//! (determinism), that digest to equal the pinned `state_digest`, every receipt to match its
+//! `expect`, the `expect_state` checks to hold, and the cross-record invariants of
+//! [`check_invariants`] to hold on the final state.
+//!
+//! `UPDATE_SCENARIOS=1 cargo test -p jitrace-ledger --test scenarios` rewrites the pinned digests
+//! (and pretty-prints the files) instead of failing on a digest mismatch; receipt and state
+//! expectations still fail.
+//!
+//! # File format
+//!
+//! ```text
+//! {
+//!   "description": "free text (optional)",
+//!   "keys": { "operator": 1, "acme_admin": 10, ... },  // name -> SecretKey::from_seed(seed)
+//!   "genesis": {
+//!     "chain_id": "jitrace-devnet",
+//!     "platform_org": "platform",
+//!     "platform_name": "...",            // optional, default "Jitrace Platform"
+//!     "validators": ["<key name>", ...]  // optional
+//!   },                                   // the operator is the key named "operator"
+//!   "blocks": [                          // heights 1, 2, ...; genesis is written by block 1
+//!     { "note": "optional", "time_ms": 1767225600000, "txs": [ <tx>, ... ] }
+//!   ],
+//!   "expect_state": { ... },             // optional, see below
+//!   "state_digest": "<hex>"              // pinned; written by UPDATE_SCENARIOS=1
+//! }
+//! ```
+//!
+//! A `<tx>` is `{ "note"?, "signer", "nonce", "payload", "expect" }` plus optional knobs:
+//! - `"chain_id": "..."`: sign for another chain (→ `wrong_chain_id`);
+//! - `"sign_with": "<key name>"`: signature by another key (→ `bad_signature`);
+//! - `"corrupt_gtin": "<14 bytes>"`: encode normally, replace the payload's 14 GTIN digits in
+//!   the body with these bytes, then sign the modified body: the signature is valid but the body
+//!   does not decode (→ `malformed`);
+//! - `"send_body_only": true`: send the body bytes without the signed envelope;
+//! - `"raw_hex": "..."`: send these bytes instead (no signer/nonce/payload);
+//! - `"repeat_of": n`: resend the exact bytes of the scenario's n-th transaction, counted from 0
+//!   across all blocks in file order (no signer/nonce/payload).
+//!
+//! `expect` is `"ok"` or a [`Reason`] code (`"nonce_replayed"`, ...).
+//!
+//! A payload is `{ "type": "<kind>", ...fields }` mirroring [`Payload`]; keys are given by name:
+//! - `register_org` {id, name, roles: ["brand", ...], gs1_company_prefix?, region?, admin}
+//! - `add_member` / `remove_member` / `register_code_key` / `revoke_code_key` {org, key}
+//! - `issue_licence` {id, org, quota, valid_from, valid_until} (unix seconds; the ledger compares
+//!   them with the block's `time_ms / 1000`)
+//! - `revoke_licence` {licence, reason}
+//! - `register_product` / `update_product` {gtin, org, name, description?, attributes?:
+//!   [{name, value}], media?: [{hash: "<hex sha-256>", mime, size, caption?}]}
+//! - `issue_code_batch` {org, licence, gtin, lot, first_serial, count, code_key}
+//!
+//! `expect_state` holds lists of typed checks on the final state; every field but the record's
+//! id is optional, and `"exists": false` asserts the record is absent:
+//! - `accounts`: {key, exists?, nonce?, orgs?: [org ids]}
+//! - `orgs`: {id, exists?, name?, roles?, members?: [key names] (as a set), member_count?,
+//!   licences?: [ids in issue order], code_keys?: [{key, revoked}] (in registration order),
+//!   products?: [GTINs in registration order]}
+//! - `licences`: {id, exists?, org?, quota?, used?, revoked?, revoked_reason?}
+//! - `products`: {gtin, exists?, org?, name?, description?, attributes?, media_count?,
+//!   codes_issued?, registered_height?, updated_height?}
+//! - `code_keys`: {key, exists?, org?, revoked?}
+//! - `batches`: {gtin, lot, exists?, org?, licence?, first_serial?, count?, code_key?, height?}
+//! - `serial_ranges`: {gtin, ranges: [{first, count, lot}]} (exact, sorted by first)
+//!
+//! Scenarios under `tests/scenarios/known_bugs/` describe the behaviour the ledger should have
+//! but does not yet; `known_bug_scenarios` runs them and is ignored until the bugs are fixed.
+
+use jitrace_ledger::{
+    BlockEnv, Executor, Genesis, Missing, Reason, StateReader, WriteSet, decode, encode,
+    state::{
+        Account, Batch, CodeKeyOwner, Licence, Org, OrgIndex, Outcome, Params, Product, Receipt, Record,
+        SerialRanges, StateKey,
+    },
+};
+use jitrace_types::{
+    Gtin, Hash, LicenceId, OrgId, Payload, PublicKey, Role, SecretKey, SignedTransaction,
+    Transaction,
+    keys::domain,
+    tx::{Attribute, IssueCodeBatch, IssueLicence, MediaRef, ProductInfo, RegisterOrg},
+};
+use serde::{Deserialize, Serialize};
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet},
+    fmt::Debug,
+    path::{Path, PathBuf},
+};
+
+/// The harness's state: the whole store in memory.
+type State = BTreeMap<StateKey, Vec<u8>>;
+
+// ------------------------------------------------------------------------------------------
+// Scenario files
+// ------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    description: String,
+    keys: BTreeMap<String, u64>,
+    genesis: GenesisDto,
+    blocks: Vec<BlockDto>,
+    #[serde(default, skip_serializing_if = "ExpectState::is_empty")]
+    expect_state: ExpectState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state_digest: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenesisDto {
+    chain_id: String,
+    platform_org: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    platform_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    validators: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BlockDto {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    time_ms: u64,
+    txs: Vec<TxDto>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TxDto {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chain_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sign_with: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    corrupt_gtin: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    send_body_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    raw_hex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    repeat_of: Option<usize>,
+    expect: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payload: Option<PayloadDto>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum PayloadDto {
+    RegisterOrg {
+        id: String,
+        name: String,
+        roles: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gs1_company_prefix: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        admin: String,
+    },
+    AddMember {
+        org: String,
+        key: String,
+    },
+    RemoveMember {
+        org: String,
+        key: String,
+    },
+    IssueLicence {
+        id: String,
+        org: String,
+        quota: u64,
+        valid_from: u64,
+        valid_until: u64,
+    },
+    RevokeLicence {
+        licence: String,
+        reason: String,
+    },
+    RegisterProduct(ProductDto),
+    UpdateProduct(ProductDto),
+    RegisterCodeKey {
+        org: String,
+        key: String,
+    },
+    RevokeCodeKey {
+        org: String,
+        key: String,
+    },
+    IssueCodeBatch {
+        org: String,
+        licence: String,
+        gtin: String,
+        lot: String,
+        first_serial: u64,
+        count: u64,
+        code_key: String,
+    },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductDto {
+    gtin: String,
+    org: String,
+    name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attributes: Vec<AttributeDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    media: Vec<MediaDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttributeDto {
+    name: String,
+    value: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaDto {
+    hash: String,
+    mime: String,
+    size: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    caption: String,
+}
+
+// --- expect_state ---
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectState {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    accounts: Vec<AccountCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    orgs: Vec<OrgCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    licences: Vec<LicenceCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    products: Vec<ProductCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    code_keys: Vec<CodeKeyCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    batches: Vec<BatchCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    serial_ranges: Vec<SerialRangesCheck>,
+}
+
+impl ExpectState {
+    fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+            && self.orgs.is_empty()
+            && self.licences.is_empty()
+            && self.products.is_empty()
+            && self.code_keys.is_empty()
+            && self.batches.is_empty()
+            && self.serial_ranges.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountCheck {
+    key: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    orgs: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrgCheck {
+    id: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    roles: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    member_count: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    licences: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_keys: Option<Vec<CodeKeyEntryCheck>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    products: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeKeyEntryCheck {
+    key: String,
+    revoked: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicenceCheck {
+    id: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quota: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    used: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductCheck {
+    gtin: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attributes: Option<Vec<AttributeDto>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    media_count: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    codes_issued: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registered_height: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    updated_height: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeKeyCheck {
+    key: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revoked: Option<bool>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchCheck {
+    gtin: String,
+    lot: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    licence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_serial: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    height: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SerialRangesCheck {
+    gtin: String,
+    ranges: Vec<RangeDto>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeDto {
+    first: u64,
+    count: u64,
+    lot: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+// ------------------------------------------------------------------------------------------
+// From JSON to wire bytes
+// ------------------------------------------------------------------------------------------
+
+/// The scenario's named keys.
+struct Keys(BTreeMap<String, SecretKey>);
+
+impl Keys {
+    fn new(seeds: &BTreeMap<String, u64>) -> Result<Self, String> {
+        let mut seen = BTreeMap::new();
+        for (name, seed) in seeds {
+            if let Some(other) = seen.insert(*seed, name) {
+                return Err(format!("keys {other:?} and {name:?} share seed {seed}"));
+            }
+        }
+        Ok(Self(
+            seeds
+                .iter()
+                .map(|(name, seed)| (name.clone(), SecretKey::from_seed(*seed)))
+                .collect(),
+        ))
+    }
+
+    fn secret(&self, name: &str) -> Result<&SecretKey, String> {
+        self.0
+            .get(name)
+            .ok_or_else(|| format!("unknown key name {name:?} (declare it under \"keys\")"))
+    }
+
+    fn public(&self, name: &str) -> Result<PublicKey, String> {
+        self.secret(name).map(SecretKey::public_key)
+    }
+
+    /// A key's name, for messages.
+    fn name_of(&self, key: &PublicKey) -> String {
+        self.0
+            .iter()
+            .find(|(_, k)| k.public_key() == *key)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_else(|| key.to_hex())
+    }
+}
+
+fn org_id(s: &str) -> Result<OrgId, String> {
+    OrgId::new(s).map_err(|e| format!("org id {s:?}: {e}"))
+}
+
+fn licence_id(s: &str) -> Result<LicenceId, String> {
+    LicenceId::new(s).map_err(|e| format!("licence id {s:?}: {e}"))
+}
+
+fn gtin(s: &str) -> Result<Gtin, String> {
+    Gtin::parse(s).map_err(|e| format!("GTIN {s:?}: {e}"))
+}
+
+fn role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|e| format!("role {s:?}: {e}"))
+}
+
+impl ProductDto {
+    fn to_info(&self) -> Result<ProductInfo, String> {
+        Ok(ProductInfo {
+            gtin: gtin(&self.gtin)?,
+            org: org_id(&self.org)?,
+            name: self.name.clone(),
+            description: self.description.clone(),
+            attributes: self
+                .attributes
+                .iter()
+                .map(|a| Attribute {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                })
+                .collect(),
+            media: self
+                .media
+                .iter()
+                .map(|m| {
+                    Ok(MediaRef {
+                        hash: Hash::from_hex(&m.hash)
+                            .map_err(|e| format!("media hash {:?}: {e}", m.hash))?,
+                        mime: m.mime.clone(),
+                        size: m.size,
+                        caption: m.caption.clone(),
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        })
+    }
+}
+
+impl PayloadDto {
+    fn to_payload(&self, keys: &Keys) -> Result<Payload, String> {
+        Ok(match self {
+            PayloadDto::RegisterOrg {
+                id,
+                name,
+                roles,
+                gs1_company_prefix,
+                region,
+                admin,
+            } => Payload::RegisterOrg(RegisterOrg {
+                id: org_id(id)?,
+                name: name.clone(),
+                roles: roles.iter().map(|r| role(r)).collect::<Result<_, _>>()?,
+                gs1_company_prefix: gs1_company_prefix.clone(),
+                region: region.clone(),
+                admin: keys.public(admin)?,
+            }),
+            PayloadDto::AddMember { org, key } => Payload::AddMember {
+                org: org_id(org)?,
+                key: keys.public(key)?,
+            },
+            PayloadDto::RemoveMember { org, key } => Payload::RemoveMember {
+                org: org_id(org)?,
+                key: keys.public(key)?,
+            },
+            PayloadDto::IssueLicence {
+                id,
+                org,
+                quota,
+                valid_from,
+                valid_until,
+            } => Payload::IssueLicence(IssueLicence {
+                id: licence_id(id)?,
+                org: org_id(org)?,
+                quota: *quota,
+                valid_from: *valid_from,
+                valid_until: *valid_until,
+            }),
+            PayloadDto::RevokeLicence { licence, reason } => Payload::RevokeLicence {
+                licence: licence_id(licence)?,
+                reason: reason.clone(),
+            },
+            PayloadDto::RegisterProduct(p) => Payload::RegisterProduct(p.to_info()?),
+            PayloadDto::UpdateProduct(p) => Payload::UpdateProduct(p.to_info()?),
+            PayloadDto::RegisterCodeKey { org, key } => Payload::RegisterCodeKey {
+                org: org_id(org)?,
+                key: keys.public(key)?,
+            },
+            PayloadDto::RevokeCodeKey { org, key } => Payload::RevokeCodeKey {
+                org: org_id(org)?,
+                key: keys.public(key)?,
+            },
+            PayloadDto::IssueCodeBatch {
+                org,
+                licence,
+                gtin: g,
+                lot,
+                first_serial,
+                count,
+                code_key,
+            } => Payload::IssueCodeBatch(IssueCodeBatch {
+                org: org_id(org)?,
+                licence: licence_id(licence)?,
+                gtin: gtin(g)?,
+                lot: lot.clone(),
+                first_serial: *first_serial,
+                count: *count,
+                code_key: keys.public(code_key)?,
+            }),
+        })
+    }
+}
+
+/// The GTIN a payload carries, if any.
+fn payload_gtin(payload: &Payload) -> Option<Gtin> {
+    match payload {
+        Payload::RegisterProduct(p) | Payload::UpdateProduct(p) => Some(p.gtin),
+        Payload::IssueCodeBatch(b) => Some(b.gtin),
+        _ => None,
+    }
+}
+
+/// What a transaction must get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Ok,
+    Rejected(Reason),
+}
+
+impl Expect {
+    fn parse(s: &str) -> Result<Self, String> {
+        if s == "ok" {
+            return Ok(Expect::Ok);
+        }
+        Reason::from_code(s).map(Expect::Rejected).ok_or_else(|| {
+            let codes: Vec<_> = Reason::ALL.iter().map(|r| r.code()).collect();
+            format!(
+                "expect {s:?} is neither \"ok\" nor a reason code ({})",
+                codes.join(", ")
+            )
+        })
+    }
+
+    fn matches(self, receipt: &Receipt) -> bool {
+        match (self, &receipt.outcome) {
+            (Expect::Ok, Outcome::Ok) => true,
+            (Expect::Rejected(want), Outcome::Rejected { reason, .. }) => want == *reason,
+            _ => false,
+        }
+    }
+}
+
+fn describe(receipt: &Receipt) -> String {
+    match &receipt.outcome {
+        Outcome::Ok => "ok".to_string(),
+        Outcome::Rejected { reason, detail } => format!("{reason} ({detail})"),
+    }
+}
+
+impl TxDto {
+    fn compile(&self, keys: &Keys, chain_id: &str, earlier: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        let builds_tx = self.signer.is_some()
+            || self.nonce.is_some()
+            || self.payload.is_some()
+            || self.chain_id.is_some()
+            || self.sign_with.is_some()
+            || self.corrupt_gtin.is_some()
+            || self.send_body_only;
+        if let Some(raw) = &self.raw_hex {
+            if builds_tx || self.repeat_of.is_some() {
+                return Err("raw_hex excludes every field but note and expect".into());
+            }
+            return hex::decode(raw).map_err(|e| format!("raw_hex: {e}"));
+        }
+        if let Some(n) = self.repeat_of {
+            if builds_tx {
+                return Err("repeat_of excludes every field but note and expect".into());
+            }
+            return earlier.get(n).cloned().ok_or_else(|| {
+                format!(
+                    "repeat_of {n}: only {} transactions come before this one",
+                    earlier.len()
+                )
+            });
+        }
+        let signer = self.signer.as_deref().ok_or("missing \"signer\"")?;
+        let nonce = self.nonce.ok_or("missing \"nonce\"")?;
+        let payload = self
+            .payload
+            .as_ref()
+            .ok_or("missing \"payload\"")?
+            .to_payload(keys)?;
+        let tx = Transaction {
+            chain_id: self.chain_id.as_deref().unwrap_or(chain_id).to_string(),
+            signer: keys.public(signer)?,
+            nonce,
+            payload,
+        };
+        let mut body = tx.body();
+        if let Some(bad) = &self.corrupt_gtin {
+            let good = payload_gtin(&tx.payload).ok_or("corrupt_gtin needs a payload with a gtin")?;
+            if bad.len() != 14 {
+                return Err(format!("corrupt_gtin {bad:?} must be 14 bytes"));
+            }
+            let hits: Vec<usize> = body
+                .windows(14)
+                .enumerate()
+                .filter(|(_, w)| *w == good.as_bytes())
+                .map(|(i, _)| i)
+                .collect();
+            let [at] = hits[..] else {
+                return Err(format!(
+                    "the GTIN occurs {} times in the body, expected once",
+                    hits.len()
+                ));
+            };
+            body[at..at + 14].copy_from_slice(bad.as_bytes());
+        }
+        if self.send_body_only {
+            if self.sign_with.is_some() {
+                return Err("send_body_only sends no signature: drop sign_with".into());
+            }
+            return Ok(body);
+        }
+        let key = keys.secret(self.sign_with.as_deref().unwrap_or(signer))?;
+        let signature = key.sign(domain::TRANSACTION, &body);
+        Ok(SignedTransaction { body, signature }.encode())
+    }
+}
+
+/// A block ready to execute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct RawBlock {
+    time_ms: u64,
+    txs: Vec<Vec<u8>>,
+}
+
+/// A scenario turned into wire bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Compiled {
+    genesis: Genesis,
+    blocks: Vec<RawBlock>,
+}
+
+impl Scenario {
+    fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("read: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| format!("parse: {e}"))
+    }
+
+    /// The canonical text of the file: pretty JSON with small containers on one line.
+    fn to_pretty(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a scenario serialises");
+        loop {
+            let compacted = compact_json(&text);
+            if compacted == text {
+                break;
+            }
+            text = compacted;
+        }
+        text.push('\n');
+        text
+    }
+
+    fn keys(&self) -> Result<Keys, String> {
+        Keys::new(&self.keys)
+    }
+
+    fn compile(&self) -> Result<Compiled, String> {
+        let keys = self.keys()?;
+        let genesis = Genesis {
+            chain_id: self.genesis.chain_id.clone(),
+            operator: keys.public("operator")?,
+            platform_org: org_id(&self.genesis.platform_org)?,
+            platform_name: self
+                .genesis
+                .platform_name
+                .clone()
+                .unwrap_or_else(|| "Jitrace Platform".to_string()),
+            validators: self
+                .genesis
+                .validators
+                .iter()
+                .map(|v| keys.public(v))
+                .collect::<Result<_, _>>()?,
+        };
+        let mut all: Vec<Vec<u8>> = Vec::new();
+        let mut blocks = Vec::new();
+        for (b, block) in self.blocks.iter().enumerate() {
+            let mut txs = Vec::new();
+            for (i, tx) in block.txs.iter().enumerate() {
+                Expect::parse(&tx.expect)
+                    .and_then(|_| tx.compile(&keys, &genesis.chain_id, &all))
+                    .map(|raw| {
+                        all.push(raw.clone());
+                        txs.push(raw);
+                    })
+                    .map_err(|e| format!("{}: {e}", tx_place(b, i, all.len(), tx)))?;
+            }
+            blocks.push(RawBlock {
+                time_ms: block.time_ms,
+                txs,
+            });
+        }
+        Ok(Compiled { genesis, blocks })
+    }
+}
+
+/// Longest line [`compact_json`] makes.
+const MAX_LINE: usize = 100;
+
+/// Puts every array or object of `serde_json`'s pretty output that holds no other container and
+/// fits in [`MAX_LINE`] columns on one line. Run it until nothing changes to fold nested ones.
+fn compact_json(pretty: &str) -> String {
+    let lines: Vec<&str> = pretty.lines().collect();
+    let indent = |line: &str| line.len() - line.trim_start().len();
+    let opens = |line: &str| line.ends_with('[') || line.ends_with('{');
+    let mut out: Vec<String> = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if opens(line) {
+            let close = (i + 1..lines.len()).find(|&j| indent(lines[j]) <= indent(line));
+            if let Some(j) = close {
+                let inner = &lines[i + 1..j];
+                if !inner.iter().any(|l| opens(l)) {
+                    let items: Vec<&str> = inner.iter().map(|l| l.trim()).collect();
+                    let (pad, closing) = (if line.ends_with('{') { " " } else { "" }, lines[j].trim());
+                    let joined = format!("{line}{pad}{}{pad}{closing}", items.join(" "));
+                    if joined.chars().count() <= MAX_LINE {
+                        out.push(joined);
+                        i = j + 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        out.push(line.to_string());
+        i += 1;
+    }
+    out.join("\n")
+}
+
+/// Where a transaction is, for messages.
+fn tx_place(block: usize, index: usize, number: usize, tx: &TxDto) -> String {
+    let note = tx
+        .note
+        .as_deref()
+        .map(|n| format!(" \"{n}\""))
+        .unwrap_or_default();
+    format!("block {} tx {index} (#{number}{note})", block + 1)
+}
+
+// ------------------------------------------------------------------------------------------
+// Execution
+// ------------------------------------------------------------------------------------------
+
+/// One executed block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BlockRun {
+    receipts: Vec<Receipt>,
+    writes: WriteSet,
+}
+
+/// A whole chain, executed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Run {
+    blocks: Vec<BlockRun>,
+    state: State,
+    digest: Hash,
+}
+
+/// Which reader the executor gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReaderKind {
+    /// The `BTreeMap` itself: never `Missing`.
+    Full,
+    /// Answers `Missing` for every key until the harness fetches it (a fresh cache per block).
+    Lazy,
+}
+
+/// A reader that knows only the keys fetched so far, like a cache in front of an async store.
+struct LazyReader<'s> {
+    state: &'s State,
+    fetched: RefCell<BTreeSet<StateKey>>,
+}
+
+impl StateReader for LazyReader<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Missing> {
+        if self.fetched.borrow().contains(key) {
+            Ok(self.state.get(key).cloned())
+        } else {
+            Err(Missing(key.clone()))
+        }
+    }
+}
+
+/// Calls `f` until it stops answering `Missing`, fetching each missing key.
+fn retry<T>(mut f: impl FnMut() -> Result<T, Missing>, fetch: &dyn Fn(Missing)) -> T {
+    // Every retry fetches one new key, so this is bounded by the keys a transaction reads.
+    for _ in 0..1_000 {
+        match f() {
+            Ok(value) => return value,
+            Err(missing) => fetch(missing),
+        }
+    }
+    panic!("a transaction asked for more than 1,000 missing keys");
+}
+
+fn run_block<R: StateReader>(
+    reader: &R,
+    fetch: &dyn Fn(Missing),
+    env: BlockEnv,
+    genesis: Option<&Genesis>,
+    txs: &[Vec<u8>],
+) -> BlockRun {
+    let mut exec = Executor::new(reader, env);
+    if let Some(genesis) = genesis {
+        retry(|| exec.init_genesis(genesis), fetch);
+    }
+    let mut receipts = Vec::with_capacity(txs.len());
+    for (i, raw) in txs.iter().enumerate() {
+        let index = u32::try_from(i).expect("block index fits u32");
+        receipts.push(retry(|| exec.apply(index, raw), fetch));
+    }
+    BlockRun {
+        receipts,
+        writes: exec.into_writes(),
+    }
+}
+
+fn apply_writes(state: &mut State, writes: &WriteSet) {
+    for (key, value) in writes {
+        match value {
+            Some(value) => state.insert(key.clone(), value.clone()),
+            None => state.remove(key),
+        };
+    }
+}
+
+/// Executes a chain from an empty state.
+fn execute(genesis: &Genesis, blocks: &[RawBlock], kind: ReaderKind) -> Run {
+    let mut state = State::new();
+    let mut runs = Vec::with_capacity(blocks.len());
+    for (i, block) in blocks.iter().enumerate() {
+        let env = BlockEnv {
+            height: i as u64 + 1,
+            time_ms: block.time_ms,
+        };
+        let genesis = (i == 0).then_some(genesis);
+        let run = match kind {
+            ReaderKind::Full => run_block(
+                &state,
+                &|m| panic!("the BTreeMap reader answered {m:?}"),
+                env,
+                genesis,
+                &block.txs,
+            ),
+            ReaderKind::Lazy => {
+                let reader = LazyReader {
+                    state: &state,
+                    fetched: RefCell::default(),
+                };
+                let fetch = |Missing(key): Missing| {
+                    let fresh = reader.fetched.borrow_mut().insert(key.clone());
+                    assert!(fresh, "the executor asked again for fetched key {key:?}");
+                };
+                run_block(&reader, &fetch, env, genesis, &block.txs)
+            }
+        };
+        apply_writes(&mut state, &run.writes);
+        runs.push(run);
+    }
+    let digest = state_digest(&state);
+    Run {
+        blocks: runs,
+        state,
+        digest,
+    }
+}
+
+/// SHA-256 over `len(key) u32 LE ‖ key ‖ len(value) u32 LE ‖ value` for every entry in key order.
+fn state_digest(state: &State) -> Hash {
+    let mut buf = Vec::new();
+    for (key, value) in state {
+        let key = key.encode();
+        buf.extend_from_slice(&u32::try_from(key.len()).expect("key fits").to_le_bytes());
+        buf.extend_from_slice(&key);
+        buf.extend_from_slice(&u32::try_from(value.len()).expect("value fits").to_le_bytes());
+        buf.extend_from_slice(value);
+    }
+    Hash::of(&[&buf])
+}
+
+/// Runs a compiled chain three ways and requires the same result each time.
+fn execute_deterministically(compiled: &Compiled) -> Result<Run, String> {
+    let first = execute(&compiled.genesis, &compiled.blocks, ReaderKind::Full);
+    let second = execute(&compiled.genesis, &compiled.blocks, ReaderKind::Full);
+    let lazy = execute(&compiled.genesis, &compiled.blocks, ReaderKind::Lazy);
+    for (what, other) in [("a second run", &second), ("a run over a lazy reader", &lazy)] {
+        if let Some(b) = (0..first.blocks.len()).find(|&b| first.blocks[b] != other.blocks[b]) {
+            return Err(format!(
+                "not deterministic: {what} gave other receipts or writes in block {}",
+                b + 1
+            ));
+        }
+        if first.digest != other.digest {
+            return Err(format!(
+                "not deterministic: {what} gave digest {}, the first {}",
+                other.digest, first.digest
+            ));
+        }
+    }
+    Ok(first)
+}
+
+// ------------------------------------------------------------------------------------------
+// Checks
+// ------------------------------------------------------------------------------------------
+
+fn get<T: Record>(state: &State, key: &StateKey) -> Option<T> {
+    state.get(key).map(|bytes| decode(bytes))
+}
+
+/// Compares the receipts of a run with the scenario's expectations.
+fn check_receipts(scenario: &Scenario, run: &Run, keys: &Keys) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut number = 0;
+    for (b, (block, block_run)) in scenario.blocks.iter().zip(&run.blocks).enumerate() {
+        // The receipt stored for each id is the last non-duplicate one of the block.
+        let mut stored: BTreeMap<Hash, &Receipt> = BTreeMap::new();
+        for (i, (tx, receipt)) in block.txs.iter().zip(&block_run.receipts).enumerate() {
+            let place = tx_place(b, i, number, tx);
+            number += 1;
+            let expect = Expect::parse(&tx.expect).expect("checked when compiling");
+            if !expect.matches(receipt) {
+                let signer = receipt
+                    .signer
+                    .map(|k| keys.name_of(&k))
+                    .unwrap_or_else(|| "-".into());
+                errors.push(format!(
+                    "{place}: expected {}, got {} [kind {}, signer {signer}]",
+                    tx.expect,
+                    describe(receipt),
+                    receipt.kind.as_deref().unwrap_or("-"),
+                ));
+            }
+            let height = b as u64 + 1;
+            if receipt.height != height || receipt.index as usize != i {
+                errors.push(format!(
+                    "{place}: receipt says height {} index {}",
+                    receipt.height, receipt.index
+                ));
+            }
+            let duplicate = matches!(
+                receipt.outcome,
+                Outcome::Rejected {
+                    reason: Reason::Duplicate,
+                    ..
+                }
+            );
+            if !duplicate {
+                stored.insert(receipt.tx, receipt);
+            }
+        }
+        for (tx, receipt) in stored {
+            let written = block_run.writes.get(&StateKey::Receipt(tx));
+            if written != Some(&Some(encode(receipt))) {
+                errors.push(format!(
+                    "block {}: receipt of {tx} is not the one written to state",
+                    b + 1
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// Collects mismatches of `expect_state`.
+struct Checker<'a> {
+    state: &'a State,
+    keys: &'a Keys,
+    errors: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn field<T: PartialEq + Debug>(&mut self, what: &str, want: Option<T>, got: T) {
+        if let Some(want) = want {
+            if want != got {
+                self.errors
+                    .push(format!("{what}: expected {want:?}, got {got:?}"));
+            }
+        }
+    }
+
+    /// Checks presence; returns the record when it is there and wanted.
+    fn presence<T>(&mut self, what: &str, want: bool, got: Option<T>) -> Option<T> {
+        match (want, got) {
+            (true, Some(record)) => Some(record),
+            (true, None) => {
+                self.errors.push(format!("{what}: missing"));
+                None
+            }
+            (false, Some(_)) => {
+                self.errors
+                    .push(format!("{what}: exists, expected it not to"));
+                None
+            }
+            (false, None) => None,
+        }
+    }
+
+    fn key(&mut self, name: &str) -> Option<PublicKey> {
+        match self.keys.public(name) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    fn key_names(&self, keys: &[PublicKey]) -> Vec<String> {
+        keys.iter().map(|k| self.keys.name_of(k)).collect()
+    }
+
+    fn parsed<T>(&mut self, r: Result<T, String>) -> Option<T> {
+        r.map_err(|e| self.errors.push(e)).ok()
+    }
+
+    fn run(&mut self, expect: &ExpectState) {
+        let state = self.state;
+        for c in &expect.accounts {
+            let Some(key) = self.key(&c.key) else { continue };
+            let what = format!("account {}", c.key);
+            let got = get::<Account>(state, &StateKey::Account(key));
+            let Some(account) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(&format!("{what} nonce"), c.nonce, account.nonce);
+            let orgs: Vec<String> = account.orgs.iter().map(|o| o.to_string()).collect();
+            self.field(&format!("{what} orgs"), c.orgs.clone(), orgs);
+        }
+        for c in &expect.orgs {
+            let Some(id) = self.parsed(org_id(&c.id)) else {
+                continue;
+            };
+            let what = format!("org {}", c.id);
+            let got = get::<Org>(state, &StateKey::Org(id));
+            let Some(org) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(&format!("{what} name"), c.name.clone(), org.name.clone());
+            let roles: Vec<String> = org.roles.iter().map(|r| r.to_string()).collect();
+            let want_roles = c.roles.clone().map(|mut r| {
+                r.sort_by_key(|name| role(name).ok());
+                r
+            });
+            self.field(&format!("{what} roles"), want_roles, roles);
+            if let Some(members) = &c.members {
+                let mut want: Vec<PublicKey> = members.iter().filter_map(|m| self.key(m)).collect();
+                want.sort();
+                if want != org.members {
+                    let (want, got) = (self.key_names(&want), self.key_names(&org.members));
+                    self.errors
+                        .push(format!("{what} members: expected {want:?}, got {got:?}"));
+                }
+            }
+            self.field(
+                &format!("{what} member_count"),
+                c.member_count,
+                org.members.len(),
+            );
+            let licences: Vec<String> = org.licences.iter().map(|l| l.to_string()).collect();
+            self.field(&format!("{what} licences"), c.licences.clone(), licences);
+            let code_keys: Vec<CodeKeyEntryCheck> = org
+                .code_keys
+                .iter()
+                .map(|e| CodeKeyEntryCheck {
+                    key: self.keys.name_of(&e.key),
+                    revoked: e.revoked_at.is_some(),
+                })
+                .collect();
+            self.field(&format!("{what} code_keys"), c.code_keys.clone(), code_keys);
+            let products: Vec<String> = org.products.iter().map(|g| g.to_string()).collect();
+            self.field(&format!("{what} products"), c.products.clone(), products);
+        }
+        for c in &expect.licences {
+            let Some(id) = self.parsed(licence_id(&c.id)) else {
+                continue;
+            };
+            let what = format!("licence {}", c.id);
+            let got = get::<Licence>(state, &StateKey::Licence(id));
+            let Some(licence) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(&format!("{what} org"), c.org.clone(), licence.org.to_string());
+            self.field(&format!("{what} quota"), c.quota, licence.quota);
+            self.field(&format!("{what} used"), c.used, licence.used);
+            self.field(
+                &format!("{what} revoked"),
+                c.revoked,
+                licence.revoked.is_some(),
+            );
+            self.field(
+                &format!("{what} revoked_reason"),
+                c.revoked_reason.clone().map(Some),
+                licence.revoked.map(|r| r.reason),
+            );
+        }
+        for c in &expect.products {
+            let Some(g) = self.parsed(gtin(&c.gtin)) else {
+                continue;
+            };
+            let what = format!("product {}", c.gtin);
+            let got = get::<Product>(state, &StateKey::Product(g));
+            let Some(product) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            let info = &product.info;
+            self.field(&format!("{what} org"), c.org.clone(), info.org.to_string());
+            self.field(&format!("{what} name"), c.name.clone(), info.name.clone());
+            self.field(
+                &format!("{what} description"),
+                c.description.clone(),
+                info.description.clone(),
+            );
+            let attributes: Vec<AttributeDto> = info
+                .attributes
+                .iter()
+                .map(|a| AttributeDto {
+                    name: a.name.clone(),
+                    value: a.value.clone(),
+                })
+                .collect();
+            self.field(
+                &format!("{what} attributes"),
+                c.attributes.clone(),
+                attributes,
+            );
+            self.field(
+                &format!("{what} media_count"),
+                c.media_count,
+                info.media.len(),
+            );
+            self.field(
+                &format!("{what} codes_issued"),
+                c.codes_issued,
+                product.codes_issued,
+            );
+            self.field(
+                &format!("{what} registered_height"),
+                c.registered_height,
+                product.registered_at.height,
+            );
+            self.field(
+                &format!("{what} updated_height"),
+                c.updated_height,
+                product.updated_at.height,
+            );
+        }
+        for c in &expect.code_keys {
+            let Some(key) = self.key(&c.key) else { continue };
+            let what = format!("code key {}", c.key);
+            let got = get::<CodeKeyOwner>(state, &StateKey::CodeKey(key));
+            let Some(owner) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(&format!("{what} org"), c.org.clone(), owner.org.to_string());
+            self.field(&format!("{what} revoked"), c.revoked, owner.revoked);
+        }
+        for c in &expect.batches {
+            let Some(g) = self.parsed(gtin(&c.gtin)) else {
+                continue;
+            };
+            let what = format!("batch {} lot {}", c.gtin, c.lot);
+            let got = get::<Batch>(state, &StateKey::Batch(g, c.lot.clone()));
+            let Some(batch) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(&format!("{what} org"), c.org.clone(), batch.org.to_string());
+            self.field(
+                &format!("{what} licence"),
+                c.licence.clone(),
+                batch.licence.to_string(),
+            );
+            self.field(
+                &format!("{what} first_serial"),
+                c.first_serial,
+                batch.first_serial,
+            );
+            self.field(&format!("{what} count"), c.count, batch.count);
+            self.field(
+                &format!("{what} code_key"),
+                c.code_key.clone(),
+                self.keys.name_of(&batch.code_key),
+            );
+            self.field(&format!("{what} height"), c.height, batch.issued_at.height);
+        }
+        for c in &expect.serial_ranges {
+            let Some(g) = self.parsed(gtin(&c.gtin)) else {
+                continue;
+            };
+            let ranges = get::<SerialRanges>(state, &StateKey::SerialRanges(g)).unwrap_or_default();
+            let got: Vec<RangeDto> = ranges
+                .0
+                .iter()
+                .map(|r| RangeDto {
+                    first: r.first,
+                    count: r.count,
+                    lot: r.lot.clone(),
+                })
+                .collect();
+            self.field(
+                &format!("serial ranges of {}", c.gtin),
+                Some(c.ranges.clone()),
+                got,
+            );
+        }
+    }
+}
+
+fn check_state(state: &State, expect: &ExpectState, keys: &Keys) -> Vec<String> {
+    let mut checker = Checker {
+        state,
+        keys,
+        errors: Vec::new(),
+    };
+    checker.run(expect);
+    checker.errors
+}
+
+/// Cross-record invariants every reachable state keeps.
+fn check_invariants(state: &State) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut err = |e: String| errors.push(e);
+    let mut params = None;
+    let mut batch_totals_by_licence: BTreeMap<LicenceId, u64> = BTreeMap::new();
+    let mut batch_totals_by_product: BTreeMap<Gtin, u64> = BTreeMap::new();
+    let mut seen_products = BTreeSet::new();
+    let index = get::<OrgIndex>(state, &StateKey::OrgIndex);
+    for (key, bytes) in state {
+        match key {
+            StateKey::Params => params = Some(decode::<Params>(bytes)),
+            StateKey::Account(pk) => {
+                let account: Account = decode(bytes);
+                if !account.orgs.windows(2).all(|w| w[0] < w[1]) {
+                    err(format!("account {pk}: orgs not sorted and unique"));
+                }
+                for org in &account.orgs {
+                    match get::<Org>(state, &StateKey::Org(org.clone())) {
+                        Some(o) if o.members.contains(pk) => {}
+                        _ => err(format!("account {pk} lists {org}, which does not list it")),
+                    }
+                }
+            }
+            StateKey::Org(id) => {
+                let org: Org = decode(bytes);
+                if &org.id != id {
+                    err(format!("org {id} stored as {}", org.id));
+                }
+                if org.members.is_empty() || !org.members.windows(2).all(|w| w[0] < w[1]) {
+                    err(format!("org {id}: members empty, unsorted or repeated"));
+                }
+                if org.roles.is_empty() || !org.roles.windows(2).all(|w| w[0] < w[1]) {
+                    err(format!("org {id}: roles empty, unsorted or repeated"));
+                }
+                for member in &org.members {
+                    match get::<Account>(state, &StateKey::Account(*member)) {
+                        Some(a) if a.orgs.contains(id) => {}
+                        _ => err(format!("org {id} lists member {member} without its account")),
+                    }
+                }
+                for licence in &org.licences {
+                    match get::<Licence>(state, &StateKey::Licence(licence.clone())) {
+                        Some(l) if &l.org == id => {}
+                        _ => err(format!("org {id} lists licence {licence} of another org")),
+                    }
+                }
+                let mut seen = BTreeSet::new();
+                for g in &org.products {
+                    if !seen_products.insert(*g) {
+                        err(format!("product {g} is listed twice"));
+                    }
+                    match get::<Product>(state, &StateKey::Product(*g)) {
+                        Some(p) if &p.info.org == id => {}
+                        _ => err(format!("org {id} lists product {g} of another org")),
+                    }
+                }
+                if !index.as_ref().is_some_and(|i: &OrgIndex| i.0.binary_search(id).is_ok()) {
+                    err(format!("org {id} is not in the org index"));
+                }
+                for entry in &org.code_keys {
+                    if !seen.insert(entry.key) {
+                        err(format!("org {id} lists code key {} twice", entry.key));
+                    }
+                    match get::<CodeKeyOwner>(state, &StateKey::CodeKey(entry.key)) {
+                        Some(o) if &o.org == id && o.revoked == entry.revoked_at.is_some() => {}
+                        _ => err(format!("org {id}: code key {} disagrees", entry.key)),
+                    }
+                }
+            }
+            StateKey::Licence(id) => {
+                let licence: Licence = decode(bytes);
+                if &licence.id != id || licence.used > licence.quota {
+                    err(format!("licence {id}: bad id or used > quota"));
+                }
+                match get::<Org>(state, &StateKey::Org(licence.org.clone())) {
+                    Some(o) if o.licences.iter().filter(|l| *l == id).count() == 1 => {}
+                    _ => err(format!("licence {id}: its org does not list it once")),
+                }
+            }
+            StateKey::Product(g) => {
+                let product: Product = decode(bytes);
+                if &product.info.gtin != g {
+                    err(format!("product {g} stored as {}", product.info.gtin));
+                }
+                match get::<Org>(state, &StateKey::Org(product.info.org.clone())) {
+                    Some(o) if o.products.contains(g) => {}
+                    _ => err(format!("product {g}: its org does not list it")),
+                }
+            }
+            StateKey::SerialRanges(g) => {
+                let ranges: SerialRanges = decode(bytes);
+                if get::<Product>(state, &StateKey::Product(*g)).is_none() {
+                    err(format!("serial ranges of unregistered product {g}"));
+                }
+                if !ranges.0.windows(2).all(|w| w[0].end() <= w[1].first) {
+                    err(format!("serial ranges of {g} unsorted or overlapping"));
+                }
+                for r in &ranges.0 {
+                    match get::<Batch>(state, &StateKey::Batch(*g, r.lot.clone())) {
+                        Some(b) if b.first_serial == r.first && b.count == r.count => {}
+                        _ => err(format!("range {}+{} of {g}: no matching batch", r.first, r.count)),
+                    }
+                }
+            }
+            StateKey::Batch(g, lot) => {
+                let batch: Batch = decode(bytes);
+                if &batch.gtin != g || &batch.lot != lot || batch.count == 0 {
+                    err(format!("batch {g}/{lot}: key and record disagree"));
+                }
+                let ranges = get::<SerialRanges>(state, &StateKey::SerialRanges(*g)).unwrap_or_default();
+                if !ranges
+                    .0
+                    .iter()
+                    .any(|r| &r.lot == lot && r.first == batch.first_serial && r.count == batch.count)
+                {
+                    err(format!("batch {g}/{lot}: not in the serial ranges"));
+                }
+                match get::<Licence>(state, &StateKey::Licence(batch.licence.clone())) {
+                    Some(l) if l.org == batch.org => {}
+                    _ => err(format!("batch {g}/{lot}: licence of another org")),
+                }
+                match get::<Product>(state, &StateKey::Product(*g)) {
+                    Some(p) if p.info.org == batch.org => {}
+                    _ => err(format!("batch {g}/{lot}: product of another org")),
+                }
+                *batch_totals_by_licence.entry(batch.licence).or_default() += batch.count;
+                *batch_totals_by_product.entry(batch.gtin).or_default() += batch.count;
+            }
+            StateKey::CodeKey(k) => {
+                let owner: CodeKeyOwner = decode(bytes);
+                match get::<Org>(state, &StateKey::Org(owner.org.clone())) {
+                    Some(o) if o.code_keys.iter().any(|e| e.key == *k) => {}
+                    _ => err(format!("code key {k}: its org does not list it")),
+                }
+            }
+            StateKey::OrgIndex => {
+                let ids = &decode::<OrgIndex>(bytes).0;
+                if !ids.windows(2).all(|w| w[0] < w[1]) {
+                    err("org index unsorted or repeated".into());
+                }
+                for id in ids {
+                    if !state.contains_key(&StateKey::Org(id.clone())) {
+                        err(format!("org index lists unknown org {id}"));
+                    }
+                }
+            }
+            StateKey::Receipt(h) => {
+                let receipt: Receipt = decode(bytes);
+                if &receipt.tx != h {
+                    err(format!("receipt {h} stored as {}", receipt.tx));
+                }
+            }
+        }
+    }
+    if !state.is_empty() {
+        match params {
+            Some(p) if state.contains_key(&StateKey::Org(p.platform_org.clone())) => {}
+            _ => err("no params or no platform org".into()),
+        }
+    }
+    for (key, bytes) in state {
+        match key {
+            StateKey::Licence(id) => {
+                let used = decode::<Licence>(bytes).used;
+                let issued = batch_totals_by_licence.get(id).copied().unwrap_or(0);
+                if used != issued {
+                    err(format!("licence {id}: used {used}, batches hold {issued}"));
+                }
+            }
+            StateKey::Product(g) => {
+                let codes = decode::<Product>(bytes).codes_issued;
+                let issued = batch_totals_by_product.get(g).copied().unwrap_or(0);
+                if codes != issued {
+                    err(format!("product {g}: codes_issued {codes}, batches hold {issued}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    errors
+}
+
+/// Everything a scenario must satisfy apart from its pinned digest; returns the run.
+fn check_scenario(scenario: &Scenario) -> Result<Run, Vec<String>> {
+    let compiled = scenario.compile().map_err(|e| vec![e])?;
+    if scenario.compile().map_err(|e| vec![e])? != compiled {
+        return Err(vec!["compiling twice gave different bytes".into()]);
+    }
+    let run = execute_deterministically(&compiled).map_err(|e| vec![e])?;
+    let keys = scenario.keys().map_err(|e| vec![e])?;
+    let mut errors = check_receipts(scenario, &run, &keys);
+    errors.extend(check_state(&run.state, &scenario.expect_state, &keys));
+    errors.extend(
+        check_invariants(&run.state)
+            .into_iter()
+            .map(|e| format!("invariant: {e}")),
+    );
+    if errors.is_empty() {
+        Ok(run)
+    } else {
+        Err(errors)
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Tests
+// ------------------------------------------------------------------------------------------
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios")
+}
+
+/// The `*.json` files directly in `dir`, sorted by name.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn load_all() -> Vec<(PathBuf, Scenario)> {
+    json_files(&scenario_dir())
+        .into_iter()
+        .map(|path| {
+            let scenario = Scenario::load(&path)
+                .unwrap_or_else(|e| panic!("scenario {}: {e}", path.display()));
+            (path, scenario)
+        })
+        .collect()
+}
+
+fn report(failures: &[String]) {
+    if !failures.is_empty() {
+        panic!(
+            "{} problem(s):\n\n{}\n",
+            failures.len(),
+            failures.join("\n\n")
+        );
+    }
+}
+
+#[test]
+fn scenarios() {
+    let update = std::env::var_os("UPDATE_SCENARIOS").is_some_and(|v| v == "1");
+    let files = json_files(&scenario_dir());
+    assert!(!files.is_empty(), "no scenario files found");
+    let mut failures = Vec::new();
+    for path in files {
+        let name = name_of(&path);
+        let mut scenario = match Scenario::load(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(format!("scenario {name}: {e}"));
+                continue;
+            }
+        };
+        let run = match check_scenario(&scenario) {
+            Ok(run) => run,
+            Err(errors) => {
+                failures.push(format!("scenario {name}:\n  {}", errors.join("\n  ")));
+                continue;
+            }
+        };
+        let actual = run.digest.to_hex();
+        if update {
+            scenario.state_digest = Some(actual);
+            let text = scenario.to_pretty();
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                std::fs::write(&path, text)
+                    .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+                eprintln!("updated {}", path.display());
+            }
+        } else if scenario.state_digest.as_deref() != Some(actual.as_str()) {
+            failures.push(format!(
+                "scenario {name}: state digest mismatch\n  expected: {}\n  actual:   {actual}\n  \
+                 If the change is intended, run\n    \
+                 UPDATE_SCENARIOS=1 cargo test -p jitrace-ledger --test scenarios\n  \
+                 and review the diff of {}",
+                scenario.state_digest.as_deref().unwrap_or("<none pinned>"),
+                path.display()
+            ));
+        }
+    }
+    report(&failures);
+}
+
+#[test]
+fn every_reason_is_covered() {
+    let mut seen = BTreeSet::new();
+    for (path, scenario) in load_all() {
+        for tx in scenario.blocks.iter().flat_map(|b| &b.txs) {
+            match Expect::parse(&tx.expect) {
+                Ok(Expect::Rejected(reason)) => {
+                    seen.insert(reason);
+                }
+                Ok(Expect::Ok) => {}
+                Err(e) => panic!("{}: {e}", path.display()),
+            }
+        }
+    }
+    let missing: Vec<&str> = Reason::ALL
+        .iter()
+        .filter(|r| !seen.contains(r))
+        .map(|r| r.code())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no scenario expects these reasons: {missing:?}"
+    );
+}
+
+/// Every payload kind, by a match that stops compiling when a kind is added.
+fn kind_slot(payload: &Payload) -> usize {
+    match payload {
+        Payload::RegisterOrg(_) => 0,
+        Payload::AddMember { .. } => 1,
+        Payload::RemoveMember { .. } => 2,
+        Payload::IssueLicence(_) => 3,
+        Payload::RevokeLicence { .. } => 4,
+        Payload::RegisterProduct(_) => 5,
+        Payload::UpdateProduct(_) => 6,
+        Payload::RegisterCodeKey { .. } => 7,
+        Payload::RevokeCodeKey { .. } => 8,
+        Payload::IssueCodeBatch(_) => 9,
+    }
+}
+const KINDS: usize = 10;
+
+#[test]
+fn every_payload_kind_succeeds_somewhere() {
+    let mut ok = [false; KINDS];
+    for (path, scenario) in load_all() {
+        let keys = scenario.keys().expect("keys");
+        for tx in scenario.blocks.iter().flat_map(|b| &b.txs) {
+            let plain = tx.chain_id.is_none()
+                && tx.sign_with.is_none()
+                && tx.corrupt_gtin.is_none()
+                && !tx.send_body_only;
+            if let (Some(payload), "ok", true) = (&tx.payload, tx.expect.as_str(), plain) {
+                let payload = payload
+                    .to_payload(&keys)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                ok[kind_slot(&payload)] = true;
+            }
+        }
+    }
+    let missing: Vec<usize> = (0..KINDS).filter(|&k| !ok[k]).collect();
+    assert!(
+        missing.is_empty(),
+        "no scenario expects a payload kind of these slots (see kind_slot) to succeed: {missing:?}"
+    );
+}
+
+/// Scenarios that show bugs: they assert the behaviour the ledger should have.
+#[test]
+#[ignore = "known ledger bugs, see tests/scenarios/known_bugs/README.md"]
+fn known_bug_scenarios() {
+    let mut failures = Vec::new();
+    for path in json_files(&scenario_dir().join("known_bugs")) {
+        let name = name_of(&path);
+        match Scenario::load(&path).map_err(|e| vec![e]).and_then(|s| check_scenario(&s)) {
+            Ok(_) => {}
+            Err(errors) => failures.push(format!("scenario {name}:\n  {}", errors.join("\n  "))),
+        }
+    }
+    report(&failures);
+}
+
+/// The state a small chain builds, as a scenario, for the programmatic tests.
+fn wine_brand_setup() -> serde_json::Value {
+    serde_json::json!({
+        "keys": { "operator": 1, "acme_admin": 10, "acme_codes": 1001 },
+        "genesis": { "chain_id": "jitrace-devnet", "platform_org": "platform" },
+        "blocks": [{
+            "time_ms": 1_767_225_600_000_u64,
+            "txs": [
+                { "signer": "operator", "nonce": 1, "expect": "ok", "payload": {
+                    "type": "register_org", "id": "acme-wines", "name": "Acme Wines",
+                    "roles": ["brand"], "gs1_company_prefix": "9506000", "admin": "acme_admin" } },
+                { "signer": "operator", "nonce": 2, "expect": "ok", "payload": {
+                    "type": "issue_licence", "id": "acme-2026", "org": "acme-wines",
+                    "quota": 5_000_000, "valid_from": 1_767_225_600_u64,
+                    "valid_until": 1_798_761_600_u64 } },
+                { "signer": "acme_admin", "nonce": 1, "expect": "ok", "payload": {
+                    "type": "register_product", "gtin": "09506000134352", "org": "acme-wines",
+                    "name": "Acme Cabernet Sauvignon 2022 750 ml" } },
+                { "signer": "acme_admin", "nonce": 2, "expect": "ok", "payload": {
+                    "type": "register_code_key", "org": "acme-wines", "key": "acme_codes" } }
+            ]
+        }]
+    })
+}
+
+#[test]
+fn a_million_codes_are_one_transaction_and_a_bounded_write() {
+    let mut value = wine_brand_setup();
+    value["blocks"]
+        .as_array_mut()
+        .expect("blocks")
+        .push(serde_json::json!({
+            "time_ms": 1_767_229_200_000_u64,
+            "txs": [{ "signer": "acme_admin", "nonce": 3, "expect": "ok", "payload": {
+                "type": "issue_code_batch", "org": "acme-wines", "licence": "acme-2026",
+                "gtin": "09506000134352", "lot": "2026-MEGA", "first_serial": 1,
+                "count": 1_000_000, "code_key": "acme_codes" } }]
+        }));
+    let scenario: Scenario = serde_json::from_value(value).expect("scenario");
+    let run = check_scenario(&scenario).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    let block = run.blocks.last().expect("a block");
+    assert_eq!(block.receipts.len(), 1);
+    assert!(block.receipts[0].is_ok());
+
+    // One nonce, one licence, one product, one range list, one batch, one receipt.
+    let kinds: Vec<u8> = block.writes.keys().map(StateKey::kind_tag).collect();
+    assert_eq!(kinds, [1, 3, 4, 5, 6, 8], "writes: {:?}", block.writes.keys());
+    let bytes: usize = block
+        .writes
+        .iter()
+        .map(|(k, v)| k.encode().len() + v.as_ref().map_or(0, Vec::len))
+        .sum();
+    assert!(bytes < 2_048, "the block wrote {bytes} bytes");
+
+    let before = run.blocks[0].writes.len();
+    assert_eq!(run.state.len(), before + 3, "range list, batch and receipt are new");
+    let licence: Licence = get(&run.state, &StateKey::Licence(licence_id("acme-2026").unwrap()))
+        .expect("licence");
+    assert_eq!(licence.used, 1_000_000);
+    let g = gtin("09506000134352").unwrap();
+    let product: Product = get(&run.state, &StateKey::Product(g)).expect("product");
+    assert_eq!(product.codes_issued, 1_000_000);
+    let ranges: SerialRanges = get(&run.state, &StateKey::SerialRanges(g)).expect("ranges");
+    assert_eq!(ranges.find(1_000_000).map(|r| r.lot.as_str()), Some("2026-MEGA"));
+    assert_eq!(ranges.find(1_000_001), None);
+}
+
+// ------------------------------------------------------------------------------------------
+// Randomized determinism
+// ------------------------------------------------------------------------------------------
+
+/// xorshift64: tiny, deterministic, good enough to shuffle test inputs.
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const BASE_S: u64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const DAY_S: u64 = 86_400;
+const CHAIN: &str = "jitrace-random";
+
+/// A pseudo-random chain of valid and invalid transactions.
+struct RandomChain {
+    rng: XorShift,
+    nonces: BTreeMap<u64, u64>,
+    sent: Vec<Vec<u8>>,
+}
+
+/// Member keys are seeds 1..=8 (1 is the operator, 8 never joins anything); code keys 100..=103.
+const MEMBER_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
+const CODE_KEY_SEEDS: [u64; 4] = [100, 101, 102, 103];
+/// A test organisation and the things that usually go with it.
+struct OrgProfile {
+    id: &'static str,
+    admin: u64,
+    gtins: &'static [&'static str],
+    licence: &'static str,
+    code_key: u64,
+}
+
+const ORGS: [OrgProfile; 6] = [
+    OrgProfile {
+        id: "platform",
+        admin: 1,
+        gtins: &[],
+        licence: "lic-1",
+        code_key: 103,
+    },
+    OrgProfile {
+        id: "acme-wines",
+        admin: 2,
+        gtins: &["09506000134352", "09506000134376"],
+        licence: "lic-a",
+        code_key: 100,
+    },
+    OrgProfile {
+        id: "sunvale-oils",
+        admin: 3,
+        gtins: &["09506001134405", "09506001134412"],
+        licence: "lic-s",
+        code_key: 101,
+    },
+    OrgProfile {
+        id: "cellar-shop",
+        admin: 4,
+        gtins: &[],
+        licence: "lic-2",
+        code_key: 103,
+    },
+    OrgProfile {
+        id: "nomad-makers",
+        admin: 6,
+        gtins: &["04006381333931"],
+        licence: "lic-3",
+        code_key: 102,
+    },
+    OrgProfile {
+        id: "ghost",
+        admin: 7,
+        gtins: &[],
+        licence: "lic-2",
+        code_key: 103,
+    },
+];
+const GTINS: [&str; 5] = [
+    "09506000134352",
+    "09506000134376",
+    "09506001134405",
+    "09506001134412",
+    "04006381333931",
+];
+const LICENCES: [&str; 5] = ["lic-a", "lic-s", "lic-1", "lic-2", "lic-3"];
+const LOTS: [&str; 6] = ["L1", "L2", "L3", "L4", "L5", "L6"];
+
+impl RandomChain {
+    fn key(seed: u64) -> SecretKey {
+        SecretKey::from_seed(seed)
+    }
+
+    fn pk(seed: u64) -> PublicKey {
+        Self::key(seed).public_key()
+    }
+
+    fn next_nonce(&mut self, seed: u64) -> u64 {
+        let n = self.nonces.entry(seed).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    fn signed(&mut self, seed: u64, payload: Payload) -> Vec<u8> {
+        let nonce = self.next_nonce(seed);
+        let tx = Transaction {
+            chain_id: CHAIN.into(),
+            signer: Self::pk(seed),
+            nonce,
+            payload,
+        };
+        tx.sign(&Self::key(seed)).encode()
+    }
+
+    /// Mostly what goes with the organisation, sometimes anything.
+    fn gtin(&mut self, profile: &OrgProfile) -> Gtin {
+        let gtin = match self.rng.chance(80) && !profile.gtins.is_empty() {
+            true => *self.rng.pick(profile.gtins),
+            false => *self.rng.pick(&GTINS),
+        };
+        Gtin::parse(gtin).unwrap()
+    }
+
+    fn product(&mut self, profile: &OrgProfile) -> ProductInfo {
+        let n = self.rng.below(1000);
+        ProductInfo {
+            gtin: self.gtin(profile),
+            org: OrgId::new(profile.id).unwrap(),
+            name: format!("Product {n}"),
+            description: String::new(),
+            attributes: vec![Attribute {
+                name: "volume_ml".into(),
+                value: format!("{}", 250 * (1 + n % 4)),
+            }],
+            media: vec![],
+        }
+    }
+
+    fn payload(&mut self) -> (Payload, u64) {
+        let profile = self.rng.pick(&ORGS);
+        let (org, admin) = (OrgId::new(profile.id).unwrap(), profile.admin);
+        let licence = match self.rng.chance(80) {
+            true => profile.licence,
+            false => *self.rng.pick(&LICENCES),
+        };
+        let licence = LicenceId::new(licence).unwrap();
+        let member = Self::pk(*self.rng.pick(&MEMBER_SEEDS));
+        let code_key = match self.rng.chance(80) {
+            true => profile.code_key,
+            false => *self.rng.pick(&CODE_KEY_SEEDS),
+        };
+        let code_key = Self::pk(code_key);
+        // Weighted towards products and batches, where most rules live.
+        let kind = *self.rng.pick(&[0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9, 9, 9, 9, 9]);
+        let platform_action = matches!(kind, 0 | 3 | 4);
+        let payload = match kind {
+            0 => {
+                let roles = [Role::Brand, Role::Manufacturer, Role::Retailer, Role::Distributor];
+                let mut picked: Vec<Role> =
+                    roles.into_iter().filter(|_| self.rng.chance(40)).collect();
+                if picked.is_empty() {
+                    picked.push(Role::Brand);
+                }
+                Payload::RegisterOrg(RegisterOrg {
+                    id: org,
+                    name: "Random Org".into(),
+                    roles: picked,
+                    gs1_company_prefix: self
+                        .rng
+                        .chance(50)
+                        .then(|| self.rng.pick(&["9506000", "9506001"]).to_string()),
+                    region: None,
+                    admin: member,
+                })
+            }
+            1 => Payload::AddMember { org, key: member },
+            2 => Payload::RemoveMember { org, key: member },
+            3 => {
+                let valid_from = BASE_S - 5 * DAY_S + self.rng.below(20 * DAY_S);
+                Payload::IssueLicence(IssueLicence {
+                    id: licence,
+                    org,
+                    quota: 1 + self.rng.below(20_000),
+                    valid_from,
+                    valid_until: valid_from + 1 + self.rng.below(30 * DAY_S),
+                })
+            }
+            4 => Payload::RevokeLicence {
+                // Rarely the two licences most batches use, or few batches would pass.
+                licence: match self.rng.chance(15) {
+                    true => licence,
+                    false => LicenceId::new(*self.rng.pick(&LICENCES[2..])).unwrap(),
+                },
+                reason: "audit finding".into(),
+            },
+            5 => Payload::RegisterProduct(self.product(profile)),
+            6 => Payload::UpdateProduct(self.product(profile)),
+            7 => Payload::RegisterCodeKey { org, key: code_key },
+            8 => Payload::RevokeCodeKey { org, key: code_key },
+            _ => Payload::IssueCodeBatch(IssueCodeBatch {
+                org,
+                licence,
+                gtin: self.gtin(profile),
+                lot: self.rng.pick(&LOTS).to_string(),
+                first_serial: self.rng.below(40) * 1_000,
+                count: 1 + self.rng.below(3_000),
+                code_key,
+            }),
+        };
+        // Mostly the signer who may do it, sometimes anyone.
+        let signer = match (self.rng.chance(85), platform_action) {
+            (true, true) => 1,
+            (true, false) => admin,
+            (false, _) => *self.rng.pick(&MEMBER_SEEDS),
+        };
+        (payload, signer)
+    }
+
+    fn tx(&mut self) -> Vec<u8> {
+        let fault = self.rng.below(100);
+        let (payload, signer) = self.payload();
+        match fault {
+            0..=2 => {
+                let len = self.rng.below(120) as usize;
+                (0..len).map(|_| self.rng.next() as u8).collect()
+            }
+            3..=5 if !self.sent.is_empty() => self.rng.pick(&self.sent).clone(),
+            6..=7 => {
+                let other = *self.rng.pick(&MEMBER_SEEDS);
+                let nonce = self.next_nonce(signer);
+                let tx = Transaction {
+                    chain_id: CHAIN.into(),
+                    signer: Self::pk(signer),
+                    nonce,
+                    payload,
+                };
+                tx.sign(&Self::key(other)).encode()
+            }
+            8 => {
+                let nonce = self.next_nonce(signer);
+                let tx = Transaction {
+                    chain_id: "jitrace-other".into(),
+                    signer: Self::pk(signer),
+                    nonce,
+                    payload,
+                };
+                tx.sign(&Self::key(signer)).encode()
+            }
+            9..=10 => {
+                let stale = self.nonces.get(&signer).copied().unwrap_or(0);
+                let nonce = self.rng.below(stale + 1);
+                let tx = Transaction {
+                    chain_id: CHAIN.into(),
+                    signer: Self::pk(signer),
+                    nonce,
+                    payload,
+                };
+                tx.sign(&Self::key(signer)).encode()
+            }
+            _ => self.signed(signer, payload),
+        }
+    }
+
+    fn generate(seed: u64, blocks: usize) -> Compiled {
+        let mut chain = RandomChain {
+            rng: XorShift::new(seed),
+            nonces: BTreeMap::new(),
+            sent: Vec::new(),
+        };
+        let org = |id: &str| OrgId::new(id).unwrap();
+        let register = |id: &str, roles: Vec<Role>, prefix: Option<&str>, admin: u64| {
+            Payload::RegisterOrg(RegisterOrg {
+                id: org(id),
+                name: id.to_string(),
+                roles,
+                gs1_company_prefix: prefix.map(str::to_string),
+                region: None,
+                admin: Self::pk(admin),
+            })
+        };
+        let licence = |id: &str, o: &str| {
+            Payload::IssueLicence(IssueLicence {
+                id: LicenceId::new(id).unwrap(),
+                org: org(o),
+                quota: 30_000,
+                valid_from: BASE_S - DAY_S,
+                valid_until: BASE_S + 60 * DAY_S,
+            })
+        };
+        let setup = vec![
+            (1, register("acme-wines", vec![Role::Brand], Some("9506000"), 2)),
+            (
+                1,
+                register(
+                    "sunvale-oils",
+                    vec![Role::Brand, Role::Manufacturer],
+                    Some("9506001"),
+                    3,
+                ),
+            ),
+            (1, register("cellar-shop", vec![Role::Retailer], None, 4)),
+            (1, register("nomad-makers", vec![Role::Manufacturer], None, 6)),
+            (1, licence("lic-a", "acme-wines")),
+            (1, licence("lic-s", "sunvale-oils")),
+            (
+                2,
+                Payload::RegisterCodeKey {
+                    org: org("acme-wines"),
+                    key: Self::pk(100),
+                },
+            ),
+            (
+                3,
+                Payload::RegisterCodeKey {
+                    org: org("sunvale-oils"),
+                    key: Self::pk(101),
+                },
+            ),
+            (2, Payload::RegisterProduct(chain.product(&ORGS[1]))),
+            (3, Payload::RegisterProduct(chain.product(&ORGS[2]))),
+        ];
+        let mut first = Vec::new();
+        for (signer, payload) in setup {
+            let raw = chain.signed(signer, payload);
+            chain.sent.push(raw.clone());
+            first.push(raw);
+        }
+        let mut out = vec![RawBlock {
+            time_ms: BASE_S * 1_000,
+            txs: first,
+        }];
+        let mut time_ms = BASE_S * 1_000;
+        for _ in 1..blocks {
+            time_ms += chain.rng.below(2 * DAY_S * 1_000);
+            let n = chain.rng.below(16);
+            let mut txs = Vec::new();
+            for _ in 0..n {
+                let raw = chain.tx();
+                chain.sent.push(raw.clone());
+                txs.push(raw);
+            }
+            out.push(RawBlock { time_ms, txs });
+        }
+        Compiled {
+            genesis: Genesis {
+                chain_id: CHAIN.into(),
+                operator: Self::pk(1),
+                platform_org: org("platform"),
+                platform_name: "Jitrace Platform".into(),
+                validators: vec![Self::pk(1)],
+            },
+            blocks: out,
+        }
+    }
+}
+
+#[test]
+fn randomized_chains_are_deterministic() {
+    let mut digests = BTreeSet::new();
+    for seed in [1, 2, 3, 0xC0FFEE] {
+        let compiled = RandomChain::generate(seed, 40);
+        assert_eq!(
+            RandomChain::generate(seed, 40),
+            compiled,
+            "seed {seed}: generation is not deterministic"
+        );
+        let run = execute_deterministically(&compiled)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let invariants = check_invariants(&run.state);
+        assert!(invariants.is_empty(), "seed {seed}: {invariants:#?}");
+
+        let mut outcomes: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut ok_kinds = BTreeSet::new();
+        for receipt in run.blocks.iter().flat_map(|b| &b.receipts) {
+            let code = match &receipt.outcome {
+                Outcome::Ok => {
+                    ok_kinds.insert(receipt.kind.clone());
+                    "ok"
+                }
+                Outcome::Rejected { reason, .. } => reason.code(),
+            };
+            *outcomes.entry(code).or_default() += 1;
+        }
+        eprintln!("seed {seed}: {outcomes:?}");
+        // The generator must produce a meaningful mix, or this test proves little.
+        let total: usize = outcomes.values().sum();
+        let ok = outcomes.get("ok").copied().unwrap_or(0);
+        assert!(
+            ok * 10 >= total && outcomes.len() >= 15 && ok_kinds.len() >= 8,
+            "seed {seed}: poor mix of outcomes {outcomes:?}, ok kinds {ok_kinds:?}"
+        );
+        assert!(
+            digests.insert(run.digest),
+            "seed {seed}: same digest as another seed"
+        );
+    }
+}

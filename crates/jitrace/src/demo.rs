@@ -1,0 +1,160 @@
+//! Demo data for `jitrace dev`: a licensed wine brand with two products and photos, a
+//! distributor and a retailer, all submitted as ordinary signed transactions through the API.
+
+use crate::{
+    genesis::{read_key, write_key},
+    node::{DataDir, display_path},
+};
+use anyhow::{Context as _, Result, bail};
+use jitrace_client::Client;
+use jitrace_types::{
+    Gtin, Hash, LicenceId, OrgId, Payload, Role, SecretKey,
+    tx::{Attribute, IssueCodeBatch, IssueLicence, MediaRef, ProductInfo, RegisterOrg},
+};
+use std::{path::Path, time::Duration};
+
+const CABERNET_SVG: &[u8] = include_bytes!("../assets/demo/jade-valley-cabernet.svg");
+const RIESLING_SVG: &[u8] = include_bytes!("../assets/demo/jade-valley-riesling.svg");
+
+/// The demo brand.
+pub const BRAND: &str = "jade-valley";
+pub const DISTRIBUTOR: &str = "east-china-distribution";
+pub const RETAILER: &str = "shanghai-fine-wines";
+pub const LICENCE: &str = "jade-valley-2026";
+pub const CABERNET_GTIN: &str = "09506000134352";
+pub const RIESLING_GTIN: &str = "09506000134376";
+
+async fn submit(client: &Client, key: &SecretKey, payload: Payload) -> Result<()> {
+    let kind = payload.kind();
+    let submitted = client.sign_and_submit(key, payload).await?;
+    let hash = Hash::from_hex(&submitted.hash)?;
+    let status = client.wait_for_tx(&hash, Duration::from_secs(30)).await?;
+    if status.status != "ok" {
+        bail!(
+            "demo transaction {kind} was rejected: {} {}",
+            status.reason.unwrap_or_default(),
+            status.detail.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn product(gtin: &str, name: &str, description: &str, attrs: &[(&str, &str)], photo: (Hash, u64, &str)) -> Result<ProductInfo> {
+    Ok(ProductInfo {
+        gtin: Gtin::parse(gtin)?,
+        org: OrgId::new(BRAND)?,
+        name: name.into(),
+        description: description.into(),
+        attributes: attrs.iter().map(|(n, v)| Attribute { name: (*n).into(), value: (*v).into() }).collect(),
+        media: vec![MediaRef { hash: photo.0, mime: "image/svg+xml".into(), size: photo.1, caption: photo.2.into() }],
+    })
+}
+
+/// Seeds the demo organisations, licence, products and code batches, and writes their keys.
+pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
+    let client = Client::new(url);
+    let operator = read_key(&dir.key("operator"))?;
+    let brand_admin = SecretKey::generate();
+    let code_key = SecretKey::generate();
+    let distributor = SecretKey::generate();
+    let retailer = SecretKey::generate();
+    write_key(&dir.key("brand-admin"), &brand_admin)?;
+    write_key(&dir.key("brand-code"), &code_key)?;
+    write_key(&dir.key("distributor"), &distributor)?;
+    write_key(&dir.key("retailer"), &retailer)?;
+
+    let org = |id: &str, name: &str, roles: Vec<Role>, prefix: Option<&str>, region: &str, admin: &SecretKey| -> Result<Payload> {
+        Ok(Payload::RegisterOrg(RegisterOrg {
+            id: OrgId::new(id)?,
+            name: name.into(),
+            roles,
+            gs1_company_prefix: prefix.map(Into::into),
+            region: Some(region.into()),
+            admin: admin.public_key(),
+        }))
+    };
+    submit(&client, &operator, org(BRAND, "Jade Valley Winery 玉谷酒庄", vec![Role::Brand, Role::Manufacturer], Some("9506000"), "CN-NX", &brand_admin)?).await?;
+    submit(&client, &operator, org(DISTRIBUTOR, "East China Distribution Co. 华东经销", vec![Role::Distributor, Role::Logistics], None, "CN-SH", &distributor)?).await?;
+    submit(&client, &operator, org(RETAILER, "Shanghai Fine Wines 上海佳酿", vec![Role::Retailer], None, "CN-SH", &retailer)?).await?;
+
+    let now_s = jitrace_chain::app::wall_clock_ms() / 1000;
+    submit(&client, &operator, Payload::IssueLicence(IssueLicence {
+        id: LicenceId::new(LICENCE)?,
+        org: OrgId::new(BRAND)?,
+        quota: 1_000_000,
+        valid_from: now_s.saturating_sub(86_400),
+        valid_until: now_s + 365 * 86_400,
+    }))
+    .await?;
+
+    let media = dir.media();
+    let cabernet_photo = jitrace_api::store_media(&media, CABERNET_SVG, "image/svg+xml")?;
+    let riesling_photo = jitrace_api::store_media(&media, RIESLING_SVG, "image/svg+xml")?;
+    submit(&client, &brand_admin, Payload::RegisterProduct(product(
+        CABERNET_GTIN,
+        "Jade Valley Cabernet Sauvignon 2022",
+        "Dry red wine from the eastern foothills of the Helan Mountains, Ningxia. 14 months in French oak.",
+        &[("volume_ml", "750"), ("alcohol_pct", "14.0"), ("vintage", "2022"), ("grape", "Cabernet Sauvignon"), ("region", "CN-NX")],
+        (cabernet_photo, CABERNET_SVG.len() as u64, "Front label"),
+    )?))
+    .await?;
+    submit(&client, &brand_admin, Payload::RegisterProduct(product(
+        RIESLING_GTIN,
+        "Jade Valley Riesling 2023",
+        "Off-dry white wine, cool-fermented in stainless steel.",
+        &[("volume_ml", "750"), ("alcohol_pct", "11.5"), ("vintage", "2023"), ("grape", "Riesling"), ("region", "CN-NX")],
+        (riesling_photo, RIESLING_SVG.len() as u64, "Front label"),
+    )?))
+    .await?;
+    submit(&client, &brand_admin, Payload::RegisterCodeKey { org: OrgId::new(BRAND)?, key: code_key.public_key() }).await?;
+    for (gtin, lot, first, count) in [(CABERNET_GTIN, "L2026-001", 1, 1000), (RIESLING_GTIN, "L2026-002", 1, 500)] {
+        submit(&client, &brand_admin, Payload::IssueCodeBatch(IssueCodeBatch {
+            org: OrgId::new(BRAND)?,
+            licence: LicenceId::new(LICENCE)?,
+            gtin: Gtin::parse(gtin)?,
+            lot: lot.into(),
+            first_serial: first,
+            count,
+            code_key: code_key.public_key(),
+        }))
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a new user sees once the node serves.
+pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
+    let dir = display_path(data_dir);
+    let keys = Path::new(&dir).join("keys");
+    let k = |name: &str| keys.join(format!("{name}.key")).display().to_string();
+    println!();
+    println!("Jitrace dev node is running — a one-validator chain finalising through simplex BFT.");
+    println!();
+    println!("  API            {url}/v1/status");
+    println!("  API reference  {url}/docs      (OpenAPI: {url}/openapi.json)");
+    println!("  Metrics        {url}/metrics");
+    println!("  Data           {dir}");
+    if fresh {
+        println!();
+        println!("Demo data: brand '{BRAND}' (licence '{LICENCE}', 1,000,000 codes), products");
+        println!("{CABERNET_GTIN} and {RIESLING_GTIN} with 1,500 codes in two batches, distributor");
+        println!("'{DISTRIBUTOR}', retailer '{RETAILER}'. Their keys are in {}.", keys.display());
+    }
+    println!();
+    println!("Try, in another terminal:");
+    println!("  jitrace status");
+    println!("  jitrace org list");
+    println!("  jitrace product show {CABERNET_GTIN}");
+    println!("  jitrace batch show {CABERNET_GTIN}");
+    println!("  curl {url}/v1/blocks/latest");
+    println!("  jitrace --key {} licence issue --id demo-2 --org {BRAND} --quota 5000 --days 30", k("operator"));
+    println!("  jitrace verify-chain --data-dir {dir}   (after stopping the node)");
+    println!();
+    println!("(`jitrace` is target/release/jitrace; or use `cargo run --release --` in its place.)");
+    println!("Press Ctrl-C to stop. Run the same command again to continue this chain.");
+}
+
+/// Reads the demo keys' public halves (for tests and the CLI tour).
+pub fn key_public(dir: &DataDir, name: &str) -> Result<String> {
+    Ok(read_key(&dir.key(name)).with_context(|| format!("no {name} key"))?.public_key().to_hex())
+}
