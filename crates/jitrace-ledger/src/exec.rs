@@ -56,11 +56,12 @@ pub struct Genesis {
 }
 
 /// The id of a transaction from its wire bytes: the hash of its body, or, for bytes that are
-/// not a signed transaction at all, the hash of the bytes.
+/// not a signed transaction at all, a domain-separated hash of the bytes (so that no bytes can
+/// take the id of a genuine transaction's body).
 pub fn tx_id(raw: &[u8]) -> TxHash {
     match SignedTransaction::decode(raw) {
         Ok(signed) => signed.hash(),
-        Err(_) => TxHash::of(&[raw]),
+        Err(_) => TxHash::of(&[b"jitrace/v1/undecodable-tx", raw]),
     }
 }
 
@@ -180,9 +181,10 @@ impl<'r, R: StateReader> Executor<'r, R> {
         let signed = match SignedTransaction::decode(raw) {
             Ok(signed) => signed,
             Err(e) => {
+                // Not authentic: reported to the caller, never stored (anyone could forge it).
                 receipt.tx = tx_id(raw);
                 receipt.outcome = rejected(Reason::Malformed, e.to_string());
-                return self.finish(receipt, WriteSet::new());
+                return Ok(receipt);
             }
         };
         receipt.tx = signed.hash();
@@ -194,15 +196,18 @@ impl<'r, R: StateReader> Executor<'r, R> {
         let tx = match signed.transaction() {
             Ok(tx) => tx,
             Err(e) => {
+                // The signer is unknown, so the signature cannot be checked: not stored.
                 receipt.outcome = rejected(Reason::Malformed, e.to_string());
-                return self.finish(receipt, WriteSet::new());
+                return Ok(receipt);
             }
         };
         receipt.signer = Some(tx.signer);
         receipt.kind = Some(tx.payload.kind().to_string());
         if !signed.verify_signature(&tx.signer) {
+            // Not stored: a forged signature over someone's pending body must not take over
+            // that body's transaction id.
             receipt.outcome = rejected(Reason::BadSignature, "signature does not match the signer");
-            return self.finish(receipt, WriteSet::new());
+            return Ok(receipt);
         }
 
         let mut state = TxState {

@@ -8,8 +8,9 @@
 //!
 //! The caller owns storage. It hands an [`Executor`] a [`StateReader`]; when the reader lacks
 //! a key, [`Executor::apply`] answers [`Missing`] without effect, the caller fetches the key and
-//! calls again. At the end, [`Executor::into_writes`] is the block's write set, including one
-//! [`state::Receipt`] per transaction.
+//! calls again. At the end, [`Executor::into_writes`] is the block's write set, including the
+//! [`state::Receipt`] of every authentic transaction (decoded and correctly signed); every
+//! transaction, authentic or not, gets its receipt back from [`Executor::apply`].
 
 mod exec;
 mod reason;

@@ -41,7 +41,8 @@ reasons! {
     NonceReplayed = "nonce_replayed",
     /// The same transaction was already executed.
     Duplicate = "duplicate",
-    /// The signer's key is not a member of any organisation.
+    /// The signer's key has never been a member of an organisation (a removed member keeps its
+    /// account and nonce, and is refused by the rules instead).
     UnknownSigner = "unknown_signer",
     /// The signer is not a member of the organisation it acts for.
     NotAMember = "not_a_member",

@@ -25,7 +25,7 @@ pub enum StateKey {
     Batch(Gtin, String) = 6,
     /// A code-signing key: which organisation it signs for.
     CodeKey(PublicKey) = 7,
-    /// The receipt of a transaction.
+    /// The receipt of an authentic transaction (decoded, correctly signed), by its id.
     Receipt(TxHash) = 8,
     /// The ids of every organisation, sorted (for listings).
     OrgIndex = 9,
