@@ -1,1 +1,122 @@
 //! Jitrace's HTTP API: REST under /v1, the OpenAPI document and the API page.
+//!
+//! [`router`] builds the whole API as an `axum::Router` over an [`ApiState`], so the node serves
+//! it and tests drive it with `tower::ServiceExt::oneshot`, without a server.
+//!
+//! Invariants:
+//! - This crate is the only place where errors become HTTP status codes: every failure is an
+//!   [`ApiError`], answered as `{"error":{"code","message"}}` with a stable `code`. Internal
+//!   failures are logged; clients see only that one happened.
+//! - No request can make the API panic: every parameter and body is parsed with errors mapped
+//!   to 4xx, bodies are capped at [`MAX_BODY_BYTES`], and stored records that do not decode are
+//!   500s, not panics.
+//! - The API never decides a ledger rule. Submission checks only what the ledger would
+//!   certainly refuse or what would waste the mempool (encoding, signature, chain id,
+//!   duplicates, replayed nonces); the receipt carries the ledger's verdict.
+//! - Wire types are `jitrace_client::dto`, shared with the client; conversions from domain
+//!   records live in [`views`]. Every `/v1` route is registered through `utoipa_axum`, so the
+//!   OpenAPI document cannot miss one.
+
+mod admission;
+mod endpoints;
+mod error;
+mod media;
+mod pages;
+mod source;
+pub mod views;
+
+pub use admission::MAX_BODY_BYTES;
+pub use error::ApiError;
+pub use media::store_media;
+pub use source::{MemoryState, StateSource};
+
+use axum::{Router, extract::DefaultBodyLimit, http::Method, routing::get};
+use jitrace_store::{BlockStore, Tip};
+use jitrace_types::PublicKey;
+use std::{path::PathBuf, sync::Arc};
+use tower_http::cors::{Any, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// What the API reads and writes.
+pub struct ApiState {
+    /// The chain this node serves; submitted transactions must name it.
+    pub chain_id: String,
+    /// The validators' keys, for the status.
+    pub validators: Vec<PublicKey>,
+    /// Where admitted transactions wait.
+    pub mempool: jitrace_chain::Mempool,
+    /// Finalised blocks and certificates.
+    pub store: Arc<BlockStore>,
+    /// The latest finalised block, as the node publishes it.
+    pub tip: tokio::sync::watch::Receiver<Option<Tip>>,
+    /// The latest applied ledger state.
+    pub state: Arc<dyn StateSource>,
+    /// Where media files are stored (see [`store_media`]).
+    pub media_dir: PathBuf,
+}
+
+/// The state handlers share.
+type Shared = Arc<ApiState>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Jitrace API",
+        description = "Read the consortium ledger of organisations, licences, products and code \
+                       batches, and submit signed transactions.\n\nKeys, hashes and signatures \
+                       are lower-case hex; GTINs are 14-digit strings; `*_ms` times are Unix \
+                       milliseconds. Every error is `{\"error\":{\"code\",\"message\"}}` with a \
+                       stable `code`.",
+        license(name = "Apache-2.0"),
+    ),
+    tags(
+        (name = "chain", description = "Status and finalised blocks"),
+        (name = "transactions", description = "Submit transactions and read their receipts"),
+        (name = "registry", description = "Accounts, organisations, licences, products and batches"),
+        (name = "media", description = "Product photos, videos and documents by content hash"),
+    ),
+    components(schemas(jitrace_client::dto::ErrorBody, jitrace_client::dto::ErrorDetail))
+)]
+struct ApiDoc;
+
+/// The routes of the documented API and the OpenAPI document describing them.
+fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(endpoints::status))
+        .routes(routes!(endpoints::submit_tx))
+        .routes(routes!(endpoints::tx_status))
+        .routes(routes!(endpoints::block))
+        .routes(routes!(endpoints::account))
+        .routes(routes!(endpoints::orgs))
+        .routes(routes!(endpoints::org))
+        .routes(routes!(endpoints::licence))
+        .routes(routes!(endpoints::product))
+        .routes(routes!(endpoints::batches))
+        .routes(routes!(endpoints::batch))
+        .routes(routes!(media::media))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of the API (also served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_api().1
+}
+
+/// The whole HTTP API over `state`.
+pub fn router(state: ApiState) -> Router {
+    let (api, openapi) = documented_api();
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD]);
+    api.route("/", get(pages::index))
+        .route("/metrics", get(pages::metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(pages::not_found)
+        // Applies to the routes registered so far: keep it after the last route.
+        .method_not_allowed_fallback(pages::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .with_state(Arc::new(state))
+}

@@ -5,8 +5,8 @@
 
 use jitrace_chain::{Block, block::to_hash};
 use jitrace_client::dto::{
-    AccountView, AttributeView, BatchView, BlockView, CodeKeyView, LicenceView, MediaView,
-    OrgView, ProductView, RevocationView, Status, TxState, TxStatus,
+    AccountView, AttributeView, BatchView, BlockView, CodeKeyView, LicenceView, MediaView, OrgView,
+    ProductView, RevocationView, Status, TxState, TxStatus,
 };
 use jitrace_ledger::{
     state::{Account, Batch, Licence, Org, Outcome, Product, Receipt},

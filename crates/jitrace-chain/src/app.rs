@@ -2,7 +2,9 @@
 //! with the ledger over the authenticated store, and records finalised blocks.
 
 use crate::{
-    block::{Block, Digest, EngineContext, Header, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS, to_hash, tx_root},
+    block::{
+        Block, Digest, EngineContext, Header, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS, to_hash, tx_root,
+    },
     mempool::Mempool,
 };
 use commonware_codec::Encode;
@@ -25,7 +27,11 @@ use commonware_storage::{
 };
 use commonware_utils::non_empty_range;
 use futures::StreamExt as _;
-use jitrace_ledger::{BlockEnv, Executor, Genesis, Missing, StateReader, state::{Receipt, StateKey}, tx_id};
+use jitrace_ledger::{
+    BlockEnv, Executor, Genesis, Missing, StateReader,
+    state::{Receipt, StateKey},
+    tx_id,
+};
 use jitrace_store::{BlockStore, FinalizedBlock, Tip};
 use std::{
     collections::BTreeMap,
@@ -41,8 +47,16 @@ pub use crate::engine::state_config;
 
 /// The authenticated state: QMDB `current`, ordered (so absence can be proven), SHA-256,
 /// 32-byte hashed keys, variable-length values.
-pub type StateDb<E> =
-    variable::Db<mmr::Family, E, Digest, Vec<u8>, commonware_cryptography::Sha256, EightCap, 32, Sequential>;
+pub type StateDb<E> = variable::Db<
+    mmr::Family,
+    E,
+    Digest,
+    Vec<u8>,
+    commonware_cryptography::Sha256,
+    EightCap,
+    32,
+    Sequential,
+>;
 
 /// The database set the consensus glue manages for us.
 pub type Databases<E> = Shared<StateDb<E>>;
@@ -56,8 +70,8 @@ pub type MarshalMailbox = marshal::core::Mailbox<Scheme, Standard<Block>>;
 /// Most a block's time may run ahead of its parent's (a permanent rule, so it can reject).
 const MAX_BLOCK_TIME_STEP_MS: u64 = 60 * 60 * 1000;
 
-/// How long a leader with an empty mempool waits for transactions before proposing an empty
-/// block. Keeps an idle chain at about one block a second instead of hundreds; well below the
+/// How long a leader waits for transactions before proposing an empty block on an empty
+/// parent. Keeps an idle chain at about one block a second instead of hundreds; well below the
 /// leader timeout, so waiting never costs a view.
 const EMPTY_BLOCK_WAIT: Duration = Duration::from_millis(1000);
 const MEMPOOL_POLL: Duration = Duration::from_millis(5);
@@ -88,13 +102,21 @@ impl App {
         marshal: MarshalMailbox,
         tip: tokio::sync::watch::Sender<Option<Tip>>,
     ) -> Self {
-        Self { genesis, genesis_block, mempool, store, marshal, tip }
+        Self {
+            genesis,
+            genesis_block,
+            mempool,
+            store,
+            marshal,
+            tip,
+        }
     }
 }
 
 /// The genesis block: height 0, no transactions, the empty store's sync target.
 pub fn genesis_block(leader: ed25519::PublicKey, time_ms: u64) -> Block {
-    let target = <Databases<commonware_runtime::tokio::Context> as DatabaseSet<_>>::initial_sync_targets();
+    let target =
+        <Databases<commonware_runtime::tokio::Context> as DatabaseSet<_>>::initial_sync_targets();
     Block {
         header: Header {
             context: Context {
@@ -127,7 +149,10 @@ impl StateReader for Prefetched {
 
 impl Prefetched {
     fn insert(&self, key: StateKey, value: Option<Vec<u8>>) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, value);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, value);
     }
 }
 
@@ -144,7 +169,7 @@ pub async fn execute<E>(
     txs: &[Vec<u8>],
 ) -> Result<(Merkleized<E>, Vec<Receipt>), ExecError>
 where
-    E: StorageContext + Spawner + Clock,
+    E: StorageContext + Spawner,
 {
     let reader = Prefetched::default();
     // Prefetch what every transaction reads: its receipt (duplicates) and its signer's account.
@@ -162,7 +187,10 @@ where
     keys.dedup();
     let digests: Vec<Digest> = keys.iter().map(|k| to_digest(&k.hashed())).collect();
     let refs: Vec<&Digest> = digests.iter().collect();
-    let values = batches.get_many(&refs).await.map_err(|e| ExecError(e.to_string()))?;
+    let values = batches
+        .get_many(&refs)
+        .await
+        .map_err(|e| ExecError(e.to_string()))?;
     for (key, value) in keys.into_iter().zip(values) {
         reader.insert(key, value);
     }
@@ -194,15 +222,25 @@ where
     for (key, value) in writes {
         batches = batches.write(to_digest(&key.hashed()), value);
     }
-    let merkleized = batches.merkleize().await.map_err(|e| ExecError(e.to_string()))?;
+    let merkleized = batches
+        .merkleize()
+        .await
+        .map_err(|e| ExecError(e.to_string()))?;
     Ok((merkleized, receipts))
 }
 
-async fn fetch<E>(batches: &Unmerkleized<E>, reader: &Prefetched, key: StateKey) -> Result<(), ExecError>
+async fn fetch<E>(
+    batches: &Unmerkleized<E>,
+    reader: &Prefetched,
+    key: StateKey,
+) -> Result<(), ExecError>
 where
-    E: StorageContext + Spawner + Clock,
+    E: StorageContext + Spawner,
 {
-    let value = batches.get(&to_digest(&key.hashed())).await.map_err(|e| ExecError(e.to_string()))?;
+    let value = batches
+        .get(&to_digest(&key.hashed()))
+        .await
+        .map_err(|e| ExecError(e.to_string()))?;
     reader.insert(key, value);
     Ok(())
 }
@@ -220,7 +258,7 @@ fn header_for(
     height: Height,
     time_ms: u64,
     txs: &[Vec<u8>],
-    merkleized: &Merkleized<impl StorageContext + Spawner + Clock>,
+    merkleized: &Merkleized<impl StorageContext + Spawner>,
 ) -> Header {
     let bounds = merkleized.bounds();
     Header {
@@ -237,7 +275,7 @@ fn header_for(
 
 impl<E> stateful::Application<E> for App
 where
-    E: StorageContext + Spawner + Clock,
+    E: StorageContext + Spawner,
 {
     type SigningScheme = Scheme;
     type Context = EngineContext;
@@ -264,15 +302,24 @@ where
     ) -> Option<Proposed<Self, E>> {
         let parent = ancestry.next().await?;
         let height = parent.height().next();
-        let mut waited = Duration::ZERO;
-        while !self.mempool.has_ready(now_ms(&runtime)) && waited < EMPTY_BLOCK_WAIT {
-            runtime.sleep(MEMPOOL_POLL).await;
-            waited += MEMPOOL_POLL;
+        // An idle chain should not make hundreds of empty blocks a second, so a leader whose
+        // parent was empty waits a little for transactions. The glue does not finalise the
+        // parent while we build, so we never wait after a block that carries transactions:
+        // their finalisation must not pay for our patience.
+        if parent.inner().txs.is_empty() {
+            let mut waited = Duration::ZERO;
+            while !self.mempool.has_ready(now_ms(&runtime)) && waited < EMPTY_BLOCK_WAIT {
+                runtime.sleep(MEMPOOL_POLL).await;
+                waited += MEMPOOL_POLL;
+            }
         }
         let now = now_ms(&runtime);
         let time_ms = now.max(parent.inner().header.time_ms);
         let txs = self.mempool.take(now, MAX_BLOCK_TXS, MAX_BLOCK_TX_BYTES);
-        let env = BlockEnv { height: height.get(), time_ms };
+        let env = BlockEnv {
+            height: height.get(),
+            time_ms,
+        };
         let (merkleized, _) = match execute(batches, &self.genesis, env, &txs).await {
             Ok(done) => done,
             Err(e) => {
@@ -282,7 +329,10 @@ where
         };
         let header = header_for(context, parent.digest(), height, time_ms, &txs, &merkleized);
         debug!(height = height.get(), txs = txs.len(), "proposed");
-        Some(Proposed { block: Block { header, txs }, merkleized })
+        Some(Proposed {
+            block: Block { header, txs },
+            merkleized,
+        })
     }
 
     async fn process(
@@ -304,11 +354,17 @@ where
                 && header.context == context
                 && block.inner().tx_root_matches();
             if !valid {
-                warn!(height = header.height.get(), "rejected a block with an invalid header");
+                warn!(
+                    height = header.height.get(),
+                    "rejected a block with an invalid header"
+                );
                 return None;
             }
         }
-        let env = BlockEnv { height: header.height.get(), time_ms: header.time_ms };
+        let env = BlockEnv {
+            height: header.height.get(),
+            time_ms: header.time_ms,
+        };
         let (merkleized, _) = match execute(batches, &self.genesis, env, &block.inner().txs).await {
             Ok(done) => done,
             Err(e) => {
@@ -317,7 +373,10 @@ where
             }
         };
         if merkleized.root() != header.state_root {
-            warn!(height = header.height.get(), "rejected a block whose state root does not match");
+            warn!(
+                height = header.height.get(),
+                "rejected a block whose state root does not match"
+            );
             return None;
         }
         Some(merkleized)
@@ -346,7 +405,10 @@ where
             Err(e) => panic!("block store unreadable: {e}"),
         };
         for missing in (stored + 1)..height {
-            let Some(earlier) = self.marshal.get_block(Identifier::Height(Height::new(missing))).await
+            let Some(earlier) = self
+                .marshal
+                .get_block(Identifier::Height(Height::new(missing)))
+                .await
             else {
                 panic!("marshal lost finalised block {missing}");
             };
@@ -361,7 +423,11 @@ impl App {
     /// Appends a finalised block to the block store and publishes the new tip.
     async fn record(&self, block: &Block) {
         let height = block.header.height;
-        let certificate = self.marshal.get_finalization(height).await.map(|f| f.encode().to_vec());
+        let certificate = self
+            .marshal
+            .get_finalization(height)
+            .await
+            .map(|f| f.encode().to_vec());
         let encoded = block.encode().to_vec();
         let hashes: Vec<jitrace_types::Hash> = block.txs.iter().map(|raw| tx_id(raw)).collect();
         let entry = FinalizedBlock {
@@ -386,5 +452,7 @@ impl App {
 
 /// The current time in milliseconds since the Unix epoch (for genesis files and tools).
 pub fn wall_clock_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

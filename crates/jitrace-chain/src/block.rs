@@ -2,14 +2,15 @@
 //! the transactions' wire bytes.
 
 use commonware_codec::{
-    Buf, EncodeSize, Error as CodecError, FixedSize, MaxEncodeSize, RangeCfg, Read, ReadExt as _, Write,
+    Buf, EncodeSize, Error as CodecError, FixedSize, MaxEncodeSize, RangeCfg, Read, ReadExt as _,
+    Write,
 };
-use commonware_runtime::BufMut;
 use commonware_consensus::{
     Block as ConsensusBlock, BoundedBlock, CertifiableBlock, Heightable, simplex::types::Context,
     types::Height,
 };
 use commonware_cryptography::{Digestible, Hasher, Sha256, ed25519, sha256};
+use commonware_runtime::BufMut;
 use commonware_storage::mmr::Location;
 use commonware_utils::range::NonEmptyRange;
 use jitrace_types::{Hash, tx::MAX_TX_BYTES};
@@ -148,7 +149,10 @@ impl Read for Block {
         let txs = Vec::<Vec<u8>>::read_cfg(buf, &txs_cfg())?;
         let total: usize = txs.iter().map(Vec::len).sum();
         if total > MAX_BLOCK_TX_BYTES {
-            return Err(CodecError::Invalid("Block", "transactions exceed the block byte limit"));
+            return Err(CodecError::Invalid(
+                "Block",
+                "transactions exceed the block byte limit",
+            ));
         }
         Ok(Self { header, txs })
     }

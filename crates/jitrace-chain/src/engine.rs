@@ -3,13 +3,18 @@
 
 use crate::{
     app::{App, Databases, MarshalMailbox, Scheme, genesis_block},
-    state_sync::{NoStateSync, StateOp},
     block::Block,
     mempool::Mempool,
+    state_sync::{NoStateSync, StateOp},
 };
 use commonware_broadcast::buffered;
 use commonware_consensus::{
-    marshal::{self, core::Actor as MarshalActor, resolver::p2p as marshal_resolver, standard::{Deferred, Standard}},
+    marshal::{
+        self,
+        core::Actor as MarshalActor,
+        resolver::p2p as marshal_resolver,
+        standard::{Deferred, Standard},
+    },
     simplex::{
         self,
         config::{ForwardPolicy, SkipPolicy},
@@ -35,8 +40,14 @@ use commonware_storage::{
     qmdb::current::VariableConfig,
     translator::{EightCap, TwoCap},
 };
-use commonware_stream::{cups::{self, Cups}, sake::{self, Sake}};
-use commonware_utils::{NZDuration, NZU16, NZU32, NZU64, NZUsize, ordered::{Map, Set}};
+use commonware_stream::{
+    cups::{self, Cups},
+    sake::{self, Sake},
+};
+use commonware_utils::{
+    NZDuration, NZU16, NZU32, NZU64, NZUsize,
+    ordered::{Map, Set},
+};
 use jitrace_ledger::Genesis;
 use jitrace_store::{BlockStore, Tip};
 use std::{
@@ -96,7 +107,11 @@ impl Running {
     }
 }
 
-fn archive_config<C>(name: &str, page_cache: CacheRef, codec_config: C) -> prunable::Config<TwoCap, C> {
+fn archive_config<C>(
+    name: &str,
+    page_cache: CacheRef,
+    codec_config: C,
+) -> prunable::Config<TwoCap, C> {
     prunable::Config {
         translator: TwoCap,
         metadata_partition: format!("jitrace-{name}-metadata"),
@@ -232,7 +247,11 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
     .await
     .expect("failed to open the blocks archive");
 
-    let leader = config.validators.first().map(|(k, _)| k.clone()).unwrap_or(public_key.clone());
+    let leader = config
+        .validators
+        .first()
+        .map(|(k, _)| k.clone())
+        .unwrap_or(public_key.clone());
     let genesis = genesis_block(leader, config.genesis_time_ms);
     let genesis_digest = genesis.digest();
 
@@ -354,5 +373,10 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
     );
     let consensus = engine.start(votes, certificates, resolver_channel);
 
-    Running { marshal: marshal_mailbox, stateful: stateful_mailbox, consensus, network: network_handle }
+    Running {
+        marshal: marshal_mailbox,
+        stateful: stateful_mailbox,
+        consensus,
+        network: network_handle,
+    }
 }

@@ -52,7 +52,10 @@ pub struct Mempool {
 impl Mempool {
     /// An empty mempool.
     pub fn new(config: MempoolConfig) -> Self {
-        Self { config, inner: Arc::default() }
+        Self {
+            config,
+            inner: Arc::default(),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -72,7 +75,13 @@ impl Mempool {
         }
         inner.bytes += raw.len();
         inner.order.push_back(hash);
-        inner.txs.insert(hash, Entry { raw: Arc::new(raw), in_flight_until: 0 });
+        inner.txs.insert(
+            hash,
+            Entry {
+                raw: Arc::new(raw),
+                in_flight_until: 0,
+            },
+        );
         Ok(())
     }
 
@@ -92,7 +101,9 @@ impl Mempool {
             if out.len() >= max_txs {
                 break;
             }
-            let Some(entry) = txs.get_mut(hash) else { continue };
+            let Some(entry) = txs.get_mut(hash) else {
+                continue;
+            };
             if entry.in_flight_until > now_ms {
                 continue;
             }
@@ -124,7 +135,10 @@ impl Mempool {
 
     /// Whether some waiting transaction is not in flight at `now_ms`.
     pub fn has_ready(&self, now_ms: u64) -> bool {
-        self.lock().txs.values().any(|e| e.in_flight_until <= now_ms)
+        self.lock()
+            .txs
+            .values()
+            .any(|e| e.in_flight_until <= now_ms)
     }
 
     /// How many transactions are waiting.
@@ -144,7 +158,11 @@ mod tests {
     use jitrace_types::Hash;
 
     fn pool() -> Mempool {
-        Mempool::new(MempoolConfig { max_txs: 3, max_bytes: 100, in_flight_ms: 1000 })
+        Mempool::new(MempoolConfig {
+            max_txs: 3,
+            max_bytes: 100,
+            in_flight_ms: 1000,
+        })
     }
 
     #[test]
@@ -154,9 +172,17 @@ mod tests {
         pool.insert(h(1), vec![1; 10]).unwrap();
         assert_eq!(pool.insert(h(1), vec![1; 10]), Err(Refusal::Duplicate));
         pool.insert(h(2), vec![2; 10]).unwrap();
-        assert_eq!(pool.insert(h(3), vec![3; 90]), Err(Refusal::Full), "byte bound");
+        assert_eq!(
+            pool.insert(h(3), vec![3; 90]),
+            Err(Refusal::Full),
+            "byte bound"
+        );
         pool.insert(h(3), vec![3; 10]).unwrap();
-        assert_eq!(pool.insert(h(4), vec![4; 1]), Err(Refusal::Full), "count bound");
+        assert_eq!(
+            pool.insert(h(4), vec![4; 1]),
+            Err(Refusal::Full),
+            "count bound"
+        );
         assert_eq!(pool.len(), 3);
     }
 

@@ -14,9 +14,14 @@ use jitrace_types::{
 const CHAIN: &str = "jitrace-test";
 
 fn tx(key: &SecretKey, nonce: u64, payload: Payload) -> Vec<u8> {
-    Transaction { chain_id: CHAIN.into(), signer: key.public_key(), nonce, payload }
-        .sign(key)
-        .encode()
+    Transaction {
+        chain_id: CHAIN.into(),
+        signer: key.public_key(),
+        nonce,
+        payload,
+    }
+    .sign(key)
+    .encode()
 }
 
 /// Three blocks: onboard a brand, license it, register a product and a code key, issue a
@@ -36,53 +41,80 @@ fn script() -> (Genesis, Vec<Vec<Vec<u8>>>) {
     let gtin = Gtin::parse("09506000134352").unwrap();
     let blocks = vec![
         vec![
-            tx(&operator, 1, Payload::RegisterOrg(RegisterOrg {
-                id: acme.clone(),
-                name: "Acme".into(),
-                roles: vec![Role::Brand],
-                gs1_company_prefix: Some("9506000".into()),
-                region: Some("CN-SH".into()),
-                admin: brand.public_key(),
-            })),
-            tx(&operator, 2, Payload::IssueLicence(IssueLicence {
-                id: LicenceId::new("acme-1").unwrap(),
-                org: acme.clone(),
-                quota: 10_000,
-                valid_from: 0,
-                valid_until: 4_000_000_000,
-            })),
+            tx(
+                &operator,
+                1,
+                Payload::RegisterOrg(RegisterOrg {
+                    id: acme.clone(),
+                    name: "Acme".into(),
+                    roles: vec![Role::Brand],
+                    gs1_company_prefix: Some("9506000".into()),
+                    region: Some("CN-SH".into()),
+                    admin: brand.public_key(),
+                }),
+            ),
+            tx(
+                &operator,
+                2,
+                Payload::IssueLicence(IssueLicence {
+                    id: LicenceId::new("acme-1").unwrap(),
+                    org: acme.clone(),
+                    quota: 10_000,
+                    valid_from: 0,
+                    valid_until: 4_000_000_000,
+                }),
+            ),
         ],
         vec![
-            tx(&brand, 1, Payload::RegisterProduct(ProductInfo {
-                gtin,
-                org: acme.clone(),
-                name: "Wine".into(),
-                description: String::new(),
-                attributes: vec![],
-                media: vec![],
-            })),
-            tx(&brand, 2, Payload::RegisterCodeKey { org: acme.clone(), key: code.public_key() }),
+            tx(
+                &brand,
+                1,
+                Payload::RegisterProduct(ProductInfo {
+                    gtin,
+                    org: acme.clone(),
+                    name: "Wine".into(),
+                    description: String::new(),
+                    attributes: vec![],
+                    media: vec![],
+                }),
+            ),
+            tx(
+                &brand,
+                2,
+                Payload::RegisterCodeKey {
+                    org: acme.clone(),
+                    key: code.public_key(),
+                },
+            ),
         ],
         vec![
-            tx(&brand, 3, Payload::IssueCodeBatch(IssueCodeBatch {
-                org: acme.clone(),
-                licence: LicenceId::new("acme-1").unwrap(),
-                gtin,
-                lot: "L1".into(),
-                first_serial: 1,
-                count: 5_000,
-                code_key: code.public_key(),
-            })),
+            tx(
+                &brand,
+                3,
+                Payload::IssueCodeBatch(IssueCodeBatch {
+                    org: acme.clone(),
+                    licence: LicenceId::new("acme-1").unwrap(),
+                    gtin,
+                    lot: "L1".into(),
+                    first_serial: 1,
+                    count: 5_000,
+                    code_key: code.public_key(),
+                }),
+            ),
             // Over quota: rejected with a receipt, nonce consumed.
-            tx(&brand, 4, Payload::IssueCodeBatch(IssueCodeBatch {
-                org: acme,
-                licence: LicenceId::new("acme-1").unwrap(),
-                gtin,
-                lot: "L2".into(),
-                first_serial: 5_001,
-                count: 6_000,
-                code_key: code.public_key(),
-            })),
+            tx(
+                &brand,
+                4,
+                Payload::IssueCodeBatch(IssueCodeBatch {
+                    org: acme,
+                    licence: LicenceId::new("acme-1").unwrap(),
+                    gtin,
+                    lot: "L2".into(),
+                    first_serial: 5_001,
+                    count: 6_000,
+                    code_key: code.public_key(),
+                }),
+            ),
         ],
     ];
     (genesis, blocks)
@@ -92,11 +124,15 @@ fn run(seed: u64) -> (Vec<String>, Vec<String>) {
     let runner = deterministic::Runner::seeded(seed);
     runner.start(|context| async move {
         let (genesis, blocks) = script();
-        let databases = Databases::<deterministic::Context>::init(context, state_config(), None).await;
+        let databases =
+            Databases::<deterministic::Context>::init(context, state_config(), None).await;
         let mut roots = Vec::new();
         let mut outcomes = Vec::new();
         for (i, txs) in blocks.iter().enumerate() {
-            let env = BlockEnv { height: i as u64 + 1, time_ms: 1_700_000_000_000 + i as u64 * 1000 };
+            let env = BlockEnv {
+                height: i as u64 + 1,
+                time_ms: 1_700_000_000_000 + i as u64 * 1000,
+            };
             let batches = databases.new_batches().await;
             let (merkleized, receipts) = execute(batches, &genesis, env, txs).await.unwrap();
             roots.push(to_hash(&merkleized.root()).to_hex());

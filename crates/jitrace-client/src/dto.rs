@@ -6,6 +6,7 @@
 //! into them, and nothing converts them back into state.
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// The node's view of the chain: `GET /v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,36 @@ pub enum TxState {
     Ok,
     /// Executed and rejected by the ledger; see `reason` and `detail`.
     Rejected,
+}
+
+impl TxState {
+    /// The wire name: `pending`, `ok` or `rejected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxState::Pending => "pending",
+            TxState::Ok => "ok",
+            TxState::Rejected => "rejected",
+        }
+    }
+}
+
+impl fmt::Display for TxState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the wire name, so `status.status == "ok"` reads naturally.
+impl PartialEq<str> for TxState {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for TxState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// A transaction's status: `GET /v1/tx/{hash}`.
@@ -319,10 +350,7 @@ mod tests {
 
     #[test]
     fn submit_and_tx_status() {
-        round_trip(
-            SubmitRequest { tx: "00ff".into() },
-            json!({ "tx": "00ff" }),
-        );
+        round_trip(SubmitRequest { tx: "00ff".into() }, json!({ "tx": "00ff" }));
         round_trip(Submitted { hash: hex('1') }, json!({ "hash": hex('1') }));
         round_trip(
             TxStatus {
@@ -357,7 +385,11 @@ mod tests {
                 "height": null, "index": null, "signer": null, "kind": null,
             }),
         );
-        assert_eq!(serde_json::to_value(TxState::Ok).unwrap(), json!("ok"));
+        for state in [TxState::Pending, TxState::Ok, TxState::Rejected] {
+            assert_eq!(serde_json::to_value(state).unwrap(), json!(state.as_str()));
+            assert_eq!(state.to_string(), state.as_str());
+        }
+        assert!(TxState::Ok == "ok" && TxState::Rejected != "ok");
     }
 
     #[test]

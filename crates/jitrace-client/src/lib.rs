@@ -7,7 +7,6 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), jitrace_client::ClientError> {
 //! use jitrace_client::Client;
-//! use std::time::Duration;
 //!
 //! let client = Client::new("http://127.0.0.1:8080");
 //! let status = client.status().await?;
@@ -330,7 +329,9 @@ mod tests {
     fn urls_encode_segments_and_keep_a_base_path() {
         let client = Client::new("http://node:8080/jitrace/");
         assert_eq!(client.base_url(), "http://node:8080/jitrace");
-        let url = client.url(&["v1", "products", "1", "batches", "A/B 1"]).unwrap();
+        let url = client
+            .url(&["v1", "products", "1", "batches", "A/B 1"])
+            .unwrap();
         assert_eq!(
             url.as_str(),
             "http://node:8080/jitrace/v1/products/1/batches/A%2FB%201"

@@ -3,8 +3,8 @@
 use crate::{
     Reason,
     state::{
-        Account, Batch, CodeKeyEntry, CodeKeyOwner, Licence, Org, OrgIndex, Outcome, Params, Product,
-        Receipt, Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey,
+        Account, Batch, CodeKeyEntry, CodeKeyOwner, Licence, Org, OrgIndex, Outcome, Params,
+        Product, Receipt, Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey,
     },
 };
 use jitrace_types::{
@@ -437,7 +437,9 @@ impl<R: StateReader> TxState<'_, '_, R> {
             registered_at: self.stamp,
         };
         self.put(StateKey::Org(org.id.clone()), &record);
-        let mut index = self.get::<OrgIndex>(&StateKey::OrgIndex)?.unwrap_or_default();
+        let mut index = self
+            .get::<OrgIndex>(&StateKey::OrgIndex)?
+            .unwrap_or_default();
         if let Err(pos) = index.0.binary_search(&org.id) {
             index.0.insert(pos, org.id.clone());
         }

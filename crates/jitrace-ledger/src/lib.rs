@@ -16,5 +16,7 @@ mod exec;
 mod reason;
 pub mod state;
 
-pub use exec::{BlockEnv, Executor, Genesis, Missing, StateReader, WriteSet, decode, encode, tx_id};
+pub use exec::{
+    BlockEnv, Executor, Genesis, Missing, StateReader, WriteSet, decode, encode, tx_id,
+};
 pub use reason::Reason;

@@ -1065,8 +1065,16 @@ fn check_receipts(scenario: &Scenario, run: &Run, keys: &Keys) -> Vec<String> {
             if !not_stored {
                 stored.insert(receipt.tx, receipt);
             } else if !stored.contains_key(&receipt.tx)
-                && !matches!(receipt.outcome, Outcome::Rejected { reason: Reason::Duplicate, .. })
-                && block_run.writes.contains_key(&StateKey::Receipt(receipt.tx))
+                && !matches!(
+                    receipt.outcome,
+                    Outcome::Rejected {
+                        reason: Reason::Duplicate,
+                        ..
+                    }
+                )
+                && block_run
+                    .writes
+                    .contains_key(&StateKey::Receipt(receipt.tx))
             {
                 errors.push(format!(
                     "block {}: an inauthentic transaction's receipt {} was written to state",

@@ -190,12 +190,11 @@ impl Payload {
                 if sorted.len() != org.roles.len() {
                     return Err(invalid("roles", "a role is listed twice"));
                 }
-                if let Some(prefix) = &org.gs1_company_prefix {
-                    if !(6..=12).contains(&prefix.len())
-                        || !prefix.bytes().all(|b| b.is_ascii_digit())
-                    {
-                        return Err(invalid("gs1_company_prefix", "must be 6 to 12 digits"));
-                    }
+                if let Some(prefix) = &org.gs1_company_prefix
+                    && (!(6..=12).contains(&prefix.len())
+                        || !prefix.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    return Err(invalid("gs1_company_prefix", "must be 6 to 12 digits"));
                 }
                 if let Some(region) = &org.region {
                     validate_region(region)?;

@@ -17,7 +17,12 @@ use std::{path::PathBuf, time::Duration};
 #[derive(Args)]
 pub struct Global {
     /// The node's API.
-    #[arg(long, global = true, env = "JITRACE_NODE", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "JITRACE_NODE",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub node: String,
     /// The key file that signs transactions.
     #[arg(long, global = true, env = "JITRACE_KEY")]
@@ -54,7 +59,10 @@ fn print<T: Serialize>(global: &Global, value: &T, human: impl FnOnce(&T)) -> Re
 
 fn pretty<T: Serialize>(value: &T) {
     // For records, indented JSON is the clearest human form too.
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 /// Signs, submits and (unless --no-wait) waits for the receipt. A rejection is an error.
@@ -64,11 +72,20 @@ async fn send(global: &Global, payload: Payload) -> Result<()> {
     let kind = payload.kind();
     let submitted = client.sign_and_submit(&key, payload).await?;
     if global.no_wait {
-        return print(global, &submitted, |s| println!("submitted {kind}: {}", s.hash));
+        return print(global, &submitted, |s| {
+            println!("submitted {kind}: {}", s.hash)
+        });
     }
-    let spinner = if global.json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    let spinner = if global.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
     spinner.set_style(ProgressStyle::with_template("{spinner} {msg}").map_err(|e| anyhow!("{e}"))?);
-    spinner.set_message(format!("{kind} {} submitted, waiting for finalisation", submitted.hash));
+    spinner.set_message(format!(
+        "{kind} {} submitted, waiting for finalisation",
+        submitted.hash
+    ));
     spinner.enable_steady_tick(Duration::from_millis(80));
     let hash = Hash::from_hex(&submitted.hash)?;
     let status = client.wait_for_tx(&hash, Duration::from_secs(60)).await;
@@ -76,7 +93,11 @@ async fn send(global: &Global, payload: Payload) -> Result<()> {
     let status = status?;
     print(global, &status, |s| {
         if s.status == "ok" {
-            println!("{kind} finalised at height {}: ok (tx {})", s.height.unwrap_or(0), s.hash);
+            println!(
+                "{kind} finalised at height {}: ok (tx {})",
+                s.height.unwrap_or(0),
+                s.hash
+            );
         }
     })?;
     if status.status != "ok" {
@@ -122,7 +143,10 @@ pub fn keys(global: &Global, command: KeysCommand) -> Result<()> {
         }
         KeysCommand::Show { file } => (read_key(&file)?, file, false),
     };
-    let view = KeyView { public_key: key.public_key().to_hex(), file: file.display().to_string() };
+    let view = KeyView {
+        public_key: key.public_key().to_hex(),
+        file: file.display().to_string(),
+    };
     print(global, &view, |v| {
         if created {
             println!("wrote {}", v.file);
@@ -141,7 +165,10 @@ pub async fn status(global: &Global) -> Result<()> {
         println!("block      {}", s.block_hash);
         println!("state root {}", s.state_root);
         println!("validators {}", s.validators.len());
-        println!("txs        {} finalised, {} waiting", s.tx_count, s.mempool_size);
+        println!(
+            "txs        {} finalised, {} waiting",
+            s.tx_count, s.mempool_size
+        );
     })
 }
 
@@ -214,7 +241,14 @@ pub enum OrgCommand {
 
 pub async fn org(global: &Global, command: OrgCommand) -> Result<()> {
     match command {
-        OrgCommand::Register { id, name, roles, gs1_prefix, region, admin } => {
+        OrgCommand::Register {
+            id,
+            name,
+            roles,
+            gs1_prefix,
+            region,
+            admin,
+        } => {
             send(
                 global,
                 Payload::RegisterOrg(RegisterOrg {
@@ -229,10 +263,24 @@ pub async fn org(global: &Global, command: OrgCommand) -> Result<()> {
             .await
         }
         OrgCommand::AddMember { org, member } => {
-            send(global, Payload::AddMember { org: OrgId::new(org)?, key: member }).await
+            send(
+                global,
+                Payload::AddMember {
+                    org: OrgId::new(org)?,
+                    key: member,
+                },
+            )
+            .await
         }
         OrgCommand::RemoveMember { org, member } => {
-            send(global, Payload::RemoveMember { org: OrgId::new(org)?, key: member }).await
+            send(
+                global,
+                Payload::RemoveMember {
+                    org: OrgId::new(org)?,
+                    key: member,
+                },
+            )
+            .await
         }
         OrgCommand::Show { id } => {
             let org = global.client().org(&id).await?;
@@ -309,7 +357,14 @@ fn parse_time(text: &str) -> Result<u64> {
 
 pub async fn licence(global: &Global, command: LicenceCommand) -> Result<()> {
     match command {
-        LicenceCommand::Issue { id, org, quota, valid_from, valid_until, days } => {
+        LicenceCommand::Issue {
+            id,
+            org,
+            quota,
+            valid_from,
+            valid_until,
+            days,
+        } => {
             let from = match valid_from {
                 Some(t) => parse_time(&t)?,
                 None => jitrace_chain::app::wall_clock_ms() / 1000,
@@ -332,7 +387,14 @@ pub async fn licence(global: &Global, command: LicenceCommand) -> Result<()> {
             .await
         }
         LicenceCommand::Revoke { id, reason } => {
-            send(global, Payload::RevokeLicence { licence: LicenceId::new(id)?, reason }).await
+            send(
+                global,
+                Payload::RevokeLicence {
+                    licence: LicenceId::new(id)?,
+                    reason,
+                },
+            )
+            .await
         }
         LicenceCommand::Show { id } => {
             let licence = global.client().licence(&id).await?;
@@ -368,9 +430,13 @@ impl ProductFields {
             .attributes
             .iter()
             .map(|a| {
-                let (name, value) =
-                    a.split_once('=').ok_or_else(|| anyhow!("--attr {a:?} must be NAME=VALUE"))?;
-                Ok(Attribute { name: name.trim().into(), value: value.trim().into() })
+                let (name, value) = a
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--attr {a:?} must be NAME=VALUE"))?;
+                Ok(Attribute {
+                    name: name.trim().into(),
+                    value: value.trim().into(),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         let media = self
@@ -383,7 +449,10 @@ impl ProductFields {
                     hash: Hash::of(&[&bytes]),
                     mime: mime_of(path).into(),
                     size: bytes.len() as u64,
-                    caption: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    caption: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -399,7 +468,12 @@ impl ProductFields {
 }
 
 fn mime_of(path: &std::path::Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("png") => "image/png",
         Some("jpg" | "jpeg") => "image/jpeg",
         Some("webp") => "image/webp",
@@ -426,7 +500,9 @@ pub async fn product(global: &Global, command: ProductCommand) -> Result<()> {
         ProductCommand::Register(fields) => {
             send(global, Payload::RegisterProduct(fields.into_info()?)).await
         }
-        ProductCommand::Update(fields) => send(global, Payload::UpdateProduct(fields.into_info()?)).await,
+        ProductCommand::Update(fields) => {
+            send(global, Payload::UpdateProduct(fields.into_info()?)).await
+        }
         ProductCommand::Show { gtin } => {
             let product = global.client().product(&gtin).await?;
             print(global, &product, pretty)
@@ -458,10 +534,24 @@ pub enum CodeKeyCommand {
 pub async fn code_key(global: &Global, command: CodeKeyCommand) -> Result<()> {
     match command {
         CodeKeyCommand::Register { org, key } => {
-            send(global, Payload::RegisterCodeKey { org: OrgId::new(org)?, key }).await
+            send(
+                global,
+                Payload::RegisterCodeKey {
+                    org: OrgId::new(org)?,
+                    key,
+                },
+            )
+            .await
         }
         CodeKeyCommand::Revoke { org, key } => {
-            send(global, Payload::RevokeCodeKey { org: OrgId::new(org)?, key }).await
+            send(
+                global,
+                Payload::RevokeCodeKey {
+                    org: OrgId::new(org)?,
+                    key,
+                },
+            )
+            .await
         }
     }
 }
@@ -493,7 +583,15 @@ pub enum BatchCommand {
 
 pub async fn batch(global: &Global, command: BatchCommand) -> Result<()> {
     match command {
-        BatchCommand::Issue { org, licence, gtin, lot, first, count, code_key } => {
+        BatchCommand::Issue {
+            org,
+            licence,
+            gtin,
+            lot,
+            first,
+            count,
+            code_key,
+        } => {
             send(
                 global,
                 Payload::IssueCodeBatch(IssueCodeBatch {
@@ -508,7 +606,10 @@ pub async fn batch(global: &Global, command: BatchCommand) -> Result<()> {
             )
             .await
         }
-        BatchCommand::Show { gtin, lot: Some(lot) } => {
+        BatchCommand::Show {
+            gtin,
+            lot: Some(lot),
+        } => {
             let batch = global.client().batch(&gtin, &lot).await?;
             print(global, &batch, pretty)
         }

@@ -5,7 +5,7 @@ use crate::{
     genesis::{read_key, write_key},
     node::{DataDir, display_path},
 };
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use jitrace_client::Client;
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Payload, Role, SecretKey,
@@ -39,14 +39,31 @@ async fn submit(client: &Client, key: &SecretKey, payload: Payload) -> Result<()
     Ok(())
 }
 
-fn product(gtin: &str, name: &str, description: &str, attrs: &[(&str, &str)], photo: (Hash, u64, &str)) -> Result<ProductInfo> {
+fn product(
+    gtin: &str,
+    name: &str,
+    description: &str,
+    attrs: &[(&str, &str)],
+    photo: (Hash, u64, &str),
+) -> Result<ProductInfo> {
     Ok(ProductInfo {
         gtin: Gtin::parse(gtin)?,
         org: OrgId::new(BRAND)?,
         name: name.into(),
         description: description.into(),
-        attributes: attrs.iter().map(|(n, v)| Attribute { name: (*n).into(), value: (*v).into() }).collect(),
-        media: vec![MediaRef { hash: photo.0, mime: "image/svg+xml".into(), size: photo.1, caption: photo.2.into() }],
+        attributes: attrs
+            .iter()
+            .map(|(n, v)| Attribute {
+                name: (*n).into(),
+                value: (*v).into(),
+            })
+            .collect(),
+        media: vec![MediaRef {
+            hash: photo.0,
+            mime: "image/svg+xml".into(),
+            size: photo.1,
+            caption: photo.2.into(),
+        }],
     })
 }
 
@@ -63,7 +80,13 @@ pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
     write_key(&dir.key("distributor"), &distributor)?;
     write_key(&dir.key("retailer"), &retailer)?;
 
-    let org = |id: &str, name: &str, roles: Vec<Role>, prefix: Option<&str>, region: &str, admin: &SecretKey| -> Result<Payload> {
+    let org = |id: &str,
+               name: &str,
+               roles: Vec<Role>,
+               prefix: Option<&str>,
+               region: &str,
+               admin: &SecretKey|
+     -> Result<Payload> {
         Ok(Payload::RegisterOrg(RegisterOrg {
             id: OrgId::new(id)?,
             name: name.into(),
@@ -73,18 +96,58 @@ pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
             admin: admin.public_key(),
         }))
     };
-    submit(&client, &operator, org(BRAND, "Jade Valley Winery 玉谷酒庄", vec![Role::Brand, Role::Manufacturer], Some("9506000"), "CN-NX", &brand_admin)?).await?;
-    submit(&client, &operator, org(DISTRIBUTOR, "East China Distribution Co. 华东经销", vec![Role::Distributor, Role::Logistics], None, "CN-SH", &distributor)?).await?;
-    submit(&client, &operator, org(RETAILER, "Shanghai Fine Wines 上海佳酿", vec![Role::Retailer], None, "CN-SH", &retailer)?).await?;
+    submit(
+        &client,
+        &operator,
+        org(
+            BRAND,
+            "Jade Valley Winery 玉谷酒庄",
+            vec![Role::Brand, Role::Manufacturer],
+            Some("9506000"),
+            "CN-NX",
+            &brand_admin,
+        )?,
+    )
+    .await?;
+    submit(
+        &client,
+        &operator,
+        org(
+            DISTRIBUTOR,
+            "East China Distribution Co. 华东经销",
+            vec![Role::Distributor, Role::Logistics],
+            None,
+            "CN-SH",
+            &distributor,
+        )?,
+    )
+    .await?;
+    submit(
+        &client,
+        &operator,
+        org(
+            RETAILER,
+            "Shanghai Fine Wines 上海佳酿",
+            vec![Role::Retailer],
+            None,
+            "CN-SH",
+            &retailer,
+        )?,
+    )
+    .await?;
 
     let now_s = jitrace_chain::app::wall_clock_ms() / 1000;
-    submit(&client, &operator, Payload::IssueLicence(IssueLicence {
-        id: LicenceId::new(LICENCE)?,
-        org: OrgId::new(BRAND)?,
-        quota: 1_000_000,
-        valid_from: now_s.saturating_sub(86_400),
-        valid_until: now_s + 365 * 86_400,
-    }))
+    submit(
+        &client,
+        &operator,
+        Payload::IssueLicence(IssueLicence {
+            id: LicenceId::new(LICENCE)?,
+            org: OrgId::new(BRAND)?,
+            quota: 1_000_000,
+            valid_from: now_s.saturating_sub(86_400),
+            valid_until: now_s + 365 * 86_400,
+        }),
+    )
     .await?;
 
     let media = dir.media();
@@ -98,25 +161,50 @@ pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
         (cabernet_photo, CABERNET_SVG.len() as u64, "Front label"),
     )?))
     .await?;
-    submit(&client, &brand_admin, Payload::RegisterProduct(product(
-        RIESLING_GTIN,
-        "Jade Valley Riesling 2023",
-        "Off-dry white wine, cool-fermented in stainless steel.",
-        &[("volume_ml", "750"), ("alcohol_pct", "11.5"), ("vintage", "2023"), ("grape", "Riesling"), ("region", "CN-NX")],
-        (riesling_photo, RIESLING_SVG.len() as u64, "Front label"),
-    )?))
+    submit(
+        &client,
+        &brand_admin,
+        Payload::RegisterProduct(product(
+            RIESLING_GTIN,
+            "Jade Valley Riesling 2023",
+            "Off-dry white wine, cool-fermented in stainless steel.",
+            &[
+                ("volume_ml", "750"),
+                ("alcohol_pct", "11.5"),
+                ("vintage", "2023"),
+                ("grape", "Riesling"),
+                ("region", "CN-NX"),
+            ],
+            (riesling_photo, RIESLING_SVG.len() as u64, "Front label"),
+        )?),
+    )
     .await?;
-    submit(&client, &brand_admin, Payload::RegisterCodeKey { org: OrgId::new(BRAND)?, key: code_key.public_key() }).await?;
-    for (gtin, lot, first, count) in [(CABERNET_GTIN, "L2026-001", 1, 1000), (RIESLING_GTIN, "L2026-002", 1, 500)] {
-        submit(&client, &brand_admin, Payload::IssueCodeBatch(IssueCodeBatch {
+    submit(
+        &client,
+        &brand_admin,
+        Payload::RegisterCodeKey {
             org: OrgId::new(BRAND)?,
-            licence: LicenceId::new(LICENCE)?,
-            gtin: Gtin::parse(gtin)?,
-            lot: lot.into(),
-            first_serial: first,
-            count,
-            code_key: code_key.public_key(),
-        }))
+            key: code_key.public_key(),
+        },
+    )
+    .await?;
+    for (gtin, lot, first, count) in [
+        (CABERNET_GTIN, "L2026-001", 1, 1000),
+        (RIESLING_GTIN, "L2026-002", 1, 500),
+    ] {
+        submit(
+            &client,
+            &brand_admin,
+            Payload::IssueCodeBatch(IssueCodeBatch {
+                org: OrgId::new(BRAND)?,
+                licence: LicenceId::new(LICENCE)?,
+                gtin: Gtin::parse(gtin)?,
+                lot: lot.into(),
+                first_serial: first,
+                count,
+                code_key: code_key.public_key(),
+            }),
+        )
         .await?;
     }
     Ok(())
@@ -137,8 +225,13 @@ pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
     if fresh {
         println!();
         println!("Demo data: brand '{BRAND}' (licence '{LICENCE}', 1,000,000 codes), products");
-        println!("{CABERNET_GTIN} and {RIESLING_GTIN} with 1,500 codes in two batches, distributor");
-        println!("'{DISTRIBUTOR}', retailer '{RETAILER}'. Their keys are in {}.", keys.display());
+        println!(
+            "{CABERNET_GTIN} and {RIESLING_GTIN} with 1,500 codes in two batches, distributor"
+        );
+        println!(
+            "'{DISTRIBUTOR}', retailer '{RETAILER}'. Their keys are in {}.",
+            keys.display()
+        );
     }
     println!();
     println!("Try, in another terminal:");
@@ -147,14 +240,14 @@ pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
     println!("  jitrace product show {CABERNET_GTIN}");
     println!("  jitrace batch show {CABERNET_GTIN}");
     println!("  curl {url}/v1/blocks/latest");
-    println!("  jitrace --key {} licence issue --id demo-2 --org {BRAND} --quota 5000 --days 30", k("operator"));
+    println!(
+        "  jitrace --key {} licence issue --id demo-2 --org {BRAND} --quota 5000 --days 30",
+        k("operator")
+    );
     println!("  jitrace verify-chain --data-dir {dir}   (after stopping the node)");
     println!();
-    println!("(`jitrace` is target/release/jitrace; or use `cargo run --release --` in its place.)");
+    println!(
+        "(`jitrace` is target/release/jitrace; or use `cargo run --release --` in its place.)"
+    );
     println!("Press Ctrl-C to stop. Run the same command again to continue this chain.");
-}
-
-/// Reads the demo keys' public halves (for tests and the CLI tour).
-pub fn key_public(dir: &DataDir, name: &str) -> Result<String> {
-    Ok(read_key(&dir.key(name)).with_context(|| format!("no {name} key"))?.public_key().to_hex())
 }

@@ -1,6 +1,7 @@
 //! `jitrace`: run a Jitrace node, manage keys, verify a chain, and drive every ledger
 //! transaction from the command line (signing locally).
 
+mod bench;
 mod cli;
 mod demo;
 mod genesis;
@@ -67,10 +68,35 @@ enum Command {
     /// Code batches: issue a serial range under a licence, show.
     #[command(subcommand)]
     Batch(cli::BatchCommand),
+    /// Measure this machine: signature verification and ledger execution over the state store.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Sign transactions, then time their verification and their execution in blocks.
+    Execute {
+        /// How many transactions.
+        #[arg(long, default_value_t = 20_000)]
+        txs: usize,
+        /// Transactions per block.
+        #[arg(long, default_value_t = 1_000)]
+        block_size: usize,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Dev { .. }) {
+        // A node with a dead actor is worse than a stopped one: any panic stops the process,
+        // and a restart recovers from disk.
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            default_hook(info);
+            std::process::exit(101);
+        }));
+    }
     let json = cli.global.json;
     init_logging(matches!(cli.command, Command::Dev { .. }));
     match run(cli) {
@@ -91,22 +117,58 @@ fn init_logging(node: bool) {
     let default = if node { "info,commonware=warn" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("JITRACE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn run(cli: Cli) -> Result<()> {
     let global = cli.global;
     match cli.command {
-        Command::Dev { data_dir, http, no_demo } => {
-            node::run_dev(node::DevOptions { data_dir, http, demo: !no_demo })
-        }
+        Command::Dev {
+            data_dir,
+            http,
+            no_demo,
+        } => node::run_dev(node::DevOptions {
+            data_dir,
+            http,
+            demo: !no_demo,
+        }),
         Command::VerifyChain { data_dir } => {
             let report = verify::verify_chain(&data_dir, !global.json)?;
             verify::print(&report, global.json)
         }
         Command::Keys(command) => cli::keys(&global, command),
+        Command::Bench(BenchCommand::Execute { txs, block_size }) => {
+            let report = bench::execute_bench(txs, block_size)?;
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("command: jitrace bench execute --txs {txs} --block-size {block_size}");
+                println!(
+                    "ed25519 verify, one by one, one core : {:>10.0} /s",
+                    report.verify_per_sec_single_core
+                );
+                println!(
+                    "ed25519 verify, batched, one core    : {:>10.0} /s",
+                    report.batch_verify_per_sec_single_core
+                );
+                println!(
+                    "ledger execution over QMDB (on disk) : {:>10.0} tx/s",
+                    report.execute_per_sec
+                );
+                println!(
+                    "per block of {block_size:<5}              : {:>10.1} ms",
+                    report.per_block_ms
+                );
+            }
+            Ok(())
+        }
         command => {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async move {
                 match command {
                     Command::Status => cli::status(&global).await,
@@ -117,7 +179,10 @@ fn run(cli: Cli) -> Result<()> {
                     Command::Product(c) => cli::product(&global, c).await,
                     Command::CodeKey(c) => cli::code_key(&global, c).await,
                     Command::Batch(c) => cli::batch(&global, c).await,
-                    Command::Dev { .. } | Command::VerifyChain { .. } | Command::Keys(_) => {
+                    Command::Dev { .. }
+                    | Command::VerifyChain { .. }
+                    | Command::Keys(_)
+                    | Command::Bench(_) => {
                         unreachable!("handled above")
                     }
                 }

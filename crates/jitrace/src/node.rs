@@ -62,7 +62,10 @@ pub fn init_dev(dir: &DataDir) -> Result<()> {
         operator: operator.public_key().to_hex(),
         platform_org: "platform".into(),
         platform_name: "Jitrace Platform".into(),
-        validators: vec![ValidatorEntry { key: validator.public_key().to_hex(), p2p }],
+        validators: vec![ValidatorEntry {
+            key: validator.public_key().to_hex(),
+            p2p,
+        }],
     };
     genesis.save(&dir.genesis())
 }
@@ -80,7 +83,9 @@ impl StateSource for QmdbState {
         let databases = self.0.clone();
         Box::pin(async move {
             let db = databases.read().await;
-            db.get(&to_digest(&key.hashed())).await.map_err(|e| e.to_string())
+            db.get(&to_digest(&key.hashed()))
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }
@@ -111,7 +116,10 @@ pub fn run_node(
         .ok_or_else(|| anyhow!("this node's key is not in the genesis validator set"))?;
     std::fs::create_dir_all(dir.media())?;
     let store = Arc::new(BlockStore::open(&dir.blocks()).with_context(|| {
-        format!("cannot open {} (is another node using this data directory?)", dir.blocks().display())
+        format!(
+            "cannot open {} (is another node using this data directory?)",
+            dir.blocks().display()
+        )
     })?);
     // Bind the API first so that a taken port fails before the engine writes anything.
     let http_listener = std::net::TcpListener::bind(http)
@@ -196,5 +204,8 @@ pub fn run_dev(options: DevOptions) -> Result<()> {
 
 /// Makes `path` absolute for messages a user copies.
 pub fn display_path(path: &Path) -> String {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }

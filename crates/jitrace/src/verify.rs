@@ -9,7 +9,7 @@
 
 use crate::{genesis::GenesisFile, node::DataDir};
 use anyhow::{Context as _, Result, anyhow, bail};
-use commonware_codec::{DecodeExt as _, ReadExt as _};
+use commonware_codec::{Decode as _, DecodeExt as _};
 use commonware_consensus::simplex::types::Finalization;
 use commonware_cryptography::Digestible as _;
 use commonware_glue::stateful::db::{DatabaseSet, Merkleized as _};
@@ -17,7 +17,9 @@ use commonware_parallel::Sequential;
 use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use commonware_utils::ordered::Set;
 use indicatif::{ProgressBar, ProgressStyle};
-use jitrace_chain::{Block, Databases, Digest, Scheme, app::state_config, block::to_hash, execute, genesis_block};
+use jitrace_chain::{
+    Block, Databases, Digest, Scheme, app::state_config, block::to_hash, execute, genesis_block,
+};
 use jitrace_ledger::BlockEnv;
 use jitrace_store::BlockStore;
 use jitrace_types::PublicKey;
@@ -42,7 +44,10 @@ pub struct Failure {
 }
 
 fn fail(height: u64, reason: impl Into<String>) -> Failure {
-    Failure { height, reason: reason.into() }
+    Failure {
+        height,
+        reason: reason.into(),
+    }
 }
 
 /// Verifies the chain in `data_dir`.
@@ -62,23 +67,43 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
         .iter()
         .map(|v| Ok(PublicKey::from_hex(&v.key)?.to_engine()?))
         .collect::<Result<Vec<_>>>()?;
-    let leader = validators.first().cloned().ok_or_else(|| anyhow!("no validators in genesis"))?;
+    let leader = validators
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("no validators in genesis"))?;
     let participants = validators.len();
-    let scheme = Scheme::verifier(&genesis.consensus_namespace(), Set::from_iter_dedup(validators));
+    let scheme = Scheme::verifier(
+        &genesis.consensus_namespace(),
+        Set::from_iter_dedup(validators),
+    );
     let genesis_digest = genesis_block(leader, genesis.genesis_time_ms).digest();
 
-    let bar = if progress { ProgressBar::new(tip) } else { ProgressBar::hidden() };
+    let bar = if progress {
+        ProgressBar::new(tip)
+    } else {
+        ProgressBar::hidden()
+    };
     bar.set_style(
-        ProgressStyle::with_template("verifying {bar:40} {pos}/{len} blocks ({per_sec}, eta {eta})")
-            .map_err(|e| anyhow!("{e}"))?,
+        ProgressStyle::with_template(
+            "verifying {bar:40} {pos}/{len} blocks ({per_sec}, eta {eta})",
+        )
+        .map_err(|e| anyhow!("{e}"))?,
     );
 
     // Re-execution needs the engine's storage runtime: a throwaway one in a temporary directory.
     let scratch = tempfile::tempdir()?;
-    let runner = cw_tokio::Runner::new(cw_tokio::Config::new().with_storage_directory(scratch.path()));
+    let runner =
+        cw_tokio::Runner::new(cw_tokio::Config::new().with_storage_directory(scratch.path()));
     runner.start(|context| async move {
         let databases = Databases::<cw_tokio::Context>::init(context, state_config(), None).await;
-        let mut report = Report { ok: false, blocks: 0, certificates: 0, transactions: 0, state_root: None, failure: None };
+        let mut report = Report {
+            ok: false,
+            blocks: 0,
+            certificates: 0,
+            transactions: 0,
+            state_root: None,
+            failure: None,
+        };
         let mut parent: Digest = genesis_digest;
         let mut parent_time = genesis.genesis_time_ms;
         let mut last_certified = 0;
@@ -90,26 +115,41 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
             let block = match Block::decode(bytes) {
                 Ok(block) => block,
                 Err(e) => {
-                    report.failure = Some(fail(height, format!("the stored block does not decode (corrupt): {e}")));
+                    report.failure = Some(fail(
+                        height,
+                        format!("the stored block does not decode (corrupt): {e}"),
+                    ));
                     return Ok(report);
                 }
             };
             let header = &block.header;
             let digest = block.digest();
             if header.height.get() != height {
-                report.failure = Some(fail(height, format!("the block says it is at height {}", header.height.get())));
+                report.failure = Some(fail(
+                    height,
+                    format!("the block says it is at height {}", header.height.get()),
+                ));
                 return Ok(report);
             }
             if header.parent != parent {
-                report.failure = Some(fail(height, "the block does not name the previous block as its parent"));
+                report.failure = Some(fail(
+                    height,
+                    "the block does not name the previous block as its parent",
+                ));
                 return Ok(report);
             }
             if store.height_of(&to_hash(&digest))? != Some(height) {
-                report.failure = Some(fail(height, "the block's digest is not the one it was stored under"));
+                report.failure = Some(fail(
+                    height,
+                    "the block's digest is not the one it was stored under",
+                ));
                 return Ok(report);
             }
             if !block.tx_root_matches() {
-                report.failure = Some(fail(height, "the transactions do not match the header's transaction root"));
+                report.failure = Some(fail(
+                    height,
+                    "the transactions do not match the header's transaction root",
+                ));
                 return Ok(report);
             }
             if header.time_ms < parent_time {
@@ -117,31 +157,48 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
                 return Ok(report);
             }
             if let Some(cert) = store.certificate(height)? {
-                let finalization = match Finalization::<Scheme, Digest>::read_cfg(&mut cert.as_slice(), &participants) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        report.failure = Some(fail(height, format!("the finalisation certificate does not decode: {e}")));
-                        return Ok(report);
-                    }
-                };
+                let finalization =
+                    match Finalization::<Scheme, Digest>::decode_cfg(cert, &participants) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            report.failure = Some(fail(
+                                height,
+                                format!("the finalisation certificate does not decode: {e}"),
+                            ));
+                            return Ok(report);
+                        }
+                    };
                 if finalization.proposal.payload != digest {
-                    report.failure = Some(fail(height, "the finalisation certificate is for another block"));
+                    report.failure = Some(fail(
+                        height,
+                        "the finalisation certificate is for another block",
+                    ));
                     return Ok(report);
                 }
                 if !finalization.verify(&mut rand::rng(), &scheme, &Sequential) {
-                    report.failure = Some(fail(height, "the finalisation certificate's signatures do not verify"));
+                    report.failure = Some(fail(
+                        height,
+                        "the finalisation certificate's signatures do not verify",
+                    ));
                     return Ok(report);
                 }
                 report.certificates += 1;
                 last_certified = height;
             }
-            let env = BlockEnv { height, time_ms: header.time_ms };
+            let env = BlockEnv {
+                height,
+                time_ms: header.time_ms,
+            };
             let batches = databases.new_batches().await;
-            let (merkleized, receipts) = execute(batches, &ledger_genesis, env, &block.txs)
-                .await
-                .map_err(|e| anyhow!("re-executing block {height}: {e}"))?;
+            let (merkleized, receipts) =
+                execute(batches, &ledger_genesis, env, &block.txs)
+                    .await
+                    .map_err(|e| anyhow!("re-executing block {height}: {e}"))?;
             if merkleized.root() != header.state_root {
-                report.failure = Some(fail(height, "re-executing the block gives a different state root"));
+                report.failure = Some(fail(
+                    height,
+                    "re-executing the block gives a different state root",
+                ));
                 return Ok(report);
             }
             databases.apply(merkleized).await;
@@ -154,7 +211,10 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
         }
         bar.finish_and_clear();
         if tip > 0 && last_certified < tip {
-            report.failure = Some(fail(tip, "the newest block has no finalisation certificate covering it"));
+            report.failure = Some(fail(
+                tip,
+                "the newest block has no finalisation certificate covering it",
+            ));
             return Ok(report);
         }
         report.ok = true;
@@ -176,7 +236,11 @@ pub fn print(report: &Report, json: bool) -> Result<()> {
         }
     }
     if let Some(failure) = &report.failure {
-        bail!("verification FAILED at height {}: {}", failure.height, failure.reason);
+        bail!(
+            "verification FAILED at height {}: {}",
+            failure.height,
+            failure.reason
+        );
     }
     Ok(())
 }

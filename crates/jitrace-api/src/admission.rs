@@ -1,0 +1,108 @@
+//! Admission of submitted transactions into the mempool.
+//!
+//! Only what can be decided cheaply and for certain before execution is checked here: the
+//! bytes decode, the signature verifies, the chain id matches, the transaction is new and its
+//! nonce is not already used. Everything else (roles, quotas, licences...) is the ledger's to
+//! decide at execution, and its verdict is the transaction's receipt.
+
+use crate::{ApiError, ApiState, source::read_record};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::rejection::BytesRejection,
+    http::{HeaderMap, StatusCode, header},
+};
+use jitrace_chain::Refusal;
+use jitrace_client::dto::SubmitRequest;
+use jitrace_ledger::state::{Account, Receipt, StateKey};
+use jitrace_types::{SignedTransaction, TxHash};
+
+/// The largest request body the API reads.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The wire bytes of a submitted transaction, from a JSON [`SubmitRequest`] or, with
+/// `Content-Type: application/octet-stream`, the raw body.
+pub(crate) fn submitted_bytes(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<u8>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })?;
+    if is_octet_stream(headers) {
+        return Ok(body.to_vec());
+    }
+    let Json(request) = Json::<SubmitRequest>::from_bytes(&body)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let text = request.tx.trim();
+    hex::decode(text.strip_prefix("0x").unwrap_or(text))
+        .map_err(|e| ApiError::BadRequest(format!("`tx` must be hex: {e}")))
+}
+
+fn is_octet_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            essence
+                .trim()
+                .eq_ignore_ascii_case("application/octet-stream")
+        })
+}
+
+/// Checks a transaction's wire bytes and puts it in the mempool; returns its id.
+pub(crate) async fn admit(api: &ApiState, raw: Vec<u8>) -> Result<TxHash, ApiError> {
+    let signed = SignedTransaction::decode(&raw).map_err(|e| ApiError::Malformed(e.to_string()))?;
+    let tx = signed
+        .transaction()
+        .map_err(|e| ApiError::Malformed(e.to_string()))?;
+    if !signed.verify_signature(&tx.signer) {
+        return Err(ApiError::BadSignature);
+    }
+    if tx.chain_id != api.chain_id {
+        return Err(ApiError::WrongChainId {
+            expected: api.chain_id.clone(),
+            got: tx.chain_id,
+        });
+    }
+    let hash = signed.hash();
+    let executed = read_record::<Receipt>(api.state.as_ref(), StateKey::Receipt(hash)).await?;
+    if executed.is_some() {
+        return Err(ApiError::Duplicate(format!(
+            "transaction {hash} was executed already; see /v1/tx/{hash}"
+        )));
+    }
+    if api.mempool.contains(&hash) {
+        return Err(already_waiting(&hash));
+    }
+    let account = read_record::<Account>(api.state.as_ref(), StateKey::Account(tx.signer)).await?;
+    if let Some(account) = account
+        && tx.nonce <= account.nonce
+    {
+        return Err(ApiError::NonceReplayed {
+            nonce: tx.nonce,
+            last: account.nonce,
+        });
+    }
+    api.mempool
+        .insert(hash, raw)
+        .map_err(|refusal| match refusal {
+            Refusal::Duplicate => already_waiting(&hash),
+            Refusal::Full => ApiError::MempoolFull,
+        })?;
+    tracing::debug!(%hash, kind = tx.payload.kind(), "transaction admitted");
+    Ok(hash)
+}
+
+fn already_waiting(hash: &TxHash) -> ApiError {
+    ApiError::Duplicate(format!(
+        "transaction {hash} is already waiting in the mempool"
+    ))
+}

@@ -1,0 +1,351 @@
+//! The REST endpoints under `/v1`, each documented for the OpenAPI document.
+
+use crate::{
+    ApiError, Shared, admission,
+    source::read_record,
+    views::{
+        account_view, batch_view, block_view, executed_tx_view, licence_view, org_view,
+        pending_tx_view, product_view, status_view,
+    },
+};
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{FromRequestParts, Path, State, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, request::Parts},
+};
+use commonware_codec::DecodeExt as _;
+use jitrace_chain::Block;
+use jitrace_client::dto::{
+    AccountView, BatchList, BatchView, BlockView, ErrorBody, LicenceView, OrgList, OrgView,
+    ProductView, Status, SubmitRequest, Submitted, TxStatus,
+};
+use jitrace_ledger::state::{
+    Account, Batch, Licence, Org, OrgIndex, Product, Receipt, SerialRanges, StateKey,
+};
+use jitrace_store::BlockStore;
+use jitrace_types::{Gtin, Hash, LicenceId, OrgId, PublicKey};
+use serde::de::DeserializeOwned;
+
+/// A path parameter whose rejection is an [`ApiError`] (so it answers in JSON).
+pub(crate) struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParam(value))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}
+
+/// Parses a path parameter with a domain parser; its error is the client's.
+fn parse_param<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, jitrace_types::Error>,
+) -> Result<T, ApiError> {
+    parse(text).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// Runs a block-store read off the async threads (the store is a synchronous database).
+async fn read_store<T: Send + 'static>(
+    api: &Shared,
+    read: impl FnOnce(&BlockStore) -> Result<T, jitrace_store::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = api.store.clone();
+    tokio::task::spawn_blocking(move || read(&store))
+        .await
+        .map_err(|e| ApiError::Internal(format!("block store task failed: {e}")))?
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The chain's status.
+#[utoipa::path(
+    get, path = "/v1/status", tag = "chain",
+    responses((status = 200, description = "The latest finalised block and the mempool", body = Status))
+)]
+pub(crate) async fn status(State(api): State<Shared>) -> Json<Status> {
+    let tip = *api.tip.borrow();
+    Json(status_view(
+        &api.chain_id,
+        &api.validators,
+        tip,
+        api.mempool.len(),
+    ))
+}
+
+/// The raw wire bytes of a signed transaction (the body of an `application/octet-stream` submit).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // documentation only: the handler reads the body as bytes
+pub(crate) struct RawTransaction(Vec<u8>);
+
+/// Submits a signed transaction.
+///
+/// Admission checks only what needs no execution: encoding, signature, chain id, duplicates and
+/// replayed nonces. Every other rule is decided when a block executes the transaction; poll
+/// `GET /v1/tx/{hash}` for the receipt.
+#[utoipa::path(
+    post, path = "/v1/tx", tag = "transactions",
+    request_body(
+        description = "The signed transaction: JSON with its hex, or its raw wire bytes",
+        content(
+            (SubmitRequest = "application/json"),
+            (RawTransaction = "application/octet-stream"),
+        ),
+    ),
+    responses(
+        (status = 202, description = "Admitted into the mempool", body = Submitted),
+        (status = 400, description = "`bad_request`, `malformed`, `bad_signature`, `wrong_chain_id` or `nonce_replayed`", body = ErrorBody),
+        (status = 409, description = "`duplicate`: executed already or already waiting", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 256 KiB", body = ErrorBody),
+        (status = 503, description = "`mempool_full`: retry after the `Retry-After` seconds", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait"))),
+    )
+)]
+pub(crate) async fn submit_tx(
+    State(api): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let raw = admission::submitted_bytes(&headers, body)?;
+    let hash = admission::admit(&api, raw).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Submitted {
+            hash: hash.to_hex(),
+        }),
+    ))
+}
+
+/// A transaction's status: its receipt once executed, or pending while in the mempool.
+#[utoipa::path(
+    get, path = "/v1/tx/{hash}", tag = "transactions",
+    params(("hash" = String, Path, description = "Transaction id: 64 hex digits")),
+    responses(
+        (status = 200, description = "Pending, ok or rejected (with the ledger's reason)", body = TxStatus),
+        (status = 400, description = "Not a transaction id", body = ErrorBody),
+        (status = 404, description = "Neither waiting nor executed", body = ErrorBody),
+    )
+)]
+pub(crate) async fn tx_status(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<TxStatus>, ApiError> {
+    let hash = parse_param(&text, Hash::from_hex)?;
+    let receipt = || read_record::<Receipt>(api.state.as_ref(), StateKey::Receipt(hash));
+    if let Some(receipt) = receipt().await? {
+        return Ok(Json(executed_tx_view(&receipt)));
+    }
+    if api.mempool.contains(&hash) {
+        return Ok(Json(pending_tx_view(&hash)));
+    }
+    // The block may have been applied between the two reads: look once more.
+    match receipt().await? {
+        Some(receipt) => Ok(Json(executed_tx_view(&receipt))),
+        None => Err(ApiError::NotFound(format!(
+            "no transaction {hash} in the mempool or the ledger"
+        ))),
+    }
+}
+
+/// A finalised block.
+#[utoipa::path(
+    get, path = "/v1/blocks/{height}", tag = "chain",
+    params(("height" = String, Path, description = "A height, or `latest`")),
+    responses(
+        (status = 200, description = "The block", body = BlockView),
+        (status = 400, description = "Not a height", body = ErrorBody),
+        (status = 404, description = "No finalised block at that height", body = ErrorBody),
+    )
+)]
+pub(crate) async fn block(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<BlockView>, ApiError> {
+    let height = if text == "latest" {
+        let tip = *api.tip.borrow();
+        tip.map(|tip| tip.height)
+            .ok_or_else(|| ApiError::NotFound("no block has been finalised yet".to_string()))?
+    } else {
+        text.parse::<u64>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "block height must be a number or `latest`, got {text:?}"
+            ))
+        })?
+    };
+    let (bytes, certificate) = read_store(&api, move |store| {
+        Ok((store.block(height)?, store.certificate(height)?))
+    })
+    .await?;
+    let bytes = bytes
+        .ok_or_else(|| ApiError::NotFound(format!("no finalised block at height {height}")))?;
+    let block = Block::decode(bytes)
+        .map_err(|e| ApiError::Internal(format!("stored block {height} does not decode: {e}")))?;
+    Ok(Json(block_view(&block, certificate.as_deref())))
+}
+
+/// A key's account: its nonce and organisations.
+#[utoipa::path(
+    get, path = "/v1/accounts/{key}", tag = "registry",
+    params(("key" = String, Path, description = "Public key: 64 hex digits")),
+    responses(
+        (status = 200, description = "The account", body = AccountView),
+        (status = 400, description = "Not a public key", body = ErrorBody),
+        (status = 404, description = "The key has no account yet", body = ErrorBody),
+    )
+)]
+pub(crate) async fn account(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<AccountView>, ApiError> {
+    let key = parse_param(&text, PublicKey::from_hex)?;
+    let account = read_record::<Account>(api.state.as_ref(), StateKey::Account(key))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no account for key {key}")))?;
+    Ok(Json(account_view(&key, &account)))
+}
+
+/// Every organisation, by id.
+#[utoipa::path(
+    get, path = "/v1/orgs", tag = "registry",
+    responses((status = 200, description = "Every organisation", body = OrgList))
+)]
+pub(crate) async fn orgs(State(api): State<Shared>) -> Result<Json<OrgList>, ApiError> {
+    let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex)
+        .await?
+        .unwrap_or_default();
+    let reads = index
+        .0
+        .into_iter()
+        .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
+    let orgs = futures::future::try_join_all(reads).await?;
+    Ok(Json(OrgList {
+        orgs: orgs.iter().flatten().map(org_view).collect(),
+    }))
+}
+
+/// One organisation.
+#[utoipa::path(
+    get, path = "/v1/orgs/{id}", tag = "registry",
+    params(("id" = String, Path, description = "Organisation id")),
+    responses(
+        (status = 200, description = "The organisation", body = OrgView),
+        (status = 400, description = "Not a valid organisation id", body = ErrorBody),
+        (status = 404, description = "No such organisation", body = ErrorBody),
+    )
+)]
+pub(crate) async fn org(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<OrgView>, ApiError> {
+    let id = parse_param(&text, str::parse::<OrgId>)?;
+    let org = read_record::<Org>(api.state.as_ref(), StateKey::Org(id.clone()))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no organisation {id}")))?;
+    Ok(Json(org_view(&org)))
+}
+
+/// One licence, with its remaining quota.
+#[utoipa::path(
+    get, path = "/v1/licences/{id}", tag = "registry",
+    params(("id" = String, Path, description = "Licence id")),
+    responses(
+        (status = 200, description = "The licence", body = LicenceView),
+        (status = 400, description = "Not a valid licence id", body = ErrorBody),
+        (status = 404, description = "No such licence", body = ErrorBody),
+    )
+)]
+pub(crate) async fn licence(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<LicenceView>, ApiError> {
+    let id = parse_param(&text, str::parse::<LicenceId>)?;
+    let licence = read_record::<Licence>(api.state.as_ref(), StateKey::Licence(id.clone()))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no licence {id}")))?;
+    Ok(Json(licence_view(&licence)))
+}
+
+/// Reads a registered product, or 404.
+async fn require_product(api: &Shared, gtin: Gtin) -> Result<Product, ApiError> {
+    read_record::<Product>(api.state.as_ref(), StateKey::Product(gtin))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no product with GTIN {gtin}")))
+}
+
+/// One product.
+#[utoipa::path(
+    get, path = "/v1/products/{gtin}", tag = "registry",
+    params(("gtin" = String, Path, description = "GTIN-8, -12, -13 or -14")),
+    responses(
+        (status = 200, description = "The product", body = ProductView),
+        (status = 400, description = "Not a valid GTIN", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+pub(crate) async fn product(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<ProductView>, ApiError> {
+    let gtin = parse_param(&text, Gtin::parse)?;
+    let product = require_product(&api, gtin).await?;
+    Ok(Json(product_view(&product)))
+}
+
+/// A product's code batches, by first serial.
+#[utoipa::path(
+    get, path = "/v1/products/{gtin}/batches", tag = "registry",
+    params(("gtin" = String, Path, description = "GTIN-8, -12, -13 or -14")),
+    responses(
+        (status = 200, description = "The batches (empty if none were issued)", body = BatchList),
+        (status = 400, description = "Not a valid GTIN", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+pub(crate) async fn batches(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<BatchList>, ApiError> {
+    let gtin = parse_param(&text, Gtin::parse)?;
+    require_product(&api, gtin).await?;
+    let ranges = read_record::<SerialRanges>(api.state.as_ref(), StateKey::SerialRanges(gtin))
+        .await?
+        .unwrap_or_default();
+    let reads = ranges
+        .0
+        .into_iter()
+        .map(|range| read_record::<Batch>(api.state.as_ref(), StateKey::Batch(gtin, range.lot)));
+    let batches = futures::future::try_join_all(reads).await?;
+    Ok(Json(BatchList {
+        gtin: gtin.to_string(),
+        batches: batches.iter().flatten().map(batch_view).collect(),
+    }))
+}
+
+/// One code batch.
+#[utoipa::path(
+    get, path = "/v1/products/{gtin}/batches/{lot}", tag = "registry",
+    params(
+        ("gtin" = String, Path, description = "GTIN-8, -12, -13 or -14"),
+        ("lot" = String, Path, description = "Batch/lot label (GS1 AI 10), percent-encoded"),
+    ),
+    responses(
+        (status = 200, description = "The batch", body = BatchView),
+        (status = 400, description = "Not a valid GTIN or lot", body = ErrorBody),
+        (status = 404, description = "No such batch", body = ErrorBody),
+    )
+)]
+pub(crate) async fn batch(
+    State(api): State<Shared>,
+    PathParam((gtin, lot)): PathParam<(String, String)>,
+) -> Result<Json<BatchView>, ApiError> {
+    let gtin = parse_param(&gtin, Gtin::parse)?;
+    parse_param(&lot, jitrace_types::gs1::validate_lot)?;
+    let batch = read_record::<Batch>(api.state.as_ref(), StateKey::Batch(gtin, lot.clone()))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no batch {lot} of GTIN {gtin}")))?;
+    Ok(Json(batch_view(&batch)))
+}

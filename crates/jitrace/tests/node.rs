@@ -1,0 +1,341 @@
+//! End-to-end tests of the real `jitrace` binary: a dev node as its own process, killed with
+//! SIGKILL and restarted, checked with `verify-chain`, and fed malformed input.
+
+use jitrace_client::Client;
+use jitrace_types::{Gtin, Hash};
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jitrace");
+const RIESLING: &str = "09506000134376";
+
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_addr() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+fn start(data_dir: &Path, addr: &str) -> Node {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.with_extension("log"))
+        .unwrap();
+    let child = Command::new(BIN)
+        .args(["dev", "--data-dir"])
+        .arg(data_dir)
+        .args(["--http", addr])
+        .env("JITRACE_LOG", "warn")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("the jitrace binary starts");
+    Node {
+        child,
+        url: format!("http://{addr}"),
+    }
+}
+
+/// Polls `check` until it is true or the deadline passes.
+async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Waits until the demo data is seeded (its last transaction is the Riesling batch).
+async fn wait_demo(client: &Client) {
+    let gtin = Gtin::parse(RIESLING).unwrap();
+    eventually("the demo data", Duration::from_secs(120), || async {
+        client
+            .batches(&gtin)
+            .await
+            .map(|b| !b.is_empty())
+            .unwrap_or(false)
+    })
+    .await;
+}
+
+async fn wait_serving(client: &Client) {
+    eventually("the node to serve", Duration::from_secs(60), || async {
+        client.status().await.map(|s| s.height > 0).unwrap_or(false)
+    })
+    .await;
+}
+
+fn cli(node: &str, key: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--node", node, "--key"])
+        .arg(key)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn verify(data_dir: &Path) -> Output {
+    Command::new(BIN)
+        .arg("verify-chain")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_survives_sigkill_and_verify_chain_catches_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir: PathBuf = tmp.path().join("chain");
+    let addr = free_addr();
+    let operator_key = data_dir.join("keys/operator.key");
+
+    let mut node = start(&data_dir, &addr);
+    let client = Client::new(&node.url);
+    wait_demo(&client).await;
+
+    // Finalise transactions through the CLI, which signs locally.
+    let mut finalised = Vec::new();
+    for i in 0..4 {
+        let id = format!("e2e-licence-{i}");
+        let out = cli(
+            &node.url,
+            &operator_key,
+            &[
+                "licence",
+                "issue",
+                "--id",
+                &id,
+                "--org",
+                "jade-valley",
+                "--quota",
+                "100",
+                "--days",
+                "30",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "licence issue failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(receipt["status"], "ok");
+        finalised.push((
+            receipt["hash"].as_str().unwrap().to_string(),
+            receipt["height"].as_u64().unwrap(),
+        ));
+    }
+    let before = client.status().await.unwrap();
+    let tip_block = client.block(before.height).await.unwrap();
+
+    // SIGKILL, then restart on the same data directory.
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    drop(node);
+    let node = start(&data_dir, &addr);
+    let client = Client::new(&node.url);
+    wait_serving(&client).await;
+    eventually(
+        "the chain to pass its old tip",
+        Duration::from_secs(60),
+        || async {
+            client
+                .status()
+                .await
+                .map(|s| s.height >= before.height)
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    for (hash, height) in &finalised {
+        let status = client.tx(&Hash::from_hex(hash).unwrap()).await.unwrap();
+        assert_eq!(status.status, "ok", "tx {hash} survived");
+        assert_eq!(status.height, Some(*height), "tx {hash} kept its height");
+    }
+    let same = client.block(before.height).await.unwrap();
+    assert_eq!(same.hash, tip_block.hash, "the finalised tip is unchanged");
+    assert_eq!(
+        same.state_root, before.state_root,
+        "the state root at the old tip is unchanged"
+    );
+    assert_eq!(client.licence("e2e-licence-3").await.unwrap().quota, 100);
+
+    // The chain goes on after the restart.
+    let out = cli(
+        &node.url,
+        &operator_key,
+        &[
+            "licence",
+            "issue",
+            "--id",
+            "e2e-after-restart",
+            "--org",
+            "jade-valley",
+            "--quota",
+            "7",
+            "--days",
+            "1",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(node);
+
+    // verify-chain passes on the stopped node ...
+    let out = verify(&data_dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "verify-chain failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("chain verified"), "{stdout}");
+
+    // ... and reports corruption after a byte of a stored block is flipped.
+    let file = data_dir.join("blocks.redb");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let marker = b"e2e-licence-2";
+    let mut flipped = 0;
+    for i in 0..bytes.len().saturating_sub(marker.len()) {
+        if &bytes[i..i + marker.len()] == marker {
+            bytes[i] ^= 0x01;
+            flipped += 1;
+        }
+    }
+    assert!(flipped > 0, "the marker is stored in the block file");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = verify(&data_dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "verify-chain must fail on a corrupt block"
+    );
+    assert!(
+        stderr.contains("FAILED at height"),
+        "names the failing height: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_is_rejected_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("chain");
+    let addr = free_addr();
+    let node = start(&data_dir, &addr);
+    let client = Client::new(&node.url);
+    wait_demo(&client).await;
+    let before = client.status().await.unwrap();
+    let orgs_before = client.orgs().await.unwrap().orgs.len();
+
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", node.url);
+    let json = |body: &'static str| {
+        http.post(url("/v1/tx"))
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let cases: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        ("not json", json("{not json")),
+        ("wrong type", json(r#"{"tx": 42}"#)),
+        ("missing field", json(r#"{}"#)),
+        ("bad hex", json(r#"{"tx": "zz"}"#)),
+        ("garbage tx", json(r#"{"tx": "deadbeef"}"#)),
+        ("empty tx", json(r#"{"tx": ""}"#)),
+        (
+            "raw garbage",
+            http.post(url("/v1/tx"))
+                .header("content-type", "application/octet-stream")
+                .body(vec![0xff; 100]),
+        ),
+        (
+            "oversized body",
+            http.post(url("/v1/tx"))
+                .header("content-type", "application/json")
+                .body(vec![b'a'; 300 * 1024]),
+        ),
+        ("bad tx hash", http.get(url("/v1/tx/xyz"))),
+        ("bad height", http.get(url("/v1/blocks/minus-one"))),
+        ("bad gtin", http.get(url("/v1/products/12345678901234"))),
+        ("bad key", http.get(url("/v1/accounts/nothex"))),
+        (
+            "traversal",
+            http.get(url("/v1/media/..%2F..%2Fetc%2Fpasswd")),
+        ),
+    ];
+    for (name, request) in cases {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let status = response.status();
+        assert!(
+            status.is_client_error(),
+            "{name}: expected 4xx, got {status}"
+        );
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{name}: JSON error body: {e}"));
+        assert!(
+            body["error"]["code"].is_string(),
+            "{name}: typed error {body}"
+        );
+        assert!(
+            body["error"]["message"].is_string(),
+            "{name}: message {body}"
+        );
+    }
+
+    // A 10 MiB body: the node answers 413 as soon as the limit is passed and may close the
+    // connection while the client is still sending; either way nothing is accepted.
+    let huge = http
+        .post(url("/v1/tx"))
+        .header("content-type", "application/json")
+        .body(vec![b'a'; 10 * 1024 * 1024])
+        .send()
+        .await;
+    if let Ok(response) = huge {
+        assert_eq!(response.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    // Nothing changed and the node still serves and finalises.
+    let after = client.status().await.unwrap();
+    assert_eq!(after.tx_count, before.tx_count);
+    assert_eq!(after.mempool_size, 0);
+    assert_eq!(client.orgs().await.unwrap().orgs.len(), orgs_before);
+    eventually("a new block", Duration::from_secs(30), || async {
+        client
+            .status()
+            .await
+            .map(|s| s.height > after.height)
+            .unwrap_or(false)
+    })
+    .await;
+}
