@@ -12,10 +12,10 @@ use axum::{
     extract::rejection::BytesRejection,
     http::{HeaderMap, StatusCode, header},
 };
-use jitrace_chain::Refusal;
+use jitrace_chain::{Inadmissible, Refusal, check_stateless};
 use jitrace_client::dto::SubmitRequest;
 use jitrace_ledger::state::{Account, Receipt, StateKey};
-use jitrace_types::{SignedTransaction, TxHash};
+use jitrace_types::TxHash;
 
 /// The largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -59,20 +59,11 @@ fn is_octet_stream(headers: &HeaderMap) -> bool {
 
 /// Checks a transaction's wire bytes and puts it in the mempool; returns its id.
 pub(crate) async fn admit(api: &ApiState, raw: Vec<u8>) -> Result<TxHash, ApiError> {
-    let signed = SignedTransaction::decode(&raw).map_err(|e| ApiError::Malformed(e.to_string()))?;
-    let tx = signed
-        .transaction()
-        .map_err(|e| ApiError::Malformed(e.to_string()))?;
-    if !signed.verify_signature(&tx.signer) {
-        return Err(ApiError::BadSignature);
-    }
-    if tx.chain_id != api.chain_id {
-        return Err(ApiError::WrongChainId {
-            expected: api.chain_id.clone(),
-            got: tx.chain_id,
-        });
-    }
-    let hash = signed.hash();
+    let (hash, tx) = check_stateless(&raw, &api.chain_id, false).map_err(|e| match e {
+        Inadmissible::Malformed(reason) => ApiError::Malformed(reason),
+        Inadmissible::BadSignature => ApiError::BadSignature,
+        Inadmissible::WrongChainId { expected, got } => ApiError::WrongChainId { expected, got },
+    })?;
     let executed = read_record::<Receipt>(api.state.as_ref(), StateKey::Receipt(hash)).await?;
     if executed.is_some() {
         return Err(ApiError::Duplicate(format!(

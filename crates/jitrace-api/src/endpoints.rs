@@ -68,11 +68,14 @@ async fn read_store<T: Send + 'static>(
 )]
 pub(crate) async fn status(State(api): State<Shared>) -> Json<Status> {
     let tip = *api.tip.borrow();
+    let peers = crate::pages::connected_peers(&(api.engine_metrics)());
     Json(status_view(
         &api.chain_id,
         &api.validators,
         tip,
         api.mempool.len(),
+        &api.role,
+        peers,
     ))
 }
 

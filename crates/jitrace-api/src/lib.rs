@@ -55,6 +55,12 @@ pub struct ApiState {
     pub state: Arc<dyn StateSource>,
     /// Where media files are stored (see [`store_media`]).
     pub media_dir: PathBuf,
+    /// The consensus engine's own metrics (Prometheus text), appended to ours.
+    pub engine_metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Block execution timings.
+    pub exec_stats: Arc<jitrace_chain::ExecStats>,
+    /// `validator` or `observer`.
+    pub role: String,
 }
 
 /// The state handlers share.

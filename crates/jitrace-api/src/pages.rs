@@ -58,14 +58,59 @@ fn escape_html(text: &str) -> String {
     out
 }
 
-/// Prometheus metrics in the text exposition format.
+/// How many peers the p2p network is connected to, from the engine's metrics.
+pub(crate) fn connected_peers(engine_metrics: &str) -> u64 {
+    engine_metrics
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            let name = name.split('{').next()?;
+            (name.ends_with(PEERS_METRIC)).then(|| value.trim().parse::<f64>().ok())?
+        })
+        .map(|v| v.max(0.0) as u64)
+        .sum()
+}
+
+/// The engine's gauge of connected peers (the p2p router's).
+const PEERS_METRIC: &str = "network_tracker_directory_reserved";
+
+/// Prometheus metrics in the text exposition format: ours, then the engine's.
 pub(crate) async fn metrics(State(api): State<Shared>) -> Response {
+    use std::sync::atomic::Ordering::Relaxed;
     let tip = *api.tip.borrow();
+    let engine = (api.engine_metrics)();
+    let stats = &api.exec_stats;
     let gauges = [
         (
             "jitrace_height",
             "Height of the latest finalised block.",
             tip.map_or(0, |t| t.height),
+        ),
+        (
+            "jitrace_finalized_height",
+            "Height of the latest finalised block (the node serves finalised state only).",
+            tip.map_or(0, |t| t.height),
+        ),
+        (
+            "jitrace_view",
+            "Consensus view (round) of the latest finalised block.",
+            tip.map_or(0, |t| t.view),
+        ),
+        (
+            "jitrace_peers",
+            "Connected peers.",
+            connected_peers(&engine),
+        ),
+        (
+            "jitrace_blocks_executed_total",
+            "Blocks executed (proposed or verified); with jitrace_block_execution_micros_total gives the mean execution time.",
+            stats.blocks.load(Relaxed),
+        ),
+        (
+            "jitrace_block_execution_micros_total",
+            "Microseconds spent executing blocks.",
+            stats.micros.load(Relaxed),
         ),
         (
             "jitrace_mempool_size",
@@ -74,7 +119,7 @@ pub(crate) async fn metrics(State(api): State<Shared>) -> Response {
         ),
         (
             "jitrace_tx_total",
-            "Transactions included in finalised blocks.",
+            "Transactions included in finalised blocks (rate() of it is tx/s).",
             tip.map_or(0, |t| t.tx_count),
         ),
     ];
@@ -86,6 +131,7 @@ pub(crate) async fn metrics(State(api): State<Shared>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
         );
     }
+    text.push_str(&engine);
     (
         [(
             header::CONTENT_TYPE,

@@ -26,9 +26,12 @@ pub fn status_view(
     validators: &[PublicKey],
     tip: Option<Tip>,
     mempool_size: usize,
+    role: &str,
+    peers: u64,
 ) -> Status {
     let tip = tip.unwrap_or(Tip {
         height: 0,
+        view: 0,
         block_hash: Hash::ZERO,
         state_root: Hash::ZERO,
         time_ms: 0,
@@ -43,6 +46,9 @@ pub fn status_view(
         validators: validators.iter().map(PublicKey::to_hex).collect(),
         tx_count: tip.tx_count,
         mempool_size: u64::try_from(mempool_size).unwrap_or(u64::MAX),
+        role: role.to_string(),
+        view: tip.view,
+        peers,
     }
 }
 

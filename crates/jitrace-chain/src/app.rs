@@ -81,6 +81,29 @@ pub fn to_digest(hash: &jitrace_types::Hash) -> Digest {
     Digest::from(hash.0)
 }
 
+/// Block execution timings, for metrics.
+#[derive(Default, Debug)]
+pub struct ExecStats {
+    /// Blocks executed (proposed or verified).
+    pub blocks: std::sync::atomic::AtomicU64,
+    /// Transactions executed.
+    pub txs: std::sync::atomic::AtomicU64,
+    /// Total execution time, microseconds.
+    pub micros: std::sync::atomic::AtomicU64,
+}
+
+impl ExecStats {
+    fn record(&self, txs: usize, elapsed: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.blocks.fetch_add(1, Relaxed);
+        self.txs.fetch_add(txs as u64, Relaxed);
+        self.micros.fetch_add(
+            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+    }
+}
+
 /// The ledger application.
 #[derive(Clone)]
 pub struct App {
@@ -90,6 +113,7 @@ pub struct App {
     store: Arc<BlockStore>,
     marshal: MarshalMailbox,
     tip: tokio::sync::watch::Sender<Option<Tip>>,
+    stats: Arc<ExecStats>,
 }
 
 impl App {
@@ -101,6 +125,7 @@ impl App {
         store: Arc<BlockStore>,
         marshal: MarshalMailbox,
         tip: tokio::sync::watch::Sender<Option<Tip>>,
+        stats: Arc<ExecStats>,
     ) -> Self {
         Self {
             genesis,
@@ -109,6 +134,7 @@ impl App {
             store,
             marshal,
             tip,
+            stats,
         }
     }
 }
@@ -320,6 +346,7 @@ where
             height: height.get(),
             time_ms,
         };
+        let started = std::time::Instant::now();
         let (merkleized, _) = match execute(batches, &self.genesis, env, &txs).await {
             Ok(done) => done,
             Err(e) => {
@@ -327,6 +354,7 @@ where
                 return None;
             }
         };
+        self.stats.record(txs.len(), started.elapsed());
         let header = header_for(context, parent.digest(), height, time_ms, &txs, &merkleized);
         debug!(height = height.get(), txs = txs.len(), "proposed");
         Some(Proposed {
@@ -365,6 +393,7 @@ where
             height: header.height.get(),
             time_ms: header.time_ms,
         };
+        let started = std::time::Instant::now();
         let (merkleized, _) = match execute(batches, &self.genesis, env, &block.inner().txs).await {
             Ok(done) => done,
             Err(e) => {
@@ -372,6 +401,8 @@ where
                 return None;
             }
         };
+        self.stats
+            .record(block.inner().txs.len(), started.elapsed());
         if merkleized.root() != header.state_root {
             warn!(
                 height = header.height.get(),
@@ -432,6 +463,7 @@ impl App {
         let hashes: Vec<jitrace_types::Hash> = block.txs.iter().map(|raw| tx_id(raw)).collect();
         let entry = FinalizedBlock {
             height: height.get(),
+            view: block.header.context.round.view().get(),
             hash: to_hash(&block.digest()),
             state_root: to_hash(&block.header.state_root),
             time_ms: block.header.time_ms,

@@ -5,7 +5,7 @@ use crate::{
     app::{App, Databases, MarshalMailbox, Scheme, genesis_block},
     block::Block,
     mempool::Mempool,
-    state_sync::{NoStateSync, StateOp},
+    state_sync::NoStateSync,
 };
 use commonware_broadcast::buffered;
 use commonware_consensus::{
@@ -30,7 +30,10 @@ use commonware_glue::stateful::{
     db::{DatabaseSet, SyncEngineConfig},
     probe::{Config as ProbeConfig, Probe},
 };
-use commonware_p2p::{Address, AddressableManager as _, authenticated::lookup};
+use commonware_p2p::{
+    Address, AddressableManager as _, AddressableTrackedPeers, Blocker, Provider, Receiver, Sender,
+    authenticated::lookup,
+};
 use commonware_parallel::Sequential;
 use commonware_runtime::{Handle, Quota, Supervisor as _, buffer::paged::CacheRef, tokio};
 use commonware_storage::{
@@ -73,14 +76,20 @@ mod channel {
     pub const BROADCAST: u64 = 4;
     pub const STATE_SYNC: u64 = 5;
     pub const PROBE: u64 = 6;
+    pub const MEMPOOL: u64 = 7;
 }
 
-/// Everything a validator needs to start.
+/// Everything a node needs to start.
 pub struct EngineConfig {
-    /// This node's consensus and p2p key.
+    /// This node's consensus and p2p key. A key in the validator set makes a validator; any
+    /// other key an observer.
     pub signer: ed25519::PrivateKey,
     /// The validator set, with each validator's p2p address.
     pub validators: Vec<(ed25519::PublicKey, SocketAddr)>,
+    /// Observers (non-voting full nodes) allowed to connect, with their p2p addresses.
+    pub observers: Vec<(ed25519::PublicKey, SocketAddr)>,
+    /// Who receives the transactions this node's API accepts.
+    pub gossip: crate::gossip::GossipConfig,
     /// Where this node listens for peers.
     pub listen: SocketAddr,
     /// Separates this chain's signatures from every other chain's.
@@ -90,19 +99,52 @@ pub struct EngineConfig {
     pub mempool: Mempool,
     pub store: Arc<BlockStore>,
     pub tip: ::tokio::sync::watch::Sender<Option<Tip>>,
+    /// Where block execution timings go.
+    pub stats: Arc<crate::app::ExecStats>,
 }
 
-/// A running validator: handles to read from it.
-pub struct Running {
+/// What a node's runtime context must offer.
+pub trait Runtime:
+    commonware_runtime::Spawner
+    + commonware_runtime::Clock
+    + commonware_runtime::Metrics
+    + commonware_runtime::Storage
+    + commonware_storage::Context
+    + rand_core::CryptoRng
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<E> Runtime for E where
+    E: commonware_runtime::Spawner
+        + commonware_runtime::Clock
+        + commonware_runtime::Metrics
+        + commonware_runtime::Storage
+        + commonware_storage::Context
+        + rand_core::CryptoRng
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A running node: handles to read from it.
+pub struct Running<E: Runtime> {
     pub marshal: MarshalMailbox,
-    pub stateful: StatefulMailbox<tokio::Context, App>,
+    pub stateful: StatefulMailbox<E, App>,
     pub consensus: Handle<()>,
-    pub network: Handle<()>,
+    /// The TCP network, when the node runs one.
+    pub network: Option<Handle<()>>,
+    pub gossip: Handle<()>,
+    /// Whether this node votes (false for an observer).
+    pub is_validator: bool,
 }
 
-impl Running {
+impl<E: Runtime> Running<E> {
     /// The authenticated state database (shared with the engine).
-    pub async fn databases(&self) -> Databases<tokio::Context> {
+    pub async fn databases(&self) -> Databases<E> {
         self.stateful.subscribe_databases().await
     }
 }
@@ -157,12 +199,35 @@ pub fn state_config() -> <Databases<tokio::Context> as DatabaseSet<tokio::Contex
     }
 }
 
-/// Starts the network and the consensus engine. Returns once every actor is running.
-pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
-    let public_key = config.signer.public_key();
-    let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
+/// The p2p channels the engine uses, as (sender, receiver) pairs.
+pub struct Channels<S, R> {
+    pub votes: (S, R),
+    pub certificates: (S, R),
+    pub resolver: (S, R),
+    pub backfill: (S, R),
+    pub broadcast: (S, R),
+    pub state_sync: (S, R),
+    pub probe: (S, R),
+    pub mempool: (S, R),
+}
 
-    // --- p2p: authenticated, encrypted, only the validator set may connect ---
+/// Every channel id with its rate limit, in the order of [`Channels`].
+pub const CHANNELS: [u64; 8] = [
+    channel::VOTES,
+    channel::CERTIFICATES,
+    channel::RESOLVER,
+    channel::BACKFILL,
+    channel::BROADCAST,
+    channel::STATE_SYNC,
+    channel::PROBE,
+    channel::MEMPOOL,
+];
+
+/// The rate limit of every channel, per peer.
+pub const CHANNEL_QUOTA: Quota = Quota::per_second(NZU32!(10_000));
+
+/// Starts the authenticated p2p network (the engine's own, over TCP) and then the engine.
+pub async fn start(context: tokio::Context, config: EngineConfig) -> Running<tokio::Context> {
     let mut p2p_config = lookup::Config::local(
         Cups::<_, ChaCha20Poly1305>::new(
             Sake {
@@ -175,34 +240,80 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
         ),
         &[config.namespace.as_slice(), b"/p2p"].concat(),
         config.listen,
-        NZUsize!(config.validators.len().max(1) * 2),
+        NZUsize!((config.validators.len() + config.observers.len()).max(1) * 2),
         MAX_MESSAGE_SIZE,
         NZUsize!(1024),
     );
     p2p_config.allow_private_ips = true;
     let (mut network, mut oracle) = lookup::Network::new(context.child("network"), p2p_config);
-    let peers: Map<ed25519::PublicKey, Address> = config
-        .validators
-        .iter()
-        .map(|(key, addr)| (key.clone(), Address::from(*addr)))
-        .collect::<Vec<_>>()
-        .try_into()
-        .expect("validator keys are unique");
-    let _ = oracle.track(0, peers);
-    let quota = Quota::per_second(NZU32!(10_000));
-    let votes = network.register(channel::VOTES, quota);
-    let certificates = network.register(channel::CERTIFICATES, quota);
-    let resolver_channel = network.register(channel::RESOLVER, quota);
-    let backfill = network.register(channel::BACKFILL, quota);
-    let broadcast = network.register(channel::BROADCAST, quota);
-    let state_sync = network.register(channel::STATE_SYNC, quota);
-    let probe_channel = network.register(channel::PROBE, quota);
+    // Only keys in the validator or observer set may connect: validators are primary peers,
+    // observers secondary ones.
+    let to_map = |peers: &[(ed25519::PublicKey, SocketAddr)]| -> Map<ed25519::PublicKey, Address> {
+        peers
+            .iter()
+            .map(|(key, addr)| (key.clone(), Address::from(*addr)))
+            .collect::<Vec<_>>()
+            .try_into()
+            .expect("peer keys are unique")
+    };
+    let _ = oracle.track(
+        0,
+        AddressableTrackedPeers::new(to_map(&config.validators), to_map(&config.observers)),
+    );
+    let mut register = |id| network.register(id, CHANNEL_QUOTA);
+    let channels = Channels {
+        votes: register(channel::VOTES),
+        certificates: register(channel::CERTIFICATES),
+        resolver: register(channel::RESOLVER),
+        backfill: register(channel::BACKFILL),
+        broadcast: register(channel::BROADCAST),
+        state_sync: register(channel::STATE_SYNC),
+        probe: register(channel::PROBE),
+        mempool: register(channel::MEMPOOL),
+    };
     let network_handle = network.start();
+    let mut running = start_engine(context, config, oracle, channels).await;
+    running.network = Some(network_handle);
+    running
+}
 
+/// Starts the engine on any runtime and network (the tokio runtime with TCP p2p in production,
+/// the deterministic runtime with the simulated network in tests).
+pub async fn start_engine<E, O, S, R>(
+    context: E,
+    config: EngineConfig,
+    oracle: O,
+    channels: Channels<S, R>,
+) -> Running<E>
+where
+    E: Runtime,
+    O: Provider<PublicKey = ed25519::PublicKey> + Blocker<PublicKey = ed25519::PublicKey>,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+{
+    let public_key = config.signer.public_key();
+    let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
+    let Channels {
+        votes,
+        certificates,
+        resolver: resolver_channel,
+        backfill,
+        broadcast,
+        state_sync,
+        probe: probe_channel,
+        mempool: mempool_channel,
+    } = channels;
     let participants: Set<ed25519::PublicKey> =
         Set::from_iter_dedup(config.validators.iter().map(|(k, _)| k.clone()));
-    let scheme = Scheme::signer(&config.namespace, participants, config.signer.clone())
-        .expect("this node is a validator");
+    let is_validator = participants.position(&public_key).is_some();
+    // An observer runs the same engine with a verifier: it checks every certificate and executes
+    // every block, but never votes.
+    let scheme = if is_validator {
+        Scheme::signer(&config.namespace, participants, config.signer.clone())
+            .expect("this node is a validator")
+    } else {
+        Scheme::verifier(&config.namespace, participants)
+    };
     let provider = ConstantProvider::new(scheme.clone());
 
     // --- marshal: ordered delivery of finalised blocks, backfill ---
@@ -297,7 +408,7 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
         .await;
 
     drop(state_sync);
-    let qmdb_sync_resolver = NoStateSync::<StateOp>::default();
+    let qmdb_sync_resolver = NoStateSync::<E>::default();
 
     let app = App::new(
         config.genesis.clone(),
@@ -306,6 +417,7 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
         config.store.clone(),
         marshal_mailbox.clone(),
         config.tip.clone(),
+        config.stats.clone(),
     );
     let (stateful_actor, stateful_mailbox) = Stateful::new(
         context.child("stateful"),
@@ -340,6 +452,7 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
     probe_mailbox.attach(marshal_mailbox.clone());
     stateful_actor.start();
 
+    let context_for_gossip = context.child("gossip");
     let engine = simplex::Engine::new(
         context.child("consensus"),
         simplex::Config {
@@ -372,11 +485,19 @@ pub async fn start(context: tokio::Context, config: EngineConfig) -> Running {
         },
     );
     let consensus = engine.start(votes, certificates, resolver_channel);
+    let gossip = crate::gossip::start(
+        context_for_gossip,
+        config.mempool.clone(),
+        config.gossip,
+        mempool_channel,
+    );
 
     Running {
         marshal: marshal_mailbox,
         stateful: stateful_mailbox,
         consensus,
-        network: network_handle,
+        network: None,
+        gossip,
+        is_validator,
     }
 }

@@ -14,10 +14,14 @@
 pub mod app;
 pub mod block;
 pub mod engine;
+pub mod gossip;
 pub mod mempool;
 mod state_sync;
 
-pub use app::{App, Databases, MarshalMailbox, Scheme, StateDb, execute, genesis_block, to_digest};
+pub use app::{
+    App, Databases, ExecStats, MarshalMailbox, Scheme, StateDb, execute, genesis_block, to_digest,
+};
 pub use block::{Block, Digest, Header};
-pub use engine::{EngineConfig, Running, start};
-pub use mempool::{Mempool, MempoolConfig, Refusal};
+pub use engine::{Channels, EngineConfig, Running, Runtime, start, start_engine};
+pub use gossip::GossipConfig;
+pub use mempool::{Inadmissible, Mempool, MempoolConfig, Refusal, check_stateless};

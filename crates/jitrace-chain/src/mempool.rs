@@ -5,7 +5,7 @@
 //! next proposal on an unfinalised parent does not include it again; if the proposal is never
 //! finalised the mark expires and the transaction is proposed again.
 
-use jitrace_types::TxHash;
+use jitrace_types::{SignedTransaction, Transaction, TxHash};
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex},
@@ -40,6 +40,48 @@ struct Entry {
     raw: Arc<Vec<u8>>,
     /// Until when (ms) the transaction is in flight in a proposal.
     in_flight_until: u64,
+    /// When (ms) to send the transaction to the validators (again); `None` for transactions
+    /// that came from a peer, which their own node keeps sending.
+    gossip_due: Option<u64>,
+}
+
+/// Why a transaction cannot enter any mempool, whatever the state: decided from its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Inadmissible {
+    /// The bytes are not a valid signed transaction.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// The signature does not verify against the signer.
+    #[error("the signature does not match the signer")]
+    BadSignature,
+    /// The transaction is for another chain.
+    #[error("the transaction is for chain {got:?}, this is {expected:?}")]
+    WrongChainId { expected: String, got: String },
+}
+
+/// The checks every node makes before accepting a transaction from a client or a peer: it
+/// decodes and validates, names this chain, and (unless `signature_checked`) its signature
+/// verifies. Returns its id and body.
+pub fn check_stateless(
+    raw: &[u8],
+    chain_id: &str,
+    signature_checked: bool,
+) -> Result<(TxHash, Transaction), Inadmissible> {
+    let signed =
+        SignedTransaction::decode(raw).map_err(|e| Inadmissible::Malformed(e.to_string()))?;
+    let tx = signed
+        .transaction()
+        .map_err(|e| Inadmissible::Malformed(e.to_string()))?;
+    if tx.chain_id != chain_id {
+        return Err(Inadmissible::WrongChainId {
+            expected: chain_id.to_string(),
+            got: tx.chain_id,
+        });
+    }
+    if !signature_checked && !signed.verify_signature(&tx.signer) {
+        return Err(Inadmissible::BadSignature);
+    }
+    Ok((signed.hash(), tx))
 }
 
 /// A shared, thread-safe mempool handle.
@@ -63,8 +105,23 @@ impl Mempool {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Admits a transaction.
+    /// Admits a transaction a client submitted to this node; the node sends it to the
+    /// validators until it is finalised.
     pub fn insert(&self, hash: TxHash, raw: Vec<u8>) -> Result<(), Refusal> {
+        self.insert_entry(hash, raw, Some(0))
+    }
+
+    /// Admits a transaction a peer sent.
+    pub fn insert_from_peer(&self, hash: TxHash, raw: Vec<u8>) -> Result<(), Refusal> {
+        self.insert_entry(hash, raw, None)
+    }
+
+    fn insert_entry(
+        &self,
+        hash: TxHash,
+        raw: Vec<u8>,
+        gossip_due: Option<u64>,
+    ) -> Result<(), Refusal> {
         let mut inner = self.lock();
         if inner.txs.contains_key(&hash) {
             return Err(Refusal::Duplicate);
@@ -80,6 +137,7 @@ impl Mempool {
             Entry {
                 raw: Arc::new(raw),
                 in_flight_until: 0,
+                gossip_due,
             },
         );
         Ok(())
@@ -113,6 +171,30 @@ impl Mempool {
             bytes += entry.raw.len();
             entry.in_flight_until = now_ms.saturating_add(self.config.in_flight_ms);
             out.push(entry.raw.as_ref().clone());
+        }
+        out
+    }
+
+    /// Takes up to `max` of this node's own transactions due to be sent to the validators, and
+    /// schedules the next send `resend_ms` later (until a finalised block removes them).
+    pub fn take_for_gossip(&self, now_ms: u64, max: usize, resend_ms: u64) -> Vec<Arc<Vec<u8>>> {
+        let mut inner = self.lock();
+        let Inner { order, txs, .. } = &mut *inner;
+        let mut out = Vec::new();
+        for hash in order.iter() {
+            if out.len() >= max {
+                break;
+            }
+            let Some(entry) = txs.get_mut(hash) else {
+                continue;
+            };
+            match entry.gossip_due {
+                Some(due) if due <= now_ms => {
+                    entry.gossip_due = Some(now_ms.saturating_add(resend_ms));
+                    out.push(entry.raw.clone());
+                }
+                _ => {}
+            }
         }
         out
     }

@@ -7,7 +7,6 @@
 
 use crate::app::StateDb;
 use commonware_glue::stateful::db::{AttachableResolver, Shared};
-use commonware_runtime::tokio;
 use commonware_storage::{
     mmr,
     qmdb::{
@@ -17,28 +16,28 @@ use commonware_storage::{
 };
 use std::marker::PhantomData;
 
-/// A [`Source`] that never answers and a resolver that serves nothing.
-pub struct NoStateSync<Op>(PhantomData<fn() -> Op>);
+/// A [`Source`] that never answers and a resolver that serves nothing (for runtime `E`).
+pub struct NoStateSync<E>(PhantomData<fn() -> E>);
 
-impl<Op> Clone for NoStateSync<Op> {
+impl<E> Clone for NoStateSync<E> {
     fn clone(&self) -> Self {
         Self(PhantomData)
     }
 }
 
-impl<Op> Default for NoStateSync<Op> {
+impl<E> Default for NoStateSync<E> {
     fn default() -> Self {
         Self(PhantomData)
     }
 }
 
 /// The operation type of the state database.
-pub type StateOp = <StateDb<tokio::Context> as qmdb::sync::Database>::Op;
+pub type StateOp<E> = <StateDb<E> as qmdb::sync::Database>::Op;
 
-impl Source for NoStateSync<StateOp> {
+impl<E: crate::engine::Runtime> Source for NoStateSync<E> {
     type Family = mmr::Family;
     type Digest = crate::block::Digest;
-    type Op = StateOp;
+    type Op = StateOp<E>;
     type Error = qmdb::Error<mmr::Family>;
 
     async fn serve(&self, _request: Request<mmr::Family>) -> source::Result<Self> {
@@ -46,6 +45,6 @@ impl Source for NoStateSync<StateOp> {
     }
 }
 
-impl AttachableResolver<StateDb<tokio::Context>> for NoStateSync<StateOp> {
-    async fn attach_database(&self, _db: Shared<StateDb<tokio::Context>>) {}
+impl<E: crate::engine::Runtime> AttachableResolver<StateDb<E>> for NoStateSync<E> {
+    async fn attach_database(&self, _db: Shared<StateDb<E>>) {}
 }

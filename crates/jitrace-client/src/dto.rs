@@ -28,6 +28,15 @@ pub struct Status {
     pub tx_count: u64,
     /// Transactions waiting in this node's mempool.
     pub mempool_size: u64,
+    /// `validator` or `observer`.
+    #[serde(default)]
+    pub role: String,
+    /// The consensus view (round) the latest block was finalised in.
+    #[serde(default)]
+    pub view: u64,
+    /// Peers this node is connected to.
+    #[serde(default)]
+    pub peers: u64,
 }
 
 /// A transaction to submit: `POST /v1/tx`.
@@ -339,11 +348,15 @@ mod tests {
                 validators: vec![hex('c')],
                 tx_count: 12,
                 mempool_size: 3,
+                role: "validator".into(),
+                view: 7,
+                peers: 3,
             },
             json!({
                 "chain_id": "jitrace-dev", "height": 7, "block_hash": hex('a'),
                 "state_root": hex('b'), "time_ms": 1_700_000_000_000u64,
                 "validators": [hex('c')], "tx_count": 12, "mempool_size": 3,
+                "role": "validator", "view": 7, "peers": 3,
             }),
         );
     }

@@ -64,6 +64,8 @@ db_err!(
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Tip {
     pub height: u64,
+    /// The consensus view (round) the block was finalised in.
+    pub view: u64,
     pub block_hash: Hash,
     pub state_root: Hash,
     pub time_ms: u64,
@@ -73,6 +75,7 @@ pub struct Tip {
 /// One finalised block to append.
 pub struct FinalizedBlock<'a> {
     pub height: u64,
+    pub view: u64,
     pub hash: Hash,
     pub state_root: Hash,
     pub time_ms: u64,
@@ -142,6 +145,7 @@ impl BlockStore {
             }
             let new_tip = Tip {
                 height: block.height,
+                view: block.view,
                 block_hash: block.hash,
                 state_root: block.state_root,
                 time_ms: block.time_ms,
@@ -215,6 +219,7 @@ mod tests {
     fn block<'a>(height: u64, bytes: &'a [u8], txs: &'a [Hash]) -> FinalizedBlock<'a> {
         FinalizedBlock {
             height,
+            view: height,
             hash: Hash::of(&[bytes]),
             state_root: Hash::of(&[b"root", bytes]),
             time_ms: height * 1000,

@@ -16,14 +16,24 @@ pub struct GenesisFile {
     pub operator: String,
     pub platform_org: String,
     pub platform_name: String,
-    pub validators: Vec<ValidatorEntry>,
+    pub validators: Vec<PeerEntry>,
+    /// Non-voting full nodes allowed to connect.
+    #[serde(default)]
+    pub observers: Vec<PeerEntry>,
 }
 
-/// One validator: its key and where peers reach it.
+/// One node of the network: its key and where peers reach it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ValidatorEntry {
+pub struct PeerEntry {
     pub key: String,
     pub p2p: SocketAddr,
+}
+
+impl PeerEntry {
+    /// The key and address as the engine wants them.
+    pub fn to_engine(&self) -> Result<(commonware_cryptography::ed25519::PublicKey, SocketAddr)> {
+        Ok((PublicKey::from_hex(&self.key)?.to_engine()?, self.p2p))
+    }
 }
 
 impl GenesisFile {

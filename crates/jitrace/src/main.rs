@@ -6,6 +6,7 @@ mod cli;
 mod demo;
 mod genesis;
 mod node;
+mod testnet;
 mod verify;
 
 use anyhow::Result;
@@ -35,6 +36,22 @@ enum Command {
         /// Do not seed demo data into a new chain.
         #[arg(long)]
         no_demo: bool,
+    },
+    /// Write a network: genesis, and a config and key per node.
+    Genesis {
+        #[command(flatten)]
+        network: NetworkArgs,
+    },
+    /// Run one node of a network from its config file.
+    Node {
+        /// The node's config.toml (written by `jitrace genesis`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Start a local network: every node its own process on loopback (generated if missing).
+    Testnet {
+        #[command(flatten)]
+        network: NetworkArgs,
     },
     /// Manage key files.
     #[command(subcommand)]
@@ -73,6 +90,41 @@ enum Command {
     Bench(BenchCommand),
 }
 
+#[derive(clap::Args)]
+struct NetworkArgs {
+    /// How many validators (n = 3f + 1 tolerates f faulty ones).
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// How many observers (non-voting full nodes that serve reads).
+    #[arg(long, default_value_t = 0)]
+    observers: usize,
+    /// The network's directory.
+    #[arg(long = "dir", alias = "out", default_value = ".jitrace/testnet")]
+    dir: PathBuf,
+    /// The address nodes listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Node i serves HTTP on BASE+i and p2p on BASE+100+i.
+    #[arg(long, default_value_t = 9000)]
+    base_port: u16,
+    /// The chain id (default: derived from the operator key).
+    #[arg(long)]
+    chain_id: Option<String>,
+}
+
+impl NetworkArgs {
+    fn options(self) -> node::GenesisOptions {
+        node::GenesisOptions {
+            validators: self.validators,
+            observers: self.observers,
+            out: self.dir,
+            host: self.host,
+            base_port: self.base_port,
+            chain_id: self.chain_id,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Sign transactions, then time their verification and their execution in blocks.
@@ -88,7 +140,8 @@ enum BenchCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Dev { .. }) {
+    let runs_node = matches!(cli.command, Command::Dev { .. } | Command::Node { .. });
+    if runs_node {
         // A node with a dead actor is worse than a stopped one: any panic stops the process,
         // and a restart recovers from disk.
         let default_hook = std::panic::take_hook();
@@ -98,7 +151,7 @@ fn main() -> ExitCode {
         }));
     }
     let json = cli.global.json;
-    init_logging(matches!(cli.command, Command::Dev { .. }));
+    init_logging(runs_node);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -140,6 +193,17 @@ fn run(cli: Cli) -> Result<()> {
             verify::print(&report, global.json)
         }
         Command::Keys(command) => cli::keys(&global, command),
+        Command::Genesis { network } => {
+            let options = network.options();
+            let nodes = node::write_network(&options)?;
+            println!("wrote {}", options.out.join("genesis.toml").display());
+            for (name, config) in nodes {
+                println!("  {name:<14} jitrace node --config {}", config.display());
+            }
+            Ok(())
+        }
+        Command::Node { config } => node::run_configured(&config),
+        Command::Testnet { network } => testnet::run(network.options()),
         Command::Bench(BenchCommand::Execute { txs, block_size }) => {
             let report = bench::execute_bench(txs, block_size)?;
             if global.json {
@@ -180,6 +244,9 @@ fn run(cli: Cli) -> Result<()> {
                     Command::CodeKey(c) => cli::code_key(&global, c).await,
                     Command::Batch(c) => cli::batch(&global, c).await,
                     Command::Dev { .. }
+                    | Command::Genesis { .. }
+                    | Command::Node { .. }
+                    | Command::Testnet { .. }
                     | Command::VerifyChain { .. }
                     | Command::Keys(_)
                     | Command::Bench(_) => {

@@ -1,18 +1,21 @@
-//! Running a node: the engine, the block store, the HTTP API, on the engine's tokio runtime.
+//! Running a node: the engine, the block store, the HTTP API, on the engine's tokio runtime;
+//! and the files that describe a network (`genesis.toml`, one `config.toml` per node).
 
-use crate::genesis::{GenesisFile, ValidatorEntry, read_key, write_key};
-use anyhow::{Context as _, Result, anyhow};
-use commonware_runtime::{Runner as _, tokio as cw_tokio};
+use crate::genesis::{GenesisFile, PeerEntry, read_key, write_key};
+use anyhow::{Context as _, Result, anyhow, bail};
+use commonware_runtime::{Metrics as _, Runner as _, Supervisor as _, tokio as cw_tokio};
 use futures::future::BoxFuture;
 use jitrace_api::{ApiState, StateSource};
-use jitrace_chain::{Databases, EngineConfig, Mempool, MempoolConfig, to_digest};
+use jitrace_chain::{Databases, EngineConfig, GossipConfig, Mempool, MempoolConfig, to_digest};
 use jitrace_ledger::state::StateKey;
 use jitrace_store::BlockStore;
-use jitrace_types::{PublicKey, SecretKey};
+use jitrace_types::SecretKey;
+use serde::{Deserialize, Serialize};
 use std::{
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 /// Where things live in a data directory.
@@ -39,11 +42,42 @@ impl DataDir {
     }
 }
 
-/// Options of `jitrace dev`.
-pub struct DevOptions {
+/// `config.toml` of one node. Relative paths are relative to the config file's directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeConfig {
+    /// The network's genesis file.
+    pub genesis: PathBuf,
+    /// This node's key file (its key is in the genesis validator or observer set).
+    pub key: PathBuf,
+    /// Where this node keeps its data (its `genesis.toml` is a copy of the network's).
     pub data_dir: PathBuf,
+    /// Address of the HTTP API.
     pub http: SocketAddr,
-    pub demo: bool,
+}
+
+impl NodeConfig {
+    /// Reads a config file, resolving its relative paths.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the node config {}", path.display()))?;
+        let mut config: Self = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid node config", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut config.genesis, &mut config.key, &mut config.data_dir] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Everything `run_node` needs.
+pub struct NodeSetup {
+    pub genesis: GenesisFile,
+    pub key: SecretKey,
+    pub data_dir: DataDir,
+    pub http: SocketAddr,
 }
 
 /// Creates a one-validator chain in an empty data directory: keys and genesis.
@@ -54,7 +88,6 @@ pub fn init_dev(dir: &DataDir) -> Result<()> {
     let operator = SecretKey::generate();
     write_key(&dir.key("validator"), &validator)?;
     write_key(&dir.key("operator"), &operator)?;
-    let p2p = free_local_port()?;
     let suffix = &validator.public_key().to_hex()[..8];
     let genesis = GenesisFile {
         chain_id: format!("jitrace-dev-{suffix}"),
@@ -62,10 +95,11 @@ pub fn init_dev(dir: &DataDir) -> Result<()> {
         operator: operator.public_key().to_hex(),
         platform_org: "platform".into(),
         platform_name: "Jitrace Platform".into(),
-        validators: vec![ValidatorEntry {
+        validators: vec![PeerEntry {
             key: validator.public_key().to_hex(),
-            p2p,
+            p2p: free_local_port()?,
         }],
+        observers: vec![],
     };
     genesis.save(&dir.genesis())
 }
@@ -73,6 +107,83 @@ pub fn init_dev(dir: &DataDir) -> Result<()> {
 fn free_local_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot find a free local port")?;
     Ok(listener.local_addr()?)
+}
+
+/// Options of `jitrace genesis`.
+pub struct GenesisOptions {
+    pub validators: usize,
+    pub observers: usize,
+    pub out: PathBuf,
+    pub host: std::net::IpAddr,
+    pub base_port: u16,
+    pub chain_id: Option<String>,
+}
+
+/// Writes a network: `genesis.toml`, `operator.key`, and per node `<name>/config.toml` and
+/// `<name>/node.key`. Returns each node's name and config path.
+pub fn write_network(options: &GenesisOptions) -> Result<Vec<(String, PathBuf)>> {
+    if options.validators == 0 {
+        bail!("a network needs at least one validator");
+    }
+    if options.out.join("genesis.toml").exists() {
+        bail!(
+            "{} already holds a network (genesis.toml exists)",
+            options.out.display()
+        );
+    }
+    std::fs::create_dir_all(&options.out)?;
+    let operator = SecretKey::generate();
+    write_key(&options.out.join("operator.key"), &operator)?;
+    let total = options.validators + options.observers;
+    let mut nodes = Vec::new();
+    let mut validators = Vec::new();
+    let mut observers = Vec::new();
+    for i in 0..total {
+        let (name, list) = if i < options.validators {
+            (format!("validator-{i}"), &mut validators)
+        } else {
+            (
+                format!("observer-{}", i - options.validators),
+                &mut observers,
+            )
+        };
+        let key = SecretKey::generate();
+        let dir = options.out.join(&name);
+        write_key(&dir.join("node.key"), &key)?;
+        let port = |offset: usize| -> Result<u16> {
+            u16::try_from(usize::from(options.base_port) + offset).context("port out of range")
+        };
+        let http = SocketAddr::new(options.host, port(i)?);
+        let p2p = SocketAddr::new(options.host, port(100 + i)?);
+        list.push(PeerEntry {
+            key: key.public_key().to_hex(),
+            p2p,
+        });
+        let config = NodeConfig {
+            genesis: PathBuf::from("../genesis.toml"),
+            key: PathBuf::from("node.key"),
+            data_dir: PathBuf::from("data"),
+            http,
+        };
+        let path = dir.join("config.toml");
+        std::fs::write(&path, toml::to_string_pretty(&config)?)?;
+        nodes.push((name, path));
+    }
+    let suffix = &operator.public_key().to_hex()[..8];
+    let genesis = GenesisFile {
+        chain_id: options
+            .chain_id
+            .clone()
+            .unwrap_or_else(|| format!("jitrace-{suffix}")),
+        genesis_time_ms: jitrace_chain::app::wall_clock_ms(),
+        operator: operator.public_key().to_hex(),
+        platform_org: "platform".into(),
+        platform_name: "Jitrace Platform".into(),
+        validators,
+        observers,
+    };
+    genesis.save(&options.out.join("genesis.toml"))?;
+    Ok(nodes)
 }
 
 /// Reads the latest applied ledger state from the engine's authenticated store.
@@ -90,31 +201,43 @@ impl StateSource for QmdbState {
     }
 }
 
-/// Runs a validator from a data directory until Ctrl-C. `on_ready` runs once the API serves.
+/// Runs a node until Ctrl-C (or SIGTERM). `on_ready` runs once the API serves.
 pub fn run_node(
-    dir: DataDir,
-    http: SocketAddr,
+    setup: NodeSetup,
     on_ready: impl FnOnce(SocketAddr) -> BoxFuture<'static, Result<()>> + Send + 'static,
 ) -> Result<()> {
-    let genesis = GenesisFile::load(&dir.genesis())?;
+    let NodeSetup {
+        genesis,
+        key,
+        data_dir: dir,
+        http,
+    } = setup;
     let ledger_genesis = Arc::new(genesis.ledger_genesis()?);
-    let signer = read_key(&dir.key("validator"))?;
-    let me = signer.public_key();
+    let me = key.public_key().to_hex();
     let validators = genesis
         .validators
         .iter()
-        .map(|v| -> Result<_> {
-            let key = PublicKey::from_hex(&v.key)?.to_engine()?;
-            Ok((key, v.p2p))
-        })
+        .map(PeerEntry::to_engine)
+        .collect::<Result<Vec<_>>>()?;
+    let observers = genesis
+        .observers
+        .iter()
+        .map(PeerEntry::to_engine)
         .collect::<Result<Vec<_>>>()?;
     let listen = genesis
         .validators
         .iter()
-        .find(|v| v.key == me.to_hex())
+        .chain(&genesis.observers)
+        .find(|v| v.key == me)
         .map(|v| v.p2p)
-        .ok_or_else(|| anyhow!("this node's key is not in the genesis validator set"))?;
+        .ok_or_else(|| {
+            anyhow!("this node's key {me} is in neither the validator nor the observer set")
+        })?;
     std::fs::create_dir_all(dir.media())?;
+    // Keep a copy of the genesis in the data directory, for `verify-chain`.
+    if !dir.genesis().exists() {
+        genesis.save(&dir.genesis())?;
+    }
     let store = Arc::new(BlockStore::open(&dir.blocks()).with_context(|| {
         format!(
             "cannot open {} (is another node using this data directory?)",
@@ -139,11 +262,21 @@ pub fn run_node(
             max_bytes: 512 * 1024 * 1024,
             in_flight_ms: 5_000,
         });
+        let metrics_context = context.child("api");
+        let stats = Arc::new(jitrace_chain::ExecStats::default());
         let running = jitrace_chain::start(
             context,
             EngineConfig {
-                signer: signer.to_engine(),
+                signer: key.to_engine(),
+                gossip: GossipConfig {
+                    chain_id: genesis.chain_id.clone(),
+                    validators: validators.iter().map(|(k, _)| k.clone()).collect(),
+                    me: key.public_key().to_engine()?,
+                    interval: Duration::from_millis(20),
+                    resend: Duration::from_secs(10),
+                },
                 validators,
+                observers,
                 listen,
                 namespace: genesis.consensus_namespace(),
                 genesis: ledger_genesis.clone(),
@@ -151,9 +284,15 @@ pub fn run_node(
                 mempool: mempool.clone(),
                 store: store.clone(),
                 tip: tip_tx,
+                stats: stats.clone(),
             },
         )
         .await;
+        let role = if running.is_validator {
+            "validator"
+        } else {
+            "observer"
+        };
         let databases = running.databases().await;
         let api = jitrace_api::router(ApiState {
             chain_id: genesis.chain_id.clone(),
@@ -163,11 +302,16 @@ pub fn run_node(
             tip: tip_rx,
             state: Arc::new(QmdbState(databases)),
             media_dir: dir.media(),
+            engine_metrics: Arc::new(move || metrics_context.encode()),
+            exec_stats: stats,
+            role: role.to_string(),
         });
         let listener = tokio::net::TcpListener::from_std(http_listener)?;
         let server = tokio::spawn(async move { axum::serve(listener, api).await });
-        tracing::info!(%http_addr, chain_id = %genesis.chain_id, "node is serving");
+        tracing::info!(%http_addr, chain_id = %genesis.chain_id, role, "node is serving");
         on_ready(http_addr).await?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             result = server => {
                 result.map_err(|e| anyhow!("the HTTP server stopped: {e}"))??;
@@ -175,9 +319,36 @@ pub fn run_node(
             _ = tokio::signal::ctrl_c() => {
                 eprintln!("\nstopping (every finalised block is on disk)");
             }
+            _ = terminate.recv() => {
+                eprintln!("stopping on SIGTERM (every finalised block is on disk)");
+            }
         }
         Ok(())
     })
+}
+
+/// `jitrace node --config FILE`.
+pub fn run_configured(config_path: &Path) -> Result<()> {
+    let config = NodeConfig::load(config_path)?;
+    let setup = NodeSetup {
+        genesis: GenesisFile::load(&config.genesis)?,
+        key: read_key(&config.key)?,
+        data_dir: DataDir(config.data_dir.clone()),
+        http: config.http,
+    };
+    run_node(setup, |addr| {
+        Box::pin(async move {
+            println!("node serving http://{addr}");
+            Ok(())
+        })
+    })
+}
+
+/// Options of `jitrace dev`.
+pub struct DevOptions {
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub demo: bool,
 }
 
 /// `jitrace dev`.
@@ -189,7 +360,13 @@ pub fn run_dev(options: DevOptions) -> Result<()> {
     }
     let demo = fresh && options.demo;
     let data_dir = options.data_dir.clone();
-    run_node(dir, options.http, move |addr| {
+    let setup = NodeSetup {
+        genesis: GenesisFile::load(&dir.genesis())?,
+        key: read_key(&dir.key("validator"))?,
+        data_dir: dir,
+        http: options.http,
+    };
+    run_node(setup, move |addr| {
         Box::pin(async move {
             let url = format!("http://{addr}");
             if demo {

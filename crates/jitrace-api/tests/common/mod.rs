@@ -236,6 +236,12 @@ impl Fixture {
             tip: tip.subscribe(),
             state: state.clone(),
             media_dir: media_dir.clone(),
+            engine_metrics: Arc::new(|| {
+                "# TYPE network_tracker_directory_reserved gauge\nnetwork_tracker_directory_reserved 3\n"
+                    .to_string()
+            }),
+            exec_stats: Arc::default(),
+            role: "validator".into(),
         });
         Self {
             router,
@@ -300,6 +306,7 @@ fn append_block(store: &BlockStore, height: u64, time_ms: u64, raw: Vec<Vec<u8>>
     store
         .append(&FinalizedBlock {
             height,
+            view: height,
             hash: to_hash(&block.digest()),
             state_root: Hash::of(&[b"state root", &height.to_be_bytes()]),
             time_ms,
