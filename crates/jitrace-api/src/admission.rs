@@ -57,9 +57,51 @@ fn is_octet_stream(headers: &HeaderMap) -> bool {
         })
 }
 
+/// Most transactions in one `POST /v1/txs`.
+pub const MAX_BATCH_TXS: usize = 1_000;
+
+/// The largest body of a `POST /v1/txs`.
+pub const MAX_BATCH_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 /// Checks a transaction's wire bytes and puts it in the mempool; returns its id.
 pub(crate) async fn admit(api: &ApiState, raw: Vec<u8>) -> Result<TxHash, ApiError> {
-    let (hash, tx) = check_stateless(&raw, &api.chain_id, false).map_err(|e| match e {
+    admit_checked(api, raw, false).await
+}
+
+/// Admits many transactions, verifying their signatures as one batch (falling back to one by
+/// one when the batch fails). Each gets its own outcome.
+pub(crate) async fn admit_many(
+    api: &ApiState,
+    raws: Vec<Vec<u8>>,
+) -> Vec<Result<TxHash, ApiError>> {
+    let decoded: Vec<_> = raws
+        .iter()
+        .filter_map(|raw| {
+            let signed = jitrace_types::SignedTransaction::decode(raw).ok()?;
+            let tx = signed.transaction().ok()?;
+            Some((signed, tx))
+        })
+        .collect();
+    let items: Vec<_> = decoded
+        .iter()
+        .map(|(s, tx)| {
+            (&tx.signer, jitrace_types::keys::domain::TRANSACTION, s.body.as_slice(), &s.signature)
+        })
+        .collect();
+    let all_valid = decoded.len() == raws.len() && jitrace_types::keys::verify_batch(&items);
+    let mut out = Vec::with_capacity(raws.len());
+    for raw in raws {
+        out.push(admit_checked(api, raw, all_valid).await);
+    }
+    out
+}
+
+async fn admit_checked(
+    api: &ApiState,
+    raw: Vec<u8>,
+    signature_checked: bool,
+) -> Result<TxHash, ApiError> {
+    let (hash, tx) = check_stateless(&raw, &api.chain_id, signature_checked).map_err(|e| match e {
         Inadmissible::Malformed(reason) => ApiError::Malformed(reason),
         Inadmissible::BadSignature => ApiError::BadSignature,
         Inadmissible::WrongChainId { expected, got } => ApiError::WrongChainId { expected, got },

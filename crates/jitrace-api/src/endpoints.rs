@@ -18,7 +18,8 @@ use commonware_codec::DecodeExt as _;
 use jitrace_chain::Block;
 use jitrace_client::dto::{
     AccountView, BatchList, BatchView, BlockView, ErrorBody, LicenceView, OrgList, OrgView,
-    ProductView, Status, SubmitRequest, Submitted, TxStatus,
+    ErrorDetail, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitOutcome,
+    SubmitRequest, Submitted, TxStatus,
 };
 use jitrace_ledger::state::{
     Account, Batch, Licence, Org, OrgIndex, Product, Receipt, SerialRanges, StateKey,
@@ -121,6 +122,64 @@ pub(crate) async fn submit_tx(
             hash: hash.to_hex(),
         }),
     ))
+}
+
+/// Submit up to 1,000 signed transactions at once; each is admitted or refused on its own, as
+/// with `POST /v1/tx`, and signatures are verified as one batch.
+#[utoipa::path(
+    post, path = "/v1/txs", tag = "transactions",
+    request_body(content = SubmitBatchRequest, description = "Hex of each signed transaction"),
+    responses(
+        (status = 200, description = "Each transaction's outcome, in order", body = SubmitBatchResponse),
+        (status = 400, description = "`bad_request`: not JSON, a bad hex string, or more than 1,000 transactions", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over 4 MiB", body = ErrorBody),
+    )
+)]
+pub(crate) async fn submit_txs(
+    State(api): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<SubmitBatchResponse>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit: admission::MAX_BATCH_BODY_BYTES }
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })?;
+    let Json(request) = Json::<SubmitBatchRequest>::from_bytes(&body)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    if request.txs.len() > admission::MAX_BATCH_TXS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {} transactions per request, got {}",
+            admission::MAX_BATCH_TXS,
+            request.txs.len()
+        )));
+    }
+    let raws = request
+        .txs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let text = text.trim();
+            hex::decode(text.strip_prefix("0x").unwrap_or(text))
+                .map_err(|e| ApiError::BadRequest(format!("txs[{i}] must be hex: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let hashes: Vec<Option<String>> =
+        raws.iter().map(|raw| Some(jitrace_ledger::tx_id(raw).to_hex())).collect();
+    let results = admission::admit_many(&api, raws)
+        .await
+        .into_iter()
+        .zip(hashes)
+        .map(|(result, hash)| match result {
+            Ok(hash) => SubmitOutcome { hash: Some(hash.to_hex()), error: None },
+            Err(e) => SubmitOutcome {
+                hash,
+                error: Some(ErrorDetail { code: e.code().to_string(), message: e.to_string() }),
+            },
+        })
+        .collect();
+    Ok(Json(SubmitBatchResponse { results }))
 }
 
 /// A transaction's status: its receipt once executed, or pending while in the mempool.

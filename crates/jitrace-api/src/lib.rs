@@ -92,6 +92,13 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(endpoints::status))
         .routes(routes!(endpoints::submit_tx))
+        .merge(
+            // Bulk submission reads bodies up to 4 MiB; everything else keeps the global limit
+            // (the route's own limit is the inner layer, so it wins).
+            OpenApiRouter::new()
+                .routes(routes!(endpoints::submit_txs))
+                .layer(DefaultBodyLimit::max(admission::MAX_BATCH_BODY_BYTES)),
+        )
         .routes(routes!(endpoints::tx_status))
         .routes(routes!(endpoints::block))
         .routes(routes!(endpoints::account))

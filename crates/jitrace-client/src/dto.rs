@@ -39,6 +39,31 @@ pub struct Status {
     pub peers: u64,
 }
 
+/// Several transactions to submit at once: `POST /v1/txs` (at most 1,000).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubmitBatchRequest {
+    /// Hex of each signed transaction's wire bytes.
+    pub txs: Vec<String>,
+}
+
+/// The outcome of each transaction of a `POST /v1/txs`, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubmitBatchResponse {
+    pub results: Vec<SubmitOutcome>,
+}
+
+/// One transaction's admission: its id, or why it was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SubmitOutcome {
+    /// The transaction id, when the bytes decoded.
+    pub hash: Option<String>,
+    /// Why it was not admitted (the same codes as `POST /v1/tx`).
+    pub error: Option<ErrorDetail>,
+}
+
 /// A transaction to submit: `POST /v1/tx`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

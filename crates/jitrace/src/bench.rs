@@ -1,12 +1,12 @@
 //! `jitrace bench`: measurements on this machine, printed with the command that produced them.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use commonware_glue::stateful::db::DatabaseSet;
 use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use jitrace_chain::{Databases, app::state_config, execute};
 use jitrace_ledger::{BlockEnv, Genesis};
 use jitrace_types::{
-    Gtin, OrgId, Payload, Role, SecretKey, Transaction, gs1,
+    Gtin, Hash, OrgId, Payload, Role, SecretKey, Transaction, gs1,
     keys::{domain, verify_batch},
     tx::{ProductInfo, RegisterOrg},
 };
@@ -148,5 +148,329 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
         batch_verify_per_sec_single_core: batch_rate,
         execute_per_sec: count as f64 / elapsed.as_secs_f64(),
         per_block_ms: elapsed.as_secs_f64() * 1000.0 / blocks.max(1) as f64,
+    })
+}
+
+/// Options of `jitrace bench chain`.
+pub struct ChainBenchOptions {
+    pub validators: usize,
+    pub duration: std::time::Duration,
+    /// Transactions per second to offer (open loop); `None` offers as fast as the nodes admit.
+    pub rate: Option<u64>,
+    /// Signer accounts (each signs its own nonce sequence, always through the same node).
+    pub accounts: usize,
+}
+
+/// Results of `jitrace bench chain`.
+#[derive(Debug, serde::Serialize)]
+pub struct ChainReport {
+    pub validators: usize,
+    pub duration_s: f64,
+    pub mode: String,
+    pub offered: u64,
+    pub admitted: u64,
+    pub finalised: u64,
+    pub finalised_per_sec: f64,
+    pub ok_receipts_sampled: String,
+    pub latency_ms_p50: f64,
+    pub latency_ms_p99: f64,
+    pub latency_ms_p999: f64,
+    pub verify_per_sec_single_core: f64,
+    pub ratio_to_one_core_verify: f64,
+    pub blocks: u64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn single_core_verify_rate() -> f64 {
+    let key = SecretKey::from_seed(42);
+    let public = key.public_key();
+    let messages: Vec<Vec<u8>> = (0..20_000u32).map(|i| i.to_be_bytes().repeat(40)).collect();
+    let sigs: Vec<_> = messages.iter().map(|m| key.sign(domain::TRANSACTION, m)).collect();
+    let start = Instant::now();
+    for (m, s) in messages.iter().zip(&sigs) {
+        assert!(public.verify(domain::TRANSACTION, m, s));
+    }
+    messages.len() as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs a local network of `validators` node processes and a load generator against it.
+pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
+    use crate::node::{GenesisOptions, NodeConfig, write_network};
+    use jitrace_client::Client;
+    use jitrace_types::tx::Attribute;
+    use std::{
+        collections::HashMap,
+        process::{Command, Stdio},
+        sync::{Arc, Mutex},
+        time::Duration,
+    };
+
+    let verify_rate = single_core_verify_rate();
+    let dir = tempfile::tempdir()?;
+    let base_port = {
+        let mut found = None;
+        for base in (21_000u16..60_000).step_by(397) {
+            let free = (0..options.validators as u16)
+                .chain(100..100 + options.validators as u16)
+                .all(|o| std::net::TcpListener::bind(("127.0.0.1", base + o)).is_ok());
+            if free {
+                found = Some(base);
+                break;
+            }
+        }
+        found.ok_or_else(|| anyhow!("no free ports"))?
+    };
+    let nodes = write_network(&GenesisOptions {
+        validators: options.validators,
+        observers: 0,
+        out: dir.path().to_path_buf(),
+        host: std::net::IpAddr::from([127, 0, 0, 1]),
+        base_port,
+        chain_id: Some("jitrace-bench".into()),
+    })?;
+    let exe = std::env::current_exe()?;
+    struct Kill(Vec<std::process::Child>);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let mut children = Kill(Vec::new());
+    let mut urls = Vec::new();
+    for (name, config) in &nodes {
+        let log = std::fs::File::create(dir.path().join(format!("{name}.log")))?;
+        children.0.push(
+            Command::new(&exe)
+                .args(["node", "--config"])
+                .arg(config)
+                .env("JITRACE_LOG", "warn")
+                .stdout(Stdio::from(log.try_clone()?))
+                .stderr(Stdio::from(log))
+                .spawn()?,
+        );
+        urls.push(format!("http://{}", NodeConfig::load(config)?.http));
+    }
+    let operator = crate::genesis::read_key(&dir.path().join("operator.key"))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let clients: Vec<Client> = urls.iter().map(Client::new).collect();
+        // Wait for the network.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for client in &clients {
+            while client.status().await.map(|s| s.height).unwrap_or(0) < 1 {
+                if Instant::now() > deadline {
+                    bail!("the network did not start; logs in {}", dir.path().display());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let chain = "jitrace-bench".to_string();
+        let sign = |key: &SecretKey, nonce: u64, payload: Payload| {
+            Transaction { chain_id: chain.clone(), signer: key.public_key(), nonce, payload }.sign(key)
+        };
+        let wait_all = |hashes: Vec<Hash>| {
+            let client = clients[0].clone();
+            async move {
+                for hash in hashes {
+                    let status = client.wait_for_tx(&hash, Duration::from_secs(120)).await?;
+                    if status.status != "ok" {
+                        bail!("setup transaction rejected: {:?} {:?}", status.reason, status.detail);
+                    }
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+        };
+        // Setup: a brand, its member accounts, one product per account.
+        let org = OrgId::new("bench-brand")?;
+        let admin = SecretKey::from_seed(7);
+        let register = sign(&operator, 1, Payload::RegisterOrg(RegisterOrg {
+            id: org.clone(),
+            name: "Bench Brand".into(),
+            roles: vec![Role::Brand],
+            gs1_company_prefix: None,
+            region: None,
+            admin: admin.public_key(),
+        }));
+        clients[0].submit(&register).await?;
+        wait_all(vec![register.hash()]).await?;
+        let members: Vec<SecretKey> = (0..options.accounts as u64).map(|i| SecretKey::from_seed(10_000 + i)).collect();
+        let adds: Vec<_> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| sign(&admin, i as u64 + 1, Payload::AddMember { org: org.clone(), key: m.public_key() }))
+            .collect();
+        for chunk in adds.chunks(500) {
+            clients[0].submit_many(chunk).await?;
+        }
+        wait_all(adds.iter().map(|t| t.hash()).collect()).await?;
+        let products: Vec<_> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                sign(m, 1, Payload::RegisterProduct(ProductInfo {
+                    gtin: gtin(i as u64),
+                    org: org.clone(),
+                    name: format!("Bench product {i}"),
+                    description: String::new(),
+                    attributes: vec![],
+                    media: vec![],
+                }))
+            })
+            .collect();
+        for chunk in products.chunks(500) {
+            clients[0].submit_many(chunk).await?;
+        }
+        wait_all(products.iter().map(|t| t.hash()).collect()).await?;
+
+        // Pre-sign the load: product updates, round-robin over accounts; account i always goes
+        // through node i mod n, so its nonces arrive in order.
+        let seconds = options.duration.as_secs_f64();
+        let total = match options.rate {
+            Some(rate) => (rate as f64 * seconds) as u64,
+            None => (15_000.0 * seconds) as u64,
+        };
+        let mut per_node: Vec<Vec<jitrace_types::SignedTransaction>> = vec![Vec::new(); clients.len()];
+        for n in 0..total {
+            let i = (n % members.len() as u64) as usize;
+            let nonce = 2 + n / members.len() as u64;
+            let tx = sign(&members[i], nonce, Payload::UpdateProduct(ProductInfo {
+                gtin: gtin(i as u64),
+                org: org.clone(),
+                name: format!("Bench product {i} v{nonce}"),
+                description: String::new(),
+                attributes: vec![Attribute { name: "revision".into(), value: nonce.to_string() }],
+                media: vec![],
+            }));
+            per_node[i % clients.len()].push(tx);
+        }
+
+        let submitted: Arc<Mutex<HashMap<Hash, Instant>>> = Arc::default();
+        let admitted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let start_height = clients[0].status().await?.height;
+        let start = Instant::now();
+        let end = start + options.duration;
+        // Submitters: one per node, batches of 200 on an open-loop schedule.
+        let mut tasks = Vec::new();
+        for (node, txs) in per_node.into_iter().enumerate() {
+            let client = clients[node].clone();
+            let submitted = submitted.clone();
+            let admitted = admitted.clone();
+            let rate = options.rate.map(|r| r as f64 / clients.len() as f64);
+            tasks.push(tokio::spawn(async move {
+                let mut sent = 0usize;
+                let mut in_flight = Vec::new();
+                for chunk in txs.chunks(200) {
+                    let now = Instant::now();
+                    if now >= end {
+                        break;
+                    }
+                    if let Some(rate) = rate {
+                        let due = start + Duration::from_secs_f64(sent as f64 / rate);
+                        if due > now {
+                            tokio::time::sleep(due - now).await;
+                        }
+                    }
+                    {
+                        let mut map = submitted.lock().unwrap();
+                        let at = Instant::now();
+                        for tx in chunk {
+                            map.insert(tx.hash(), at);
+                        }
+                    }
+                    sent += chunk.len();
+                    let client = client.clone();
+                    let chunk = chunk.to_vec();
+                    let admitted = admitted.clone();
+                    let request = async move {
+                        if let Ok(response) = client.submit_many(&chunk).await {
+                            let ok = response.results.iter().filter(|r| r.error.is_none()).count();
+                            admitted.fetch_add(ok as u64, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    };
+                    if rate.is_some() {
+                        in_flight.push(tokio::spawn(request)); // open loop
+                    } else {
+                        request.await; // max rate: as fast as the node admits
+                    }
+                }
+                for t in in_flight {
+                    let _ = t.await;
+                }
+            }));
+        }
+        // Watcher: every finalised block on node 0, with the time it was seen.
+        let mut latencies = Vec::new();
+        let mut finalised = 0u64;
+        let mut finalised_in_window = 0u64;
+        let mut height = start_height;
+        let drain_until = end + Duration::from_secs(15);
+        let mut sample = Vec::new();
+        while Instant::now() < drain_until {
+            match clients[0].block(height + 1).await {
+                Ok(block) => {
+                    height += 1;
+                    let seen = Instant::now();
+                    let map = submitted.lock().unwrap();
+                    for id in &block.txs {
+                        if let Ok(hash) = Hash::from_hex(id) {
+                            if let Some(at) = map.get(&hash) {
+                                latencies.push(seen.duration_since(*at).as_secs_f64() * 1000.0);
+                                finalised += 1;
+                                if seen <= end {
+                                    finalised_in_window += 1;
+                                }
+                                if sample.len() < 200 {
+                                    sample.push(hash);
+                                }
+                            }
+                        }
+                    }
+                    let all_done = Instant::now() > end && finalised as usize >= map.len();
+                    drop(map);
+                    if all_done {
+                        break;
+                    }
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        let mut ok = 0;
+        for hash in &sample {
+            if clients[0].tx(hash).await.map(|s| s.status == "ok").unwrap_or(false) {
+                ok += 1;
+            }
+        }
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        let per_sec = finalised_in_window as f64 / seconds;
+        Ok(ChainReport {
+            validators: options.validators,
+            duration_s: seconds,
+            mode: options.rate.map_or("max-rate".to_string(), |r| format!("fixed {r} tx/s")),
+            offered: submitted.lock().unwrap().len() as u64,
+            admitted: admitted.load(std::sync::atomic::Ordering::Relaxed),
+            finalised,
+            finalised_per_sec: per_sec,
+            ok_receipts_sampled: format!("{ok}/{}", sample.len()),
+            latency_ms_p50: percentile(&latencies, 0.50),
+            latency_ms_p99: percentile(&latencies, 0.99),
+            latency_ms_p999: percentile(&latencies, 0.999),
+            verify_per_sec_single_core: verify_rate,
+            ratio_to_one_core_verify: per_sec / verify_rate,
+            blocks: height - start_height,
+        })
     })
 }

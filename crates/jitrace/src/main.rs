@@ -136,6 +136,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         block_size: usize,
     },
+    /// Run a local network of node processes and a load generator; report finalised tx/s and
+    /// submit-to-finalised latency, beside this machine's single-core signature verification rate.
+    Chain {
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Offered transactions per second (open loop); without it, as fast as the nodes admit.
+        #[arg(long)]
+        rate: Option<u64>,
+        /// Signer accounts.
+        #[arg(long, default_value_t = 256)]
+        accounts: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -204,6 +219,22 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Node { config } => node::run_configured(&config),
         Command::Testnet { network } => testnet::run(network.options()),
+        Command::Bench(BenchCommand::Chain { validators, duration, rate, accounts }) => {
+            let report = bench::chain_bench(bench::ChainBenchOptions {
+                validators,
+                duration: std::time::Duration::from_secs(duration),
+                rate,
+                accounts,
+            })?;
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let rate_arg = rate.map(|r| format!(" --rate {r}")).unwrap_or_default();
+                println!("command: jitrace bench chain --validators {validators} --duration {duration}{rate_arg} --accounts {accounts}");
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            Ok(())
+        }
         Command::Bench(BenchCommand::Execute { txs, block_size }) => {
             let report = bench::execute_bench(txs, block_size)?;
             if global.json {
