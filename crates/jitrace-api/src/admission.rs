@@ -85,7 +85,12 @@ pub(crate) async fn admit_many(
     let items: Vec<_> = decoded
         .iter()
         .map(|(s, tx)| {
-            (&tx.signer, jitrace_types::keys::domain::TRANSACTION, s.body.as_slice(), &s.signature)
+            (
+                &tx.signer,
+                jitrace_types::keys::domain::TRANSACTION,
+                s.body.as_slice(),
+                &s.signature,
+            )
         })
         .collect();
     let all_valid = decoded.len() == raws.len() && jitrace_types::keys::verify_batch(&items);
@@ -101,11 +106,14 @@ async fn admit_checked(
     raw: Vec<u8>,
     signature_checked: bool,
 ) -> Result<TxHash, ApiError> {
-    let (hash, tx) = check_stateless(&raw, &api.chain_id, signature_checked).map_err(|e| match e {
-        Inadmissible::Malformed(reason) => ApiError::Malformed(reason),
-        Inadmissible::BadSignature => ApiError::BadSignature,
-        Inadmissible::WrongChainId { expected, got } => ApiError::WrongChainId { expected, got },
-    })?;
+    let (hash, tx) =
+        check_stateless(&raw, &api.chain_id, signature_checked).map_err(|e| match e {
+            Inadmissible::Malformed(reason) => ApiError::Malformed(reason),
+            Inadmissible::BadSignature => ApiError::BadSignature,
+            Inadmissible::WrongChainId { expected, got } => {
+                ApiError::WrongChainId { expected, got }
+            }
+        })?;
     let executed = read_record::<Receipt>(api.state.as_ref(), StateKey::Receipt(hash)).await?;
     if executed.is_some() {
         return Err(ApiError::Duplicate(format!(

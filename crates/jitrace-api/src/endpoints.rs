@@ -17,8 +17,8 @@ use axum::{
 use commonware_codec::DecodeExt as _;
 use jitrace_chain::Block;
 use jitrace_client::dto::{
-    AccountView, BatchList, BatchView, BlockView, ErrorBody, LicenceView, OrgList, OrgView,
-    ErrorDetail, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitOutcome,
+    AccountView, BatchList, BatchView, BlockView, ErrorBody, ErrorDetail, LicenceView, OrgList,
+    OrgView, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitOutcome,
     SubmitRequest, Submitted, TxStatus,
 };
 use jitrace_ledger::state::{
@@ -141,7 +141,9 @@ pub(crate) async fn submit_txs(
 ) -> Result<Json<SubmitBatchResponse>, ApiError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge { limit: admission::MAX_BATCH_BODY_BYTES }
+            ApiError::PayloadTooLarge {
+                limit: admission::MAX_BATCH_BODY_BYTES,
+            }
         } else {
             ApiError::BadRequest(rejection.body_text())
         }
@@ -165,17 +167,25 @@ pub(crate) async fn submit_txs(
                 .map_err(|e| ApiError::BadRequest(format!("txs[{i}] must be hex: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let hashes: Vec<Option<String>> =
-        raws.iter().map(|raw| Some(jitrace_ledger::tx_id(raw).to_hex())).collect();
+    let hashes: Vec<Option<String>> = raws
+        .iter()
+        .map(|raw| Some(jitrace_ledger::tx_id(raw).to_hex()))
+        .collect();
     let results = admission::admit_many(&api, raws)
         .await
         .into_iter()
         .zip(hashes)
         .map(|(result, hash)| match result {
-            Ok(hash) => SubmitOutcome { hash: Some(hash.to_hex()), error: None },
+            Ok(hash) => SubmitOutcome {
+                hash: Some(hash.to_hex()),
+                error: None,
+            },
             Err(e) => SubmitOutcome {
                 hash,
-                error: Some(ErrorDetail { code: e.code().to_string(), message: e.to_string() }),
+                error: Some(ErrorDetail {
+                    code: e.code().to_string(),
+                    message: e.to_string(),
+                }),
             },
         })
         .collect();

@@ -846,3 +846,52 @@ async fn cors_allows_any_origin_to_read() {
             .contains("GET")
     );
 }
+
+// ---- bulk submission ----
+
+async fn submit_many(router: &Router, txs: &[String]) -> Answer {
+    let body = json!({ "txs": txs }).to_string();
+    let request = Request::post("/v1/txs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    send(router, request).await
+}
+
+#[tokio::test]
+async fn bulk_submit_admits_each_transaction_on_its_own() {
+    let f = Fixture::new();
+    let good = [
+        register_retailer("shop-a", 3),
+        register_retailer("shop-b", 4),
+    ];
+    let mut forged = register_retailer("shop-c", 5);
+    forged.signature = brand().sign(jitrace_types::keys::domain::TRANSACTION, &forged.body);
+    let txs: Vec<String> = good
+        .iter()
+        .chain([&forged])
+        .map(|tx| hex::encode(tx.encode()))
+        .chain(["00ff".to_string()])
+        .collect();
+    let answer = submit_many(&f.router, &txs).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    let results = answer.json()["results"].clone();
+    assert_eq!(results[0]["hash"], good[0].hash().to_hex());
+    assert_eq!(results[0]["error"], Value::Null);
+    assert_eq!(results[1]["error"], Value::Null);
+    assert_eq!(results[2]["error"]["code"], "bad_signature");
+    assert_eq!(results[3]["error"]["code"], "malformed");
+    assert!(f.mempool.contains(&good[0].hash()) && f.mempool.contains(&good[1].hash()));
+    assert_eq!(f.mempool.len(), 2, "refused transactions stay out");
+
+    // Resubmitting is a duplicate; over 1,000 transactions or bad hex refuses the request.
+    let again = submit_many(&f.router, &txs[..1]).await.json();
+    assert_eq!(again["results"][0]["error"]["code"], "duplicate");
+    let too_many = vec!["00".to_string(); 1_001];
+    submit_many(&f.router, &too_many)
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
+    submit_many(&f.router, &["zz".to_string()])
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
+}

@@ -33,6 +33,7 @@ use jitrace_ledger::{
     tx_id,
 };
 use jitrace_store::{BlockStore, FinalizedBlock, Tip};
+use jitrace_types::keys::domain;
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -188,27 +189,58 @@ impl Prefetched {
 pub struct ExecError(String);
 
 /// Executes `txs` on `batches` and returns the merkleized state and the receipts.
+///
+/// `known_valid` names transactions whose signatures this node has verified already (those in
+/// its mempool); the others are verified here as one batch before execution, and one by one by
+/// the ledger if the batch fails.
 pub async fn execute<E>(
     batches: Unmerkleized<E>,
     genesis: &Genesis,
     env: BlockEnv,
     txs: &[Vec<u8>],
+    known_valid: impl Fn(&jitrace_types::TxHash) -> bool,
 ) -> Result<(Merkleized<E>, Vec<Receipt>), ExecError>
 where
     E: StorageContext + Spawner,
 {
     let reader = Prefetched::default();
-    // Prefetch what every transaction reads: its receipt (duplicates) and its signer's account.
+    // Decode once: prefetch what every transaction reads (its receipt, for duplicates, and its
+    // signer's account) and collect the signatures still to verify.
     let mut keys = Vec::with_capacity(txs.len() * 2 + 1);
     keys.push(StateKey::Params);
+    let mut decoded = Vec::with_capacity(txs.len());
     for raw in txs {
-        if let Ok(signed) = jitrace_types::SignedTransaction::decode(raw) {
+        let parsed = jitrace_types::SignedTransaction::decode(raw)
+            .ok()
+            .and_then(|signed| signed.transaction().ok().map(|tx| (signed, tx)));
+        if let Some((signed, tx)) = &parsed {
             keys.push(StateKey::Receipt(signed.hash()));
-            if let Ok(tx) = signed.transaction() {
-                keys.push(StateKey::Account(tx.signer));
-            }
+            keys.push(StateKey::Account(tx.signer));
         }
+        decoded.push(parsed);
     }
+    let unverified: Vec<_> = decoded
+        .iter()
+        .flatten()
+        .filter(|(signed, _)| !known_valid(&signed.hash()))
+        .map(|(signed, tx)| {
+            (
+                &tx.signer,
+                domain::TRANSACTION,
+                signed.body.as_slice(),
+                &signed.signature,
+            )
+        })
+        .collect();
+    let batch_valid = jitrace_types::keys::verify_batch(&unverified);
+    let verified: Vec<bool> = decoded
+        .iter()
+        .map(|parsed| {
+            parsed
+                .as_ref()
+                .is_some_and(|(signed, _)| batch_valid || known_valid(&signed.hash()))
+        })
+        .collect();
     keys.sort();
     keys.dedup();
     let digests: Vec<Digest> = keys.iter().map(|k| to_digest(&k.hashed())).collect();
@@ -234,7 +266,7 @@ where
     for (index, raw) in txs.iter().enumerate() {
         let index = u32::try_from(index).map_err(|_| ExecError("too many transactions".into()))?;
         loop {
-            match executor.apply(index, raw) {
+            match executor.apply_checked(index, raw, verified[index as usize]) {
                 Ok(receipt) => {
                     receipts.push(receipt);
                     break;
@@ -347,7 +379,8 @@ where
             time_ms,
         };
         let started = std::time::Instant::now();
-        let (merkleized, _) = match execute(batches, &self.genesis, env, &txs).await {
+        // Our own proposal: every transaction came from our mempool, verified on admission.
+        let (merkleized, _) = match execute(batches, &self.genesis, env, &txs, |_| true).await {
             Ok(done) => done,
             Err(e) => {
                 error!(%e, height = height.get(), "could not execute a proposal");
@@ -394,13 +427,16 @@ where
             time_ms: header.time_ms,
         };
         let started = std::time::Instant::now();
-        let (merkleized, _) = match execute(batches, &self.genesis, env, &block.inner().txs).await {
-            Ok(done) => done,
-            Err(e) => {
-                error!(%e, height = header.height.get(), "could not execute a block");
-                return None;
-            }
-        };
+        let mempool = &self.mempool;
+        let known = |hash: &jitrace_types::TxHash| mempool.contains(hash);
+        let (merkleized, _) =
+            match execute(batches, &self.genesis, env, &block.inner().txs, known).await {
+                Ok(done) => done,
+                Err(e) => {
+                    error!(%e, height = header.height.get(), "could not execute a block");
+                    return None;
+                }
+            };
         self.stats
             .record(block.inner().txs.len(), started.elapsed());
         if merkleized.root() != header.state_root {

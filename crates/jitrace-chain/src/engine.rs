@@ -149,17 +149,22 @@ impl<E: Runtime> Running<E> {
     }
 }
 
+/// The prefix of every storage partition a production node opens: its consensus journal, marshal
+/// archives, sync plan and state database.
+pub const DEFAULT_PARTITION_PREFIX: &str = "jitrace";
+
 fn archive_config<C>(
+    prefix: &str,
     name: &str,
     page_cache: CacheRef,
     codec_config: C,
 ) -> prunable::Config<TwoCap, C> {
     prunable::Config {
         translator: TwoCap,
-        metadata_partition: format!("jitrace-{name}-metadata"),
-        key_partition: format!("jitrace-{name}-key"),
+        metadata_partition: format!("{prefix}-{name}-metadata"),
+        key_partition: format!("{prefix}-{name}-key"),
         key_page_cache: page_cache,
-        value_partition: format!("jitrace-{name}-value"),
+        value_partition: format!("{prefix}-{name}-value"),
         compression: None,
         codec_config,
         items_per_section: NZU64!(4096),
@@ -171,11 +176,18 @@ fn archive_config<C>(
 
 /// The state database's storage layout (shared with offline tools that rebuild it).
 pub fn state_config() -> <Databases<tokio::Context> as DatabaseSet<tokio::Context>>::Config {
+    state_config_with_prefix(DEFAULT_PARTITION_PREFIX)
+}
+
+/// [`state_config`] with its partitions under `prefix` instead of [`DEFAULT_PARTITION_PREFIX`].
+pub fn state_config_with_prefix(
+    prefix: &str,
+) -> <Databases<tokio::Context> as DatabaseSet<tokio::Context>>::Config {
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
     VariableConfig {
         merkle_config: MmrJournalConfig {
-            journal_partition: "jitrace-state-mmr-journal".into(),
-            metadata_partition: "jitrace-state-mmr-metadata".into(),
+            journal_partition: format!("{prefix}-state-mmr-journal"),
+            metadata_partition: format!("{prefix}-state-mmr-metadata"),
             items_per_blob: NZU64!(65_536),
             write_buffer: IO_BUFFER,
             replay_buffer: IO_BUFFER,
@@ -183,7 +195,7 @@ pub fn state_config() -> <Databases<tokio::Context> as DatabaseSet<tokio::Contex
             page_cache: page_cache.clone(),
         },
         journal_config: VariableJournalConfig {
-            partition: "jitrace-state-log".into(),
+            partition: format!("{prefix}-state-log"),
             items_per_section: NZU64!(65_536),
             compression: None,
             codec_config: ((), ((0..=jitrace_types::tx::MAX_TX_BYTES * 4).into(), ())),
@@ -191,7 +203,7 @@ pub fn state_config() -> <Databases<tokio::Context> as DatabaseSet<tokio::Contex
             write_buffer: IO_BUFFER,
             replay_buffer: IO_BUFFER,
         },
-        grafted_metadata_partition: "jitrace-state-grafted".into(),
+        grafted_metadata_partition: format!("{prefix}-state-grafted"),
         translator: EightCap,
         init_cache: Some(NZUsize!(1 << 16)),
         init_buffer: NZUsize!(1 << 21),
@@ -291,6 +303,26 @@ where
     S: Sender<PublicKey = ed25519::PublicKey>,
     R: Receiver<PublicKey = ed25519::PublicKey>,
 {
+    start_engine_with_prefix(context, config, oracle, channels, DEFAULT_PARTITION_PREFIX).await
+}
+
+/// [`start_engine`] with every storage partition under `partition_prefix` instead of
+/// [`DEFAULT_PARTITION_PREFIX`], so that several nodes can share one storage (the deterministic
+/// runtime's, in simulation tests). A node must restart with the prefix it started with.
+pub async fn start_engine_with_prefix<E, O, S, R>(
+    context: E,
+    config: EngineConfig,
+    oracle: O,
+    channels: Channels<S, R>,
+    partition_prefix: &str,
+) -> Running<E>
+where
+    E: Runtime,
+    O: Provider<PublicKey = ed25519::PublicKey> + Blocker<PublicKey = ed25519::PublicKey>,
+    S: Sender<PublicKey = ed25519::PublicKey>,
+    R: Receiver<PublicKey = ed25519::PublicKey>,
+{
+    let prefix = partition_prefix;
     let public_key = config.signer.public_key();
     let page_cache = CacheRef::new(PAGE_SIZE, PAGE_CACHE_PAGES);
     let Channels {
@@ -347,13 +379,18 @@ where
 
     let finalizations = prunable::Archive::init(
         context.child("finalizations_by_height"),
-        archive_config("finalizations", page_cache.clone(), config.validators.len()),
+        archive_config(
+            prefix,
+            "finalizations",
+            page_cache.clone(),
+            config.validators.len(),
+        ),
     )
     .await
     .expect("failed to open the finalizations archive");
     let blocks = prunable::Archive::init(
         context.child("finalized_blocks"),
-        archive_config("blocks", page_cache.clone(), ()),
+        archive_config(prefix, "blocks", page_cache.clone(), ()),
     )
     .await
     .expect("failed to open the blocks archive");
@@ -366,7 +403,7 @@ where
     let genesis = genesis_block(leader, config.genesis_time_ms);
     let genesis_digest = genesis.digest();
 
-    let plan = SyncPlan::init(context.child("plan"), "jitrace".to_string()).await;
+    let plan = SyncPlan::init(context.child("plan"), prefix.to_string()).await;
     let _ = plan.should_sync(false);
     let (probe, probe_mailbox) = Probe::new(ProbeConfig {
         context: context.child("probe"),
@@ -391,7 +428,7 @@ where
                     genesis.clone(),
                     genesis_digest,
                 )),
-                partition_prefix: "jitrace-marshal".to_string(),
+                partition_prefix: format!("{prefix}-marshal"),
                 mailbox_size: NZUsize!(1024),
                 view_retention: ViewDelta::new(256),
                 prunable_items_per_section: NZU64!(4096),
@@ -423,7 +460,7 @@ where
         context.child("stateful"),
         StatefulConfig {
             application: app,
-            db_config: state_config(),
+            db_config: state_config_with_prefix(prefix),
             provider: (),
             marshal: (marshal_mailbox.clone(), floor),
             mailbox_size: NZUsize!(1024),
@@ -463,7 +500,7 @@ where
             relay: deferred.clone(),
             reporter: deferred,
             strategy: Sequential,
-            partition: "jitrace-simplex".to_string(),
+            partition: format!("{prefix}-simplex"),
             mailbox_size: NZUsize!(1024),
             epoch: Epoch::zero(),
             floor: simplex::config::Floor::Genesis(genesis_digest),

@@ -18,7 +18,8 @@ pub mod dto;
 
 use dto::{
     AccountView, BatchList, BatchView, BlockView, ErrorBody, LicenceView, OrgList, OrgView,
-    ProductView, Status, SubmitRequest, Submitted, TxState, TxStatus, SubmitBatchRequest, SubmitBatchResponse,
+    ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitRequest, Submitted,
+    TxState, TxStatus,
 };
 use jitrace_types::{Gtin, Hash, Payload, PublicKey, SecretKey, SignedTransaction, Transaction};
 use reqwest::{StatusCode, Url};
@@ -105,7 +106,9 @@ impl Client {
 
     /// Submits up to 1,000 transactions at once: `POST /v1/txs`. Each has its own outcome.
     pub async fn submit_many(&self, txs: &[SignedTransaction]) -> Result<SubmitBatchResponse> {
-        let body = SubmitBatchRequest { txs: txs.iter().map(|tx| hex::encode(tx.encode())).collect() };
+        let body = SubmitBatchRequest {
+            txs: txs.iter().map(|tx| hex::encode(tx.encode())).collect(),
+        };
         let url = self.url(&["v1", "txs"])?;
         self.send(self.http.post(url).json(&body)).await
     }

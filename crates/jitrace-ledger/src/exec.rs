@@ -166,6 +166,18 @@ impl<'r, R: StateReader> Executor<'r, R> {
     /// Returns its receipt, or `Err(Missing)` with no effect when a read must be fetched first;
     /// call again with the same arguments after fetching.
     pub fn apply(&mut self, index: u32, raw: &[u8]) -> Result<Receipt, Missing> {
+        self.apply_checked(index, raw, false)
+    }
+
+    /// Like [`Executor::apply`], for a caller that has already verified the transaction's
+    /// signature (`signature_verified`), e.g. in a batch with others. Verification is a pure
+    /// function of the bytes, so skipping it changes no outcome when the claim is true.
+    pub fn apply_checked(
+        &mut self,
+        index: u32,
+        raw: &[u8],
+        signature_verified: bool,
+    ) -> Result<Receipt, Missing> {
         let stamp = Stamp {
             height: self.env.height,
             time_ms: self.env.time_ms,
@@ -203,7 +215,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
         };
         receipt.signer = Some(tx.signer);
         receipt.kind = Some(tx.payload.kind().to_string());
-        if !signed.verify_signature(&tx.signer) {
+        if !signature_verified && !signed.verify_signature(&tx.signer) {
             // Not stored: a forged signature over someone's pending body must not take over
             // that body's transaction id.
             receipt.outcome = rejected(Reason::BadSignature, "signature does not match the signer");

@@ -124,7 +124,7 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
                     height,
                     time_ms: 1_700_000_000_000 + height,
                 };
-                let (merkleized, _) = execute(batches, &genesis, env, &block)
+                let (merkleized, _) = execute(batches, &genesis, env, &block, |_| false)
                     .await
                     .map_err(|e| anyhow!("{e}"))?;
                 databases.apply(merkleized).await;
@@ -192,7 +192,10 @@ fn single_core_verify_rate() -> f64 {
     let key = SecretKey::from_seed(42);
     let public = key.public_key();
     let messages: Vec<Vec<u8>> = (0..20_000u32).map(|i| i.to_be_bytes().repeat(40)).collect();
-    let sigs: Vec<_> = messages.iter().map(|m| key.sign(domain::TRANSACTION, m)).collect();
+    let sigs: Vec<_> = messages
+        .iter()
+        .map(|m| key.sign(domain::TRANSACTION, m))
+        .collect();
     let start = Instant::now();
     for (m, s) in messages.iter().zip(&sigs) {
         assert!(public.verify(domain::TRANSACTION, m, s));
@@ -262,7 +265,10 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
     }
     let operator = crate::genesis::read_key(&dir.path().join("operator.key"))?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let clients: Vec<Client> = urls.iter().map(Client::new).collect();
         // Wait for the network.
@@ -270,14 +276,23 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         for client in &clients {
             while client.status().await.map(|s| s.height).unwrap_or(0) < 1 {
                 if Instant::now() > deadline {
-                    bail!("the network did not start; logs in {}", dir.path().display());
+                    bail!(
+                        "the network did not start; logs in {}",
+                        dir.path().display()
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
         let chain = "jitrace-bench".to_string();
         let sign = |key: &SecretKey, nonce: u64, payload: Payload| {
-            Transaction { chain_id: chain.clone(), signer: key.public_key(), nonce, payload }.sign(key)
+            Transaction {
+                chain_id: chain.clone(),
+                signer: key.public_key(),
+                nonce,
+                payload,
+            }
+            .sign(key)
         };
         let wait_all = |hashes: Vec<Hash>| {
             let client = clients[0].clone();
@@ -285,7 +300,11 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
                 for hash in hashes {
                     let status = client.wait_for_tx(&hash, Duration::from_secs(120)).await?;
                     if status.status != "ok" {
-                        bail!("setup transaction rejected: {:?} {:?}", status.reason, status.detail);
+                        bail!(
+                            "setup transaction rejected: {:?} {:?}",
+                            status.reason,
+                            status.detail
+                        );
                     }
                 }
                 Ok::<_, anyhow::Error>(())
@@ -294,21 +313,36 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         // Setup: a brand, its member accounts, one product per account.
         let org = OrgId::new("bench-brand")?;
         let admin = SecretKey::from_seed(7);
-        let register = sign(&operator, 1, Payload::RegisterOrg(RegisterOrg {
-            id: org.clone(),
-            name: "Bench Brand".into(),
-            roles: vec![Role::Brand],
-            gs1_company_prefix: None,
-            region: None,
-            admin: admin.public_key(),
-        }));
+        let register = sign(
+            &operator,
+            1,
+            Payload::RegisterOrg(RegisterOrg {
+                id: org.clone(),
+                name: "Bench Brand".into(),
+                roles: vec![Role::Brand],
+                gs1_company_prefix: None,
+                region: None,
+                admin: admin.public_key(),
+            }),
+        );
         clients[0].submit(&register).await?;
         wait_all(vec![register.hash()]).await?;
-        let members: Vec<SecretKey> = (0..options.accounts as u64).map(|i| SecretKey::from_seed(10_000 + i)).collect();
+        let members: Vec<SecretKey> = (0..options.accounts as u64)
+            .map(|i| SecretKey::from_seed(10_000 + i))
+            .collect();
         let adds: Vec<_> = members
             .iter()
             .enumerate()
-            .map(|(i, m)| sign(&admin, i as u64 + 1, Payload::AddMember { org: org.clone(), key: m.public_key() }))
+            .map(|(i, m)| {
+                sign(
+                    &admin,
+                    i as u64 + 1,
+                    Payload::AddMember {
+                        org: org.clone(),
+                        key: m.public_key(),
+                    },
+                )
+            })
             .collect();
         for chunk in adds.chunks(500) {
             clients[0].submit_many(chunk).await?;
@@ -318,14 +352,18 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                sign(m, 1, Payload::RegisterProduct(ProductInfo {
-                    gtin: gtin(i as u64),
-                    org: org.clone(),
-                    name: format!("Bench product {i}"),
-                    description: String::new(),
-                    attributes: vec![],
-                    media: vec![],
-                }))
+                sign(
+                    m,
+                    1,
+                    Payload::RegisterProduct(ProductInfo {
+                        gtin: gtin(i as u64),
+                        org: org.clone(),
+                        name: format!("Bench product {i}"),
+                        description: String::new(),
+                        attributes: vec![],
+                        media: vec![],
+                    }),
+                )
             })
             .collect();
         for chunk in products.chunks(500) {
@@ -340,18 +378,26 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
             Some(rate) => (rate as f64 * seconds) as u64,
             None => (15_000.0 * seconds) as u64,
         };
-        let mut per_node: Vec<Vec<jitrace_types::SignedTransaction>> = vec![Vec::new(); clients.len()];
+        let mut per_node: Vec<Vec<jitrace_types::SignedTransaction>> =
+            vec![Vec::new(); clients.len()];
         for n in 0..total {
             let i = (n % members.len() as u64) as usize;
             let nonce = 2 + n / members.len() as u64;
-            let tx = sign(&members[i], nonce, Payload::UpdateProduct(ProductInfo {
-                gtin: gtin(i as u64),
-                org: org.clone(),
-                name: format!("Bench product {i} v{nonce}"),
-                description: String::new(),
-                attributes: vec![Attribute { name: "revision".into(), value: nonce.to_string() }],
-                media: vec![],
-            }));
+            let tx = sign(
+                &members[i],
+                nonce,
+                Payload::UpdateProduct(ProductInfo {
+                    gtin: gtin(i as u64),
+                    org: org.clone(),
+                    name: format!("Bench product {i} v{nonce}"),
+                    description: String::new(),
+                    attributes: vec![Attribute {
+                        name: "revision".into(),
+                        value: nonce.to_string(),
+                    }],
+                    media: vec![],
+                }),
+            );
             per_node[i % clients.len()].push(tx);
         }
 
@@ -394,7 +440,11 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
                     let admitted = admitted.clone();
                     let request = async move {
                         if let Ok(response) = client.submit_many(&chunk).await {
-                            let ok = response.results.iter().filter(|r| r.error.is_none()).count();
+                            let ok = response
+                                .results
+                                .iter()
+                                .filter(|r| r.error.is_none())
+                                .count();
                             admitted.fetch_add(ok as u64, std::sync::atomic::Ordering::Relaxed);
                         }
                     };
@@ -450,7 +500,12 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         }
         let mut ok = 0;
         for hash in &sample {
-            if clients[0].tx(hash).await.map(|s| s.status == "ok").unwrap_or(false) {
+            if clients[0]
+                .tx(hash)
+                .await
+                .map(|s| s.status == "ok")
+                .unwrap_or(false)
+            {
                 ok += 1;
             }
         }
@@ -459,7 +514,9 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         Ok(ChainReport {
             validators: options.validators,
             duration_s: seconds,
-            mode: options.rate.map_or("max-rate".to_string(), |r| format!("fixed {r} tx/s")),
+            mode: options
+                .rate
+                .map_or("max-rate".to_string(), |r| format!("fixed {r} tx/s")),
             offered: submitted.lock().unwrap().len() as u64,
             admitted: admitted.load(std::sync::atomic::Ordering::Relaxed),
             finalised,

@@ -219,7 +219,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Node { config } => node::run_configured(&config),
         Command::Testnet { network } => testnet::run(network.options()),
-        Command::Bench(BenchCommand::Chain { validators, duration, rate, accounts }) => {
+        Command::Bench(BenchCommand::Chain {
+            validators,
+            duration,
+            rate,
+            accounts,
+        }) => {
             let report = bench::chain_bench(bench::ChainBenchOptions {
                 validators,
                 duration: std::time::Duration::from_secs(duration),
@@ -230,7 +235,9 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 let rate_arg = rate.map(|r| format!(" --rate {r}")).unwrap_or_default();
-                println!("command: jitrace bench chain --validators {validators} --duration {duration}{rate_arg} --accounts {accounts}");
+                println!(
+                    "command: jitrace bench chain --validators {validators} --duration {duration}{rate_arg} --accounts {accounts}"
+                );
                 println!("{}", serde_json::to_string_pretty(&report)?);
             }
             Ok(())

@@ -191,7 +191,7 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
             };
             let batches = databases.new_batches().await;
             let (merkleized, receipts) =
-                execute(batches, &ledger_genesis, env, &block.txs)
+                execute(batches, &ledger_genesis, env, &block.txs, |_| false)
                     .await
                     .map_err(|e| anyhow!("re-executing block {height}: {e}"))?;
             if merkleized.root() != header.state_root {
