@@ -1,7 +1,7 @@
 //! The REST endpoints under `/v1`, each documented for the OpenAPI document.
 
 use crate::{
-    ApiError, Shared, admission,
+    ApiError, ApiState, Shared, admission,
     source::read_record,
     views::{
         account_view, batch_view, block_view, executed_tx_view, licence_view, org_view,
@@ -22,7 +22,8 @@ use jitrace_client::dto::{
     SubmitRequest, Submitted, TxStatus,
 };
 use jitrace_ledger::state::{
-    Account, Batch, Licence, Org, OrgIndex, Product, Receipt, SerialRanges, StateKey,
+    Account, Batch, Count, Licence, Org, OrgIndex, PAGE_LEN, Product, ProductPage, Receipt,
+    SerialRanges, StateKey,
 };
 use jitrace_store::BlockStore;
 use jitrace_types::{Gtin, Hash, LicenceId, OrgId, PublicKey};
@@ -280,23 +281,56 @@ pub(crate) async fn account(
     Ok(Json(account_view(&key, &account)))
 }
 
-/// Every organisation, by id.
+/// Which page of a list to read.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct PageQuery {
+    /// Page number, from 0 (1,000 entries a page).
+    #[serde(default)]
+    page: u32,
+}
+
+/// An organisation with the first page of its products.
+async fn org_with_products(api: &ApiState, org: Org) -> Result<OrgView, ApiError> {
+    let products =
+        read_record::<ProductPage>(api.state.as_ref(), StateKey::OrgProducts(org.id.clone(), 0))
+            .await?
+            .unwrap_or_default();
+    Ok(org_view(&org, &products.0))
+}
+
+/// Organisations, a page of 1,000 at a time, in registration order.
 #[utoipa::path(
     get, path = "/v1/orgs", tag = "registry",
-    responses((status = 200, description = "Every organisation", body = OrgList))
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of organisations", body = OrgList),
+        (status = 400, description = "A bad page number", body = ErrorBody),
+    )
 )]
-pub(crate) async fn orgs(State(api): State<Shared>) -> Result<Json<OrgList>, ApiError> {
-    let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex)
+pub(crate) async fn orgs(
+    State(api): State<Shared>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<OrgList>, ApiError> {
+    let axum::extract::Query(PageQuery { page }) =
+        query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
+        .await?
+        .unwrap_or_default()
+        .0;
+    let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex(page))
         .await?
         .unwrap_or_default();
     let reads = index
         .0
         .into_iter()
         .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
-    let orgs = futures::future::try_join_all(reads).await?;
-    Ok(Json(OrgList {
-        orgs: orgs.iter().flatten().map(org_view).collect(),
-    }))
+    let records = futures::future::try_join_all(reads).await?;
+    let mut orgs = Vec::with_capacity(records.len());
+    for org in records.into_iter().flatten() {
+        orgs.push(org_with_products(&api, org).await?);
+    }
+    let next_page = (u64::from(page) + 1 < count.div_ceil(PAGE_LEN)).then_some(page + 1);
+    Ok(Json(OrgList { orgs, next_page }))
 }
 
 /// One organisation.
@@ -317,7 +351,7 @@ pub(crate) async fn org(
     let org = read_record::<Org>(api.state.as_ref(), StateKey::Org(id.clone()))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no organisation {id}")))?;
-    Ok(Json(org_view(&org)))
+    Ok(Json(org_with_products(&api, org).await?))
 }
 
 /// One licence, with its remaining quota.

@@ -13,7 +13,7 @@ use jitrace_ledger::{
     tx_id,
 };
 use jitrace_store::Tip;
-use jitrace_types::{Hash, PublicKey};
+use jitrace_types::{Gtin, Hash, PublicKey};
 
 /// Where the API serves a media file.
 pub fn media_url(hash: &Hash) -> String {
@@ -114,7 +114,8 @@ pub fn account_view(key: &PublicKey, account: &Account) -> AccountView {
 }
 
 /// An organisation.
-pub fn org_view(org: &Org) -> OrgView {
+/// An organisation, with the first page of its products.
+pub fn org_view(org: &Org, products: &[Gtin]) -> OrgView {
     OrgView {
         id: org.id.to_string(),
         name: org.name.clone(),
@@ -133,7 +134,8 @@ pub fn org_view(org: &Org) -> OrgView {
             })
             .collect(),
         licences: org.licences.iter().map(ToString::to_string).collect(),
-        products: org.products.iter().map(ToString::to_string).collect(),
+        products: products.iter().map(ToString::to_string).collect(),
+        product_count: org.product_count,
         registered_height: org.registered_at.height,
         registered_time_ms: org.registered_at.time_ms,
     }

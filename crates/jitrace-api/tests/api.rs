@@ -519,7 +519,8 @@ async fn orgs() {
         .iter()
         .map(|o| o["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["acme", "platform"]);
+    assert_eq!(ids, ["platform", "acme"], "registration order");
+    assert_eq!(list["next_page"], Value::Null);
 
     let acme = get_ok(&f.router, "/v1/orgs/acme").await;
     assert_eq!(
@@ -532,11 +533,11 @@ async fn orgs() {
                 "key": code_key().public_key().to_hex(), "registered_height": 1,
                 "revoked": false, "revoked_height": null,
             }],
-            "licences": ["acme-2026"], "products": [GTIN14],
+            "licences": ["acme-2026"], "products": [GTIN14], "product_count": 1,
             "registered_height": 1, "registered_time_ms": BLOCK_TIME_MS,
         })
     );
-    assert_eq!(list["orgs"][0], acme);
+    assert_eq!(list["orgs"][1], acme);
     get(&f.router, "/v1/orgs/nobody")
         .await
         .error(StatusCode::NOT_FOUND, "not_found");

@@ -66,6 +66,8 @@ const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(8192); // 32 MiB
 const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 16);
 const SYNC_BATCH: NonZeroU64 = NZU64!(256);
 const MAX_MESSAGE_SIZE: u32 = 8 * 1024 * 1024;
+/// Largest state value the store decodes.
+const MAX_STATE_VALUE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Which p2p channel carries what.
 mod channel {
@@ -198,7 +200,9 @@ pub fn state_config_with_prefix(
             partition: format!("{prefix}-state-log"),
             items_per_section: NZU64!(65_536),
             compression: None,
-            codec_config: ((), ((0..=jitrace_types::tx::MAX_TX_BYTES * 4).into(), ())),
+            // Records are bounded by the ledger's limits (paged lists, `state::MAX_*`); this bound
+            // is the last line of defence, far above any of them.
+            codec_config: ((), ((0..=MAX_STATE_VALUE_BYTES).into(), ())),
             page_cache,
             write_buffer: IO_BUFFER,
             replay_buffer: IO_BUFFER,

@@ -209,8 +209,11 @@ pub struct OrgView {
     pub code_keys: Vec<CodeKeyView>,
     /// Licence ids, in issue order.
     pub licences: Vec<String>,
-    /// GTINs of its products, in registration order.
+    /// GTINs of its first 1,000 products, in registration order.
     pub products: Vec<String>,
+    /// How many products it registered.
+    #[serde(default)]
+    pub product_count: u64,
     pub registered_height: u64,
     pub registered_time_ms: u64,
 }
@@ -219,8 +222,11 @@ pub struct OrgView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrgList {
-    /// Sorted by id.
+    /// Up to 1,000 organisations, in registration order.
     pub orgs: Vec<OrgView>,
+    /// The page to ask for next (`?page=`), when there are more.
+    #[serde(default)]
+    pub next_page: Option<u32>,
 }
 
 /// When and why a licence was revoked.
@@ -488,12 +494,14 @@ mod tests {
             }],
             licences: vec!["acme-2026".into()],
             products: vec!["00614141000012".into()],
+            product_count: 1,
             registered_height: 1,
             registered_time_ms: 1000,
         };
         round_trip(
             OrgList {
                 orgs: vec![org.clone()],
+                next_page: None,
             },
             json!({ "orgs": [{
                 "id": "acme", "name": "Acme Wines", "roles": ["brand"],
@@ -501,9 +509,9 @@ mod tests {
                 "code_keys": [{
                     "key": hex('2'), "registered_height": 2, "revoked": true, "revoked_height": 5,
                 }],
-                "licences": ["acme-2026"], "products": ["00614141000012"],
+                "licences": ["acme-2026"], "products": ["00614141000012"], "product_count": 1,
                 "registered_height": 1, "registered_time_ms": 1000,
-            }]}),
+            }], "next_page": null}),
         );
         round_trip(
             LicenceView {

@@ -3,8 +3,9 @@
 use crate::{
     Reason,
     state::{
-        Account, Batch, CodeKeyEntry, CodeKeyOwner, Licence, Org, OrgIndex, Outcome, Params,
-        Product, Receipt, Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey,
+        Account, Batch, CodeKeyEntry, CodeKeyOwner, Count, Licence, MAX_BATCHES_PER_PRODUCT,
+        MAX_CODE_KEYS, MAX_MEMBERS, Org, OrgIndex, Outcome, Params, Product, ProductPage, Receipt,
+        Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey, page_of,
     },
 };
 use jitrace_types::{
@@ -142,11 +143,14 @@ impl<'r, R: StateReader> Executor<'r, R> {
             members: vec![genesis.operator],
             code_keys: vec![],
             licences: vec![],
-            products: vec![],
+            product_count: 0,
             registered_at: stamp,
         };
         let index = OrgIndex(vec![genesis.platform_org.clone()]);
-        self.writes.insert(StateKey::OrgIndex, Some(encode(&index)));
+        self.writes
+            .insert(StateKey::OrgIndex(0), Some(encode(&index)));
+        self.writes
+            .insert(StateKey::OrgCount, Some(encode(&Count(1))));
         let account = Account {
             nonce: 0,
             orgs: vec![genesis.platform_org.clone()],
@@ -445,17 +449,16 @@ impl<R: StateReader> TxState<'_, '_, R> {
             members: vec![org.admin],
             code_keys: vec![],
             licences: vec![],
-            products: vec![],
+            product_count: 0,
             registered_at: self.stamp,
         };
         self.put(StateKey::Org(org.id.clone()), &record);
-        let mut index = self
-            .get::<OrgIndex>(&StateKey::OrgIndex)?
-            .unwrap_or_default();
-        if let Err(pos) = index.0.binary_search(&org.id) {
-            index.0.insert(pos, org.id.clone());
-        }
-        self.put(StateKey::OrgIndex, &index);
+        let count = self.get::<Count>(&StateKey::OrgCount)?.unwrap_or_default();
+        let page_key = StateKey::OrgIndex(page_of(count.0));
+        let mut page = self.get::<OrgIndex>(&page_key)?.unwrap_or_default();
+        page.0.push(org.id.clone());
+        self.put(page_key, &page);
+        self.put(StateKey::OrgCount, &Count(count.0 + 1));
         self.join(org.admin, &org.id)
     }
 
@@ -470,6 +473,12 @@ impl<R: StateReader> TxState<'_, '_, R> {
                 format!("key is already a member of {org}"),
             );
         };
+        if record.members.len() >= MAX_MEMBERS {
+            return reject(
+                Reason::LimitReached,
+                format!("{org} has {MAX_MEMBERS} members, the most an organisation may have"),
+            );
+        }
         record.members.insert(pos, key);
         self.put(StateKey::Org(org.clone()), &record);
         self.join(key, org)
@@ -571,7 +580,11 @@ impl<R: StateReader> TxState<'_, '_, R> {
             codes_issued: 0,
         };
         self.put(StateKey::Product(info.gtin), &product);
-        org.products.push(info.gtin);
+        let page_key = StateKey::OrgProducts(info.org.clone(), page_of(org.product_count));
+        let mut page = self.get::<ProductPage>(&page_key)?.unwrap_or_default();
+        page.0.push(info.gtin);
+        self.put(page_key, &page);
+        org.product_count += 1;
         self.put(StateKey::Org(info.org.clone()), &org);
         Ok(())
     }
@@ -607,6 +620,12 @@ impl<R: StateReader> TxState<'_, '_, R> {
             return reject(
                 Reason::CodeKeyExists,
                 "this code-signing key is registered already",
+            );
+        }
+        if record.code_keys.len() >= MAX_CODE_KEYS {
+            return reject(
+                Reason::LimitReached,
+                format!("{org} has registered {MAX_CODE_KEYS} code-signing keys, the most allowed"),
             );
         }
         record.code_keys.push(CodeKeyEntry {
@@ -737,6 +756,15 @@ impl<R: StateReader> TxState<'_, '_, R> {
         let mut ranges = self
             .get::<SerialRanges>(&StateKey::SerialRanges(batch.gtin))?
             .unwrap_or_default();
+        if ranges.0.len() >= MAX_BATCHES_PER_PRODUCT {
+            return reject(
+                Reason::LimitReached,
+                format!(
+                    "GTIN {} has {MAX_BATCHES_PER_PRODUCT} batches, the most one product may have",
+                    batch.gtin
+                ),
+            );
+        }
         if ranges.overlaps(batch.first_serial, batch.count) {
             return reject(
                 Reason::SerialRangeOverlap,

@@ -90,6 +90,9 @@ reasons! {
     SerialRangeOverlap = "serial_range_overlap",
     /// The lot label is already used for this product.
     LotExists = "lot_exists",
+    /// A per-record bound would be passed (members of an organisation, code-signing keys,
+    /// batches of one product): see `state::MAX_*`.
+    LimitReached = "limit_reached",
 }
 
 impl fmt::Display for Reason {

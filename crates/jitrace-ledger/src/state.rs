@@ -27,9 +27,24 @@ pub enum StateKey {
     CodeKey(PublicKey) = 7,
     /// The receipt of an authentic transaction (decoded, correctly signed), by its id.
     Receipt(TxHash) = 8,
-    /// The ids of every organisation, sorted (for listings).
-    OrgIndex = 9,
+    /// A page of every organisation's id, in registration order (for listings).
+    OrgIndex(u32) = 9,
+    /// A page of an organisation's products, in registration order.
+    OrgProducts(OrgId, u32) = 10,
+    /// How many organisations there are.
+    OrgCount = 11,
 }
+
+/// Entries per page of a paged list ([`StateKey::OrgIndex`], [`StateKey::OrgProducts`]): lists
+/// that grow without bound are split so that no record grows without bound.
+pub const PAGE_LEN: u64 = 1_000;
+
+/// Most member keys of one organisation.
+pub const MAX_MEMBERS: usize = 1_000;
+/// Most code-signing keys one organisation ever registers.
+pub const MAX_CODE_KEYS: usize = 100;
+/// Most batches (serial ranges) of one product.
+pub const MAX_BATCHES_PER_PRODUCT: usize = 5_000;
 
 impl StateKey {
     /// The canonical bytes of the key.
@@ -101,16 +116,31 @@ pub struct Org {
     pub code_keys: Vec<CodeKeyEntry>,
     /// Licences issued to this organisation, in issue order.
     pub licences: Vec<LicenceId>,
-    /// Products this organisation registered, in registration order.
-    pub products: Vec<Gtin>,
+    /// How many products this organisation registered (listed in [`StateKey::OrgProducts`]).
+    pub product_count: u64,
     pub registered_at: Stamp,
 }
 impl Record for Org {}
 
-/// Every organisation's id, sorted.
+/// A page of organisation ids, in registration order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct OrgIndex(pub Vec<OrgId>);
 impl Record for OrgIndex {}
+
+/// A page of GTINs, in registration order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ProductPage(pub Vec<Gtin>);
+impl Record for ProductPage {}
+
+/// A count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Count(pub u64);
+impl Record for Count {}
+
+/// The page that holds entry `index` of a paged list.
+pub fn page_of(index: u64) -> u32 {
+    u32::try_from(index / PAGE_LEN).unwrap_or(u32::MAX)
+}
 
 impl Org {
     /// Whether the organisation holds `role`.

@@ -83,8 +83,8 @@
 use jitrace_ledger::{
     BlockEnv, Executor, Genesis, Missing, Reason, StateReader, WriteSet, decode, encode,
     state::{
-        Account, Batch, CodeKeyOwner, Licence, Org, OrgIndex, Outcome, Params, Product, Receipt,
-        Record, SerialRanges, StateKey,
+        Account, Batch, CodeKeyOwner, Count, Licence, Org, OrgIndex, Outcome, PAGE_LEN, Params,
+        Product, ProductPage, Receipt, Record, SerialRanges, StateKey,
     },
 };
 use jitrace_types::{
@@ -1096,6 +1096,22 @@ fn check_receipts(scenario: &Scenario, run: &Run, keys: &Keys) -> Vec<String> {
     errors
 }
 
+/// Every organisation id, from the index pages, in registration order.
+fn org_index(state: &State) -> Vec<OrgId> {
+    (0u32..)
+        .map_while(|page| get::<OrgIndex>(state, &StateKey::OrgIndex(page)))
+        .flat_map(|p| p.0)
+        .collect()
+}
+
+/// An organisation's products, from its pages, in registration order.
+fn org_products(state: &State, org: &Org) -> Vec<Gtin> {
+    (0u32..)
+        .map_while(|page| get::<ProductPage>(state, &StateKey::OrgProducts(org.id.clone(), page)))
+        .flat_map(|p| p.0)
+        .collect()
+}
+
 /// Collects mismatches of `expect_state`.
 struct Checker<'a> {
     state: &'a State,
@@ -1204,7 +1220,10 @@ impl Checker<'_> {
                 })
                 .collect();
             self.field(&format!("{what} code_keys"), c.code_keys.clone(), code_keys);
-            let products: Vec<String> = org.products.iter().map(|g| g.to_string()).collect();
+            let products: Vec<String> = org_products(self.state, &org)
+                .iter()
+                .map(|g| g.to_string())
+                .collect();
             self.field(&format!("{what} products"), c.products.clone(), products);
         }
         for c in &expect.licences {
@@ -1366,7 +1385,7 @@ fn check_invariants(state: &State) -> Vec<String> {
     let mut batch_totals_by_licence: BTreeMap<LicenceId, u64> = BTreeMap::new();
     let mut batch_totals_by_product: BTreeMap<Gtin, u64> = BTreeMap::new();
     let mut seen_products = BTreeSet::new();
-    let index = get::<OrgIndex>(state, &StateKey::OrgIndex);
+    let index = org_index(state);
     for (key, bytes) in state {
         match key {
             StateKey::Params => params = Some(decode::<Params>(bytes)),
@@ -1408,7 +1427,12 @@ fn check_invariants(state: &State) -> Vec<String> {
                     }
                 }
                 let mut seen = BTreeSet::new();
-                for g in &org.products {
+                if org_products(state, &org).len() as u64 != org.product_count {
+                    err(format!(
+                        "org {id}: product_count disagrees with its product pages"
+                    ));
+                }
+                for g in &org_products(state, &org) {
                     if !seen_products.insert(*g) {
                         err(format!("product {g} is listed twice"));
                     }
@@ -1417,10 +1441,7 @@ fn check_invariants(state: &State) -> Vec<String> {
                         _ => err(format!("org {id} lists product {g} of another org")),
                     }
                 }
-                if index
-                    .as_ref()
-                    .is_none_or(|i: &OrgIndex| i.0.binary_search(id).is_err())
-                {
+                if index.iter().filter(|i| *i == id).count() != 1 {
                     err(format!("org {id} is not in the org index"));
                 }
                 for entry in &org.code_keys {
@@ -1449,7 +1470,7 @@ fn check_invariants(state: &State) -> Vec<String> {
                     err(format!("product {g} stored as {}", product.info.gtin));
                 }
                 match get::<Org>(state, &StateKey::Org(product.info.org.clone())) {
-                    Some(o) if o.products.contains(g) => {}
+                    Some(o) if org_products(state, &o).contains(g) => {}
                     _ => err(format!("product {g}: its org does not list it")),
                 }
             }
@@ -1501,15 +1522,30 @@ fn check_invariants(state: &State) -> Vec<String> {
                     _ => err(format!("code key {k}: its org does not list it")),
                 }
             }
-            StateKey::OrgIndex => {
+            StateKey::OrgIndex(page) => {
                 let ids = &decode::<OrgIndex>(bytes).0;
-                if !ids.windows(2).all(|w| w[0] < w[1]) {
-                    err("org index unsorted or repeated".into());
+                if ids.is_empty() || ids.len() as u64 > PAGE_LEN {
+                    err(format!("org index page {page} is empty or overfull"));
                 }
                 for id in ids {
                     if !state.contains_key(&StateKey::Org(id.clone())) {
                         err(format!("org index lists unknown org {id}"));
                     }
+                }
+            }
+            StateKey::OrgProducts(org, page) => {
+                let gtins = &decode::<ProductPage>(bytes).0;
+                if gtins.is_empty() || gtins.len() as u64 > PAGE_LEN {
+                    err(format!("product page {page} of {org} is empty or overfull"));
+                }
+            }
+            StateKey::OrgCount => {
+                let count = decode::<Count>(bytes).0;
+                if count != index.len() as u64 {
+                    err(format!(
+                        "org count {count} but {} orgs indexed",
+                        index.len()
+                    ));
                 }
             }
             StateKey::Receipt(h) => {
