@@ -398,7 +398,7 @@ where
 
     async fn process(
         &mut self,
-        (_runtime, context): (E, EngineContext),
+        (runtime, context): (E, EngineContext),
         mut ancestry: impl Ancestry<Block>,
         batches: Unmerkleized<E>,
         finality: Finality,
@@ -428,6 +428,10 @@ where
         };
         let started = std::time::Instant::now();
         let mempool = &self.mempool;
+        // A block on its way to finalisation holds these transactions: keep the next leader
+        // (possibly us) from proposing them again until it is finalised or the mark expires.
+        let ids: Vec<_> = block.inner().txs.iter().map(|raw| tx_id(raw)).collect();
+        mempool.mark_in_flight(&ids, now_ms(&runtime));
         let known = |hash: &jitrace_types::TxHash| mempool.contains(hash);
         let (merkleized, _) =
             match execute(batches, &self.genesis, env, &block.inner().txs, known).await {

@@ -199,6 +199,18 @@ impl Mempool {
         out
     }
 
+    /// Marks transactions that a block being verified includes as in flight from `now_ms`, as
+    /// if this node had proposed them.
+    pub fn mark_in_flight(&self, hashes: &[TxHash], now_ms: u64) {
+        let mut inner = self.lock();
+        let until = now_ms.saturating_add(self.config.in_flight_ms);
+        for hash in hashes {
+            if let Some(entry) = inner.txs.get_mut(hash) {
+                entry.in_flight_until = entry.in_flight_until.max(until);
+            }
+        }
+    }
+
     /// Removes transactions that a finalised block included.
     pub fn remove(&self, hashes: &[TxHash]) {
         let mut inner = self.lock();

@@ -12,17 +12,20 @@
 //! transaction is finalised on every node with the same receipt in every node's state, and
 //! (honest tests) no node ever blocked a peer for misbehaviour such as an equivocation.
 //!
-//! How faults are made, and what this release of the engine does not offer:
+//! How faults are made, and what this release of the engine (2026.10.0) does not offer:
 //! - Message loss and delay: simulated links with latency, jitter and a success rate.
 //! - Partitions: links between groups removed, then restored.
 //! - A crash of one validator aborts the supervisor task all of its actors descend from, at an
-//!   arbitrary point. The deterministic storage then gives a reopened blob only the bytes that
-//!   were synced: writes the node had not synced are lost (power-loss semantics for that node).
-//! - Torn writes: the deterministic runtime tears writes (keeps a random prefix of each unsynced
-//!   write, per its `FaultConfig::write` retention) only when the whole runtime crashes and is
-//!   recovered from its checkpoint; there is no per-node crash with torn writes. So torn writes
-//!   are tested as a whole-cluster power loss: all four validators stop at once mid-run, their
-//!   unsynced writes torn, and restart from the recovered storage.
+//!   arbitrary point (mid-protocol: nothing is flushed or closed). The deterministic storage then
+//!   gives a reopened blob only what was synced. In practice the engine syncs right after it
+//!   writes, so an abort alone loses nothing that was written: it never tears a write.
+//! - Torn writes: the deterministic runtime applies its `FaultConfig::write` retention (keep a
+//!   random prefix of each unsynced write) only when the whole runtime crashes and is recovered
+//!   from its checkpoint; there is no per-node crash that tears writes, and the fault config is
+//!   global. So torn writes are tested as a whole-cluster power loss: the disks first fail half
+//!   of all syncs for 100 ms (validators that hit one panic, as a node with a failing disk
+//!   would, leaving writes that never became durable), then every validator stops at once and
+//!   each unsynced write keeps a random prefix; all restart from what survived.
 //! - Byzantine validator: "twins", a second instance of our real node with the same key, both on
 //!   the key's one network identity (the simulated network's split senders and receivers), one
 //!   talking to validators 1 and 2, the other to 2 and 3. Each twin proposes its own block when
@@ -32,10 +35,13 @@
 //! - The block store (redb) does real file IO outside the deterministic runtime, in a temporary
 //!   directory per run; it is not consensus state and survives crashes as a file would.
 //!
-//! Why not the glue's `simulate::Plan` harness: it owns the runner (no checkpoint, so no torn
-//! writes), keys its nodes by public key (no twins), schedules by wall time only and checks only
-//! what the monitor reports; the small harness in `sim/` uses the same primitives (simulated
-//! network and oracle, supervision-tree crashes) with sequential scenarios and checks in between.
+//! Why not the glue's `simulate::Plan` harness: it owns the runner (so no crash of the whole
+//! runtime from a checkpoint, the only way to tear writes), keys its team by public key (so no
+//! twins), applies actions at fixed times (no "crash it once it starts catching up", no checks
+//! during a partition) and tracks progress through a reporter in marshal's reporter chain, which
+//! `start_engine` does not expose. The harness in `sim/` uses the same primitives (simulated
+//! network and oracle, supervision-tree crashes, storage fault injection) with sequential
+//! scenarios and observes nodes only through what they expose: block store, marshal, state.
 
 mod sim;
 
@@ -80,7 +86,7 @@ async fn assert_nobody_blocked(sim: &Sim) {
     assert!(blocked.is_empty(), "validators blocked peers: {blocked:?}");
 }
 
-/// 1. Four validators on realistic links finalise the same blocks, state roots and receipts.
+/// Four validators on realistic links finalise the same blocks, state roots and receipts.
 #[test]
 fn four_validators_agree_on_blocks_state_and_receipts() {
     let report = run_twice("healthy", || {
@@ -109,7 +115,7 @@ fn four_validators_agree_on_blocks_state_and_receipts() {
     );
 }
 
-/// 2. With a fifth of all messages lost and slow, jittery links, the cluster still finalises
+/// With a fifth of all messages lost and slow, jittery links, the cluster still finalises
 /// every transaction and agrees.
 #[test]
 fn lossy_slow_network_still_finalises_and_agrees() {
@@ -131,7 +137,7 @@ fn lossy_slow_network_still_finalises_and_agrees() {
     assert_eq!(report.summary.receipts.len(), 40);
 }
 
-/// 3a. Split 2|2 no side has a quorum: finalisation stops everywhere (and nobody forks); after
+/// Split 2|2, no side has a quorum: finalisation stops everywhere (and nobody forks); after
 /// healing it resumes, transactions submitted to both sides meanwhile are finalised, and all
 /// agree.
 #[test]
@@ -162,7 +168,7 @@ fn two_two_partition_halts_then_heals() {
     assert_eq!(report.summary.receipts.len(), 20);
 }
 
-/// 3b. Split 3|1: the three keep finalising; the isolated validator finalises nothing, then
+/// Split 3|1: the three keep finalising; the isolated validator finalises nothing, then
 /// catches up after healing (marshal backfill) and agrees.
 #[test]
 fn isolated_validator_catches_up_after_healing() {
@@ -195,8 +201,8 @@ fn isolated_validator_catches_up_after_healing() {
     assert_eq!(report.summary.receipts.len(), 20);
 }
 
-/// 4a. One validator (f = 1) stops abruptly mid-run, losing its unsynced writes; the other
-/// three keep finalising. It restarts from its storage, is stopped again while catching up and
+/// One validator (f = 1) is stopped abruptly mid-run (whatever it had not synced is lost); the
+/// other three keep finalising. It restarts from its storage, is stopped again while catching up and
 /// restarted again, then catches up through marshal backfill to the same blocks and state, and
 /// never equivocates (nobody blocks it).
 #[test]
@@ -248,7 +254,7 @@ fn crashed_validator_recovers_and_catches_up() {
     assert_eq!(report.summary.receipts.len(), 25);
 }
 
-/// 4b. Power loss of the whole cluster with torn writes: the disks start failing (half of all
+/// Power loss of the whole cluster with torn writes: the disks start failing (half of all
 /// syncs fail, so the validators that hit one stop with writes that never became durable), then
 /// every validator loses power at once and each unsynced write keeps only a random prefix. All
 /// restart on healthy disks from what survived, agree with what they had finalised before, and
@@ -311,7 +317,7 @@ fn cluster_recovers_from_power_loss_with_torn_writes() {
     assert_eq!(report.summary.receipts.len(), 25);
 }
 
-/// 5. Byzantine validator 0 runs twice (twins): one instance talks to validators 1 and 2, the
+/// Byzantine validator 0 runs twice (twins): one instance talks to validators 1 and 2, the
 /// other to 2 and 3, and each proposes its own block whenever key 0 leads. The honest three
 /// still finalise one chain with identical blocks, state and receipts, and validator 2 catches
 /// key 0 equivocating and blocks it.
@@ -337,6 +343,12 @@ fn twins_equivocate_and_honest_validators_agree() {
             let height = sim.max_height(&honest) + 3;
             sim.wait_for_height(&honest, height, secs(60)).await;
             let summary = sim.verify(&honest).await;
+            // Even the twins finalised nothing but the honest chain.
+            for instance in [0, twin] {
+                let common = sim.assert_agrees(instance, 1);
+                let line = format!("{} agrees up to h{common}", sim.nodes[instance].name);
+                sim.log(line);
+            }
             let blocked = sim.blocked().await;
             sim.log(format!("blocked {blocked:?}"));
             assert!(
