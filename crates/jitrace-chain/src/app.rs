@@ -373,7 +373,21 @@ where
         }
         let now = now_ms(&runtime);
         let time_ms = now.max(parent.inner().header.time_ms);
-        let txs = self.mempool.take(now, MAX_BLOCK_TXS, MAX_BLOCK_TX_BYTES);
+        // Blocks between the parent and the finalised tip are on their way to finalisation:
+        // their transactions must not be proposed again. (Usually one block, at most a few.)
+        let finalised = self.store.tip().ok().flatten().map_or(0, |t| t.height);
+        let mut pending = std::collections::BTreeSet::new();
+        let mut cursor = Some(parent.clone());
+        while let Some(block) = cursor.take() {
+            if block.height().get() <= finalised {
+                break;
+            }
+            pending.extend(block.inner().txs.iter().map(|raw| tx_id(raw)));
+            cursor = ancestry.next().await;
+        }
+        let txs = self
+            .mempool
+            .take_excluding(now, MAX_BLOCK_TXS, MAX_BLOCK_TX_BYTES, &pending);
         let env = BlockEnv {
             height: height.get(),
             time_ms,
@@ -398,7 +412,7 @@ where
 
     async fn process(
         &mut self,
-        (runtime, context): (E, EngineContext),
+        (_runtime, context): (E, EngineContext),
         mut ancestry: impl Ancestry<Block>,
         batches: Unmerkleized<E>,
         finality: Finality,
@@ -428,10 +442,6 @@ where
         };
         let started = std::time::Instant::now();
         let mempool = &self.mempool;
-        // A block on its way to finalisation holds these transactions: keep the next leader
-        // (possibly us) from proposing them again until it is finalised or the mark expires.
-        let ids: Vec<_> = block.inner().txs.iter().map(|raw| tx_id(raw)).collect();
-        mempool.mark_in_flight(&ids, now_ms(&runtime));
         let known = |hash: &jitrace_types::TxHash| mempool.contains(hash);
         let (merkleized, _) =
             match execute(batches, &self.genesis, env, &block.inner().txs, known).await {

@@ -7,7 +7,7 @@
 
 use jitrace_types::{SignedTransaction, Transaction, TxHash};
 use std::{
-    collections::{BTreeMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -151,6 +151,17 @@ impl Mempool {
     /// Takes up to `max_txs` / `max_bytes` of transactions not in flight, oldest first, and
     /// marks them in flight until `now_ms + in_flight_ms`.
     pub fn take(&self, now_ms: u64, max_txs: usize, max_bytes: usize) -> Vec<Vec<u8>> {
+        self.take_excluding(now_ms, max_txs, max_bytes, &BTreeSet::new())
+    }
+
+    /// Like [`Mempool::take`], skipping `exclude` (transactions already in unfinalised blocks).
+    pub fn take_excluding(
+        &self,
+        now_ms: u64,
+        max_txs: usize,
+        max_bytes: usize,
+        exclude: &BTreeSet<TxHash>,
+    ) -> Vec<Vec<u8>> {
         let mut inner = self.lock();
         let Inner { order, txs, .. } = &mut *inner;
         let mut out = Vec::new();
@@ -162,7 +173,7 @@ impl Mempool {
             let Some(entry) = txs.get_mut(hash) else {
                 continue;
             };
-            if entry.in_flight_until > now_ms {
+            if entry.in_flight_until > now_ms || exclude.contains(hash) {
                 continue;
             }
             if bytes + entry.raw.len() > max_bytes {
@@ -197,18 +208,6 @@ impl Mempool {
             }
         }
         out
-    }
-
-    /// Marks transactions that a block being verified includes as in flight from `now_ms`, as
-    /// if this node had proposed them.
-    pub fn mark_in_flight(&self, hashes: &[TxHash], now_ms: u64) {
-        let mut inner = self.lock();
-        let until = now_ms.saturating_add(self.config.in_flight_ms);
-        for hash in hashes {
-            if let Some(entry) = inner.txs.get_mut(hash) {
-                entry.in_flight_until = entry.in_flight_until.max(until);
-            }
-        }
     }
 
     /// Removes transactions that a finalised block included.
