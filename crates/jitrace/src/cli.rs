@@ -161,7 +161,9 @@ pub async fn status(global: &Global) -> Result<()> {
     let status = global.client().status().await?;
     print(global, &status, |s: &dto::Status| {
         println!("chain      {}", s.chain_id);
-        println!("height     {} (finalised)", s.height);
+        println!("node       {} at {}", s.role, global.node);
+        println!("height     {} (finalised, view {})", s.height, s.view);
+        println!("peers      {}", s.peers);
         println!("block      {}", s.block_hash);
         println!("state root {}", s.state_root);
         println!("validators {}", s.validators.len());
