@@ -35,6 +35,15 @@ pub enum ApiError {
     /// The request body is over the limit.
     #[error("the request body is over the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The request is not signed, or its signature or time is wrong.
+    #[error("{0}")]
+    Unauthorised(String),
+    /// The signer is known but may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The body's media type is not accepted here.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Nothing is at this path, or the record does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -58,6 +67,9 @@ impl ApiError {
             ApiError::Duplicate(_) => StatusCode::CONFLICT,
             ApiError::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorised(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -68,6 +80,9 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorised(_) => "unauthorised",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Malformed(_) => "malformed",
             ApiError::BadSignature => "bad_signature",
             ApiError::WrongChainId { .. } => "wrong_chain_id",

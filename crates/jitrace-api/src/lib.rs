@@ -18,6 +18,7 @@
 //!   OpenAPI document cannot miss one.
 
 mod admission;
+pub mod auth;
 mod endpoints;
 mod error;
 mod media;
@@ -109,6 +110,11 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::batches))
         .routes(routes!(endpoints::batch))
         .routes(routes!(media::media))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(media::upload))
+                .layer(DefaultBodyLimit::max(media::MAX_UPLOAD_BYTES)),
+        )
         .split_for_parts()
 }
 

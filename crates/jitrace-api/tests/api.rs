@@ -896,3 +896,93 @@ async fn bulk_submit_admits_each_transaction_on_its_own() {
         .await
         .error(StatusCode::BAD_REQUEST, "bad_request");
 }
+
+// ---- media upload and range requests ----
+
+fn signed_upload(key: &SecretKey, body: &[u8], mime: &str, time_ms: u64) -> Request<Body> {
+    let auth = jitrace_types::keys::authorization_header(key, "POST", "/v1/media", time_ms, body);
+    Request::post("/v1/media")
+        .header(header::AUTHORIZATION, auth)
+        .header(header::CONTENT_TYPE, mime)
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test]
+async fn media_upload_is_signed_typed_bounded_and_served_with_ranges() {
+    let f = Fixture::new();
+    let video = vec![7u8; 4096];
+    let answer = send(
+        &f.router,
+        signed_upload(&brand(), &video, "video/mp4", now_ms()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    let stored = answer.json();
+    let hash = Hash::of(&[&video]).to_hex();
+    assert_eq!(stored["hash"], hash);
+    assert_eq!(stored["size"], 4096);
+
+    // Range requests serve part of the file (video seeking).
+    let request = Request::get(format!("/v1/media/{hash}"))
+        .header(header::RANGE, "bytes=100-199")
+        .body(Body::empty())
+        .unwrap();
+    let part = send(&f.router, request).await;
+    assert_eq!(part.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.body.len(), 100);
+
+    // Refusals store nothing.
+    let files = || {
+        std::fs::read_dir(&f.media_dir)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let before = files();
+    let unsigned = Request::post("/v1/media")
+        .header(header::CONTENT_TYPE, "image/png")
+        .body(Body::from(vec![1u8; 10]))
+        .unwrap();
+    send(&f.router, unsigned)
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthorised");
+    send(
+        &f.router,
+        signed_upload(&brand(), b"<x/>", "text/html", now_ms()),
+    )
+    .await
+    .error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    send(
+        &f.router,
+        signed_upload(&brand(), b"png", "image/png", now_ms() - 3_600_000),
+    )
+    .await
+    .error(StatusCode::UNAUTHORIZED, "unauthorised");
+    let stranger = SecretKey::from_seed(4242);
+    send(
+        &f.router,
+        signed_upload(&stranger, b"png", "image/png", now_ms()),
+    )
+    .await
+    .error(StatusCode::FORBIDDEN, "forbidden");
+    let mut tampered = signed_upload(&brand(), b"png", "image/png", now_ms());
+    *tampered.body_mut() = Body::from(b"gif".to_vec());
+    send(&f.router, tampered)
+        .await
+        .error(StatusCode::UNAUTHORIZED, "unauthorised");
+    let svg_limit = vec![b' '; (2 << 20) + 1];
+    send(
+        &f.router,
+        signed_upload(&brand(), &svg_limit, "image/svg+xml", now_ms()),
+    )
+    .await
+    .error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_eq!(files(), before, "refused uploads leave no file behind");
+}

@@ -64,6 +64,18 @@ pub struct SubmitOutcome {
     pub error: Option<ErrorDetail>,
 }
 
+/// A stored media file: the answer to `POST /v1/media`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MediaStored {
+    /// SHA-256 of the file, the reference a product record holds.
+    pub hash: String,
+    pub mime: String,
+    pub size: u64,
+    /// Where it is served.
+    pub url: String,
+}
+
 /// A transaction to submit: `POST /v1/tx`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -113,6 +113,29 @@ impl Client {
         self.send(self.http.post(url).json(&body)).await
     }
 
+    /// Uploads a product photo, video or document as `key` (a member of a brand, manufacturer or
+    /// supplier): `POST /v1/media`, a signed request.
+    pub async fn upload_media(
+        &self,
+        key: &SecretKey,
+        bytes: Vec<u8>,
+        mime: &str,
+    ) -> Result<dto::MediaStored> {
+        let url = self.url(&["v1", "media"])?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let auth = jitrace_types::keys::authorization_header(key, "POST", url.path(), now, &bytes);
+        self.send(
+            self.http
+                .post(url)
+                .header(reqwest::header::AUTHORIZATION, auth)
+                .header(reqwest::header::CONTENT_TYPE, mime)
+                .body(bytes),
+        )
+        .await
+    }
+
     /// A transaction's status: `GET /v1/tx/{hash}`.
     pub async fn tx(&self, hash: &Hash) -> Result<TxStatus> {
         self.get(&["v1", "tx", &hash.to_hex()]).await

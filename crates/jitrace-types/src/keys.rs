@@ -130,6 +130,43 @@ impl PublicKey {
     }
 }
 
+/// What an authenticated API request signs (in [`domain::API_REQUEST`]): the method, the path
+/// with its query, the client's time in Unix milliseconds and the SHA-256 of the body, one per
+/// line: `METHOD\nPATH?QUERY\nTIME_MS\nBODY_SHA256_HEX`.
+pub fn request_message(
+    method: &str,
+    path_and_query: &str,
+    time_ms: u64,
+    body_sha256: &crate::Hash,
+) -> Vec<u8> {
+    format!(
+        "{}\n{}\n{}\n{}",
+        method.to_ascii_uppercase(),
+        path_and_query,
+        time_ms,
+        body_sha256.to_hex()
+    )
+    .into_bytes()
+}
+
+/// The `Authorization` header value of a signed API request.
+pub fn authorization_header(
+    key: &SecretKey,
+    method: &str,
+    path_and_query: &str,
+    time_ms: u64,
+    body: &[u8],
+) -> String {
+    let message = request_message(method, path_and_query, time_ms, &crate::Hash::of(&[body]));
+    let signature = key.sign(domain::API_REQUEST, &message);
+    format!(
+        "Jitrace key={}, ts={}, sig={}",
+        key.public_key().to_hex(),
+        time_ms,
+        signature.to_hex()
+    )
+}
+
 /// Verifies many signatures at once (faster than one by one); false if any fails.
 ///
 /// An empty batch verifies trivially.
