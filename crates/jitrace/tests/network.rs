@@ -3,6 +3,9 @@
 //! up to the same blocks and state root. Kill two: finalisation stops without a fork; restart
 //! one: it resumes.
 
+mod common;
+
+use common::{BIN, eventually};
 use jitrace_client::Client;
 use jitrace_types::{Hash, OrgId, Payload, SecretKey, Transaction};
 use std::{
@@ -13,10 +16,8 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
-
-const BIN: &str = env!("CARGO_BIN_EXE_jitrace");
 
 /// A base port whose http (base..base+5) and p2p (base+100..base+105) ports are all free.
 fn free_base_port() -> u16 {
@@ -75,21 +76,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Transactions from fresh keys: every one is finalised with a receipt (the ledger rejects it as

@@ -1,16 +1,18 @@
 //! End-to-end tests of the real `jitrace` binary: a dev node as its own process, killed with
 //! SIGKILL and restarted, checked with `verify-chain`, and fed malformed input.
 
+mod common;
+
+use common::{BIN, eventually};
 use jitrace_client::Client;
 use jitrace_types::{Gtin, Hash};
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_jitrace");
 const RIESLING: &str = "09506000134376";
 
 struct Node {
@@ -49,22 +51,6 @@ fn start(data_dir: &Path, addr: &str) -> Node {
         child,
         url: format!("http://{addr}"),
     }
-}
-
-/// Polls `check` until it is true or the deadline passes.
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Waits until the demo data is seeded (its last transaction is the Riesling batch).
