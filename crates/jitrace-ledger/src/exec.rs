@@ -1,18 +1,25 @@
 //! Executing transactions: the rules of the ledger.
+//!
+//! This module holds the executor and the rules of organisations, licences, products and code
+//! batches; `channels` the rules of channel grants; `codes` the life of a code (events,
+//! voiding, ownership, scans).
+
+mod channels;
+mod codes;
 
 use crate::{
     Reason,
     state::{
         Account, Batch, CodeKeyEntry, CodeKeyOwner, Count, Licence, MAX_BATCHES_PER_PRODUCT,
         MAX_CODE_KEYS, MAX_MEMBERS, Org, OrgIndex, Outcome, Params, Product, ProductPage, Receipt,
-        Record, Revocation, SerialRange, SerialRanges, Stamp, StateKey, page_of,
+        Record, Revocation, ScanRules, SerialRange, SerialRanges, Stamp, StateKey, page_of,
     },
 };
 use jitrace_types::{
     OrgId, Payload, PublicKey, Role, SignedTransaction, Transaction, TxHash,
-    tx::{IssueCodeBatch, IssueLicence, ProductInfo, RegisterOrg},
+    tx::{CodeId, IssueCodeBatch, IssueLicence, ProductInfo, RegisterOrg},
 };
-use std::collections::BTreeMap;
+use std::{cell::RefCell, collections::BTreeMap};
 
 /// A read that the reader could not answer yet: the caller fetches `0` and runs the
 /// transaction again. This keeps the ledger synchronous and IO-free while the authenticated
@@ -71,6 +78,10 @@ pub struct Executor<'r, R: StateReader> {
     reader: &'r R,
     env: BlockEnv,
     writes: WriteSet,
+    /// Product-code signatures checked in this block, by (code-signing key, code, signature):
+    /// a pure function's results, kept so that a transaction run again after a [`Missing`]
+    /// read does not verify its codes again.
+    code_checks: RefCell<BTreeMap<(PublicKey, CodeId, String), bool>>,
 }
 
 /// A rejection inside a rule.
@@ -100,6 +111,20 @@ struct TxState<'e, 'r, R: StateReader> {
     staged: WriteSet,
     stamp: Stamp,
     tx_hash: TxHash,
+    /// The signer had no account: admitted only for payloads any key may sign, and its new
+    /// account is kept only if the rule succeeds.
+    new_account: bool,
+}
+
+/// A rule reads through its staged writes, so the read helpers of `crate::read` work inside
+/// rules too.
+impl<R: StateReader> StateReader for TxState<'_, '_, R> {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Missing> {
+        match self.staged.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.exec.read_raw(key),
+        }
+    }
 }
 
 impl<'r, R: StateReader> Executor<'r, R> {
@@ -109,6 +134,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             reader,
             env,
             writes: WriteSet::new(),
+            code_checks: RefCell::default(),
         }
     }
 
@@ -133,6 +159,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             operator: genesis.operator,
             platform_org: genesis.platform_org.clone(),
             validators: genesis.validators.clone(),
+            scan_rules: ScanRules::DEFAULT,
         };
         let org = Org {
             id: genesis.platform_org.clone(),
@@ -231,6 +258,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             staged: WriteSet::new(),
             stamp,
             tx_hash: receipt.tx,
+            new_account: false,
         };
         match state.admit(&tx) {
             Ok(()) => {}
@@ -240,8 +268,12 @@ impl<'r, R: StateReader> Executor<'r, R> {
                 return self.finish(receipt, WriteSet::new());
             }
         }
-        // Admitted: the nonce is consumed whatever the rule decides.
-        let admitted = state.staged.clone();
+        // Admitted: the nonce is consumed whatever the rule decides, except a new key's (a key
+        // that is nobody's gets an account only by a successful action).
+        let admitted = match state.new_account {
+            true => WriteSet::new(),
+            false => state.staged.clone(),
+        };
         match state.run(&tx) {
             Ok(()) => {
                 let staged = state.staged;
@@ -318,11 +350,18 @@ impl<R: StateReader> TxState<'_, '_, R> {
                 ),
             );
         }
-        let Some(mut account) = self.get::<Account>(&StateKey::Account(tx.signer))? else {
-            return reject(
-                Reason::UnknownSigner,
-                format!("key {} is not a member of any organisation", tx.signer),
-            );
+        let mut account = match self.get::<Account>(&StateKey::Account(tx.signer))? {
+            Some(account) => account,
+            None if tx.payload.any_key_may_sign() => {
+                self.new_account = true;
+                Account::default()
+            }
+            None => {
+                return reject(
+                    Reason::UnknownSigner,
+                    format!("key {} is not a member of any organisation", tx.signer),
+                );
+            }
         };
         if tx.nonce <= account.nonce {
             return reject(
@@ -369,6 +408,27 @@ impl<R: StateReader> TxState<'_, '_, R> {
             Payload::RegisterCodeKey { org, key } => self.register_code_key(signer, org, *key),
             Payload::RevokeCodeKey { org, key } => self.revoke_code_key(signer, org, *key),
             Payload::IssueCodeBatch(batch) => self.issue_code_batch(signer, batch),
+            Payload::AuthoriseChannel(grant) => self.authorise_channel(signer, grant),
+            Payload::RevokeChannel {
+                brand,
+                channel,
+                grant,
+                reason,
+            } => self.revoke_channel(signer, brand, channel, *grant, reason),
+            Payload::VoidCodes(void) => self.void_codes(signer, void),
+            Payload::RecordCodeEvent(event) => self.record_code_event(signer, event),
+            Payload::RedeemTicket {
+                code,
+                secret,
+                device,
+            } => self.redeem_ticket(signer, code, secret, *device),
+            Payload::IssueTransferTicket { code, ticket } => {
+                self.issue_transfer_ticket(signer, code, *ticket)
+            }
+            Payload::CancelTicket { code } => self.cancel_ticket(signer, code),
+            Payload::ReportStolen { code } => self.report_stolen(signer, code),
+            Payload::ClearStolen { code } => self.clear_stolen(signer, code),
+            Payload::RecordScans { scans } => self.record_scans(signer, scans),
         }
     }
 

@@ -93,6 +93,57 @@ reasons! {
     /// A per-record bound would be passed (members of an organisation, code-signing keys,
     /// batches of one product): see `state::MAX_*`.
     LimitReached = "limit_reached",
+    /// The serial lies in no batch of the product (or a range to void leaves its batch).
+    CodeNotIssued = "code_not_issued",
+    /// The code's signature (AI 8030) is malformed, or not the batch's code-signing key's over
+    /// this chain, GTIN and serial: a forged code, or one signed by another brand.
+    CodeSignatureInvalid = "code_signature_invalid",
+    /// The code was voided by its brand (or, voiding, every code of the range already is).
+    CodeVoided = "code_voided",
+    /// The code has no state: no event or scan ever named it.
+    UnknownCode = "unknown_code",
+    /// The code's first event must be its brand's commissioning or packing.
+    CodeNotCommissioned = "code_not_commissioned",
+    /// The code was commissioned already.
+    AlreadyCommissioned = "already_commissioned",
+    /// The acting organisation does not hold the item (or, before commissioning, is not its
+    /// brand).
+    NotCustodian = "not_custodian",
+    /// The item is in transit: only receiving it, or redirecting the shipment, is possible.
+    CodeInTransit = "code_in_transit",
+    /// The item is not in transit to the organisation that tries to receive it.
+    NotInTransitToYou = "not_in_transit_to_you",
+    /// The organisation holds no grant of the brand for this product (or none that allows
+    /// selling).
+    ChannelNotAuthorised = "channel_not_authorised",
+    /// The organisation's grant for this product has expired.
+    ChannelExpired = "channel_expired",
+    /// The organisation's grant for this product has not begun.
+    ChannelNotYetValid = "channel_not_yet_valid",
+    /// The organisation's grant for this product was revoked (or, revoking, already is).
+    ChannelRevoked = "channel_revoked",
+    /// No such channel grant.
+    UnknownChannel = "unknown_channel",
+    /// The item was sold: custody events are over.
+    AlreadySold = "already_sold",
+    /// The item was destroyed or decommissioned.
+    CodeRetired = "code_retired",
+    /// The signer does not own the item.
+    NotOwner = "not_owner",
+    /// No pending ticket matches: wrong secret, cancelled or replaced ticket, or a ticket hash
+    /// used before.
+    TicketInvalid = "ticket_invalid",
+    /// The ticket was redeemed already: a ticket works once.
+    TicketUsed = "ticket_used",
+    /// The item is reported lost or stolen (or, reporting, already is).
+    CodeStolen = "code_stolen",
+    /// The item is not reported lost or stolen.
+    CodeNotStolen = "code_not_stolen",
+    /// A position is off the globe, not a scan cell, or a place lacks a part the event needs
+    /// (GPS and region to ship or receive; city and region to sell); or a geofence is invalid.
+    BadLocation = "bad_location",
+    /// A scan's time is too far in the past or the future of the block's time.
+    ScanTimeInvalid = "scan_time_invalid",
 }
 
 impl fmt::Display for Reason {

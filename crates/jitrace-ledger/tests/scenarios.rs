@@ -60,6 +60,24 @@
 //! - `register_product` / `update_product` {gtin, org, name, description?, attributes?:
 //!   [{name, value}], media?: [{hash: "<hex sha-256>", mime, size, caption?}]}
 //! - `issue_code_batch` {org, licence, gtin, lot, first_serial, count, code_key}
+//! - `authorise_channel` {brand, channel, role, products?, territory, geofence?: {centre:
+//!   [lat_micro, lon_micro], radius_m}, valid_from, valid_until}
+//! - `revoke_channel` {brand, channel, grant, reason}
+//! - `void_codes` {org, gtin, first_serial, count, reason?}
+//! - `record_code_event` {code: <printed code>, org, action, place?: {point?: [lat_micro,
+//!   lon_micro], region?, city?}}; an action is `"commission"`, `"pack"`, `"receive"`,
+//!   `"store"`, `"destroy"`, `"decommission"`, `{"ship": {"to"}}`, `{"transfer_custody":
+//!   {"to"}}` or `{"sell": {"buyer": "anonymous" | {"owner": key} | {"claim_ticket": ticket}}}`
+//! - `redeem_ticket` {code: {gtin, serial}, secret: <ticket name>, device?: <device name>}
+//! - `issue_transfer_ticket` {code: {gtin, serial}, ticket: <ticket name>}
+//! - `cancel_ticket` / `report_stolen` / `clear_stolen` {code: {gtin, serial}}
+//! - `record_scans` {scans: [{code: <printed code>, cell: [lat_micro, lon_micro], device:
+//!   <device name>, time_ms}]}
+//!
+//! A printed code is {gtin, serial} and either `signed_by` (a key name: the harness signs it
+//! with `code::sign_code` for the scenario's chain) or `signature` (the AI 8030 text as is). A
+//! ticket name stands for the secret [`ticket_secret`], a device name for the pseudonym
+//! [`device_pseudonym`].
 //!
 //! `expect_state` holds lists of typed checks on the final state; every field but the record's
 //! id is optional, and `"exists": false` asserts the record is absent:
@@ -73,6 +91,14 @@
 //! - `code_keys`: {key, exists?, org?, revoked?}
 //! - `batches`: {gtin, lot, exists?, org?, licence?, first_serial?, count?, code_key?, height?}
 //! - `serial_ranges`: {gtin, ranges: [{first, count, lot}]} (exact, sorted by first)
+//! - `channels`: {brand, channel, exists?, grants?: [{role, revoked, products?, territory}]}
+//! - `brand_channels`: {brand, channels: [org ids in order of first grant]}
+//! - `voided`: {gtin, lot, ranges: [[first, count]]} (exact)
+//! - `codes`: {gtin, serial, exists?, status?, custodian?, in_transit_to?, owner?, ticket?,
+//!   flags?, clone_rule?, sale?: {seller, city, region, grey_market}, events?: [one line
+//!   each, see [`event_summary`]], last_region?, last_city?, scan_count?, device_count?}
+//!   (`""` for "none" in the optional text fields)
+//! - `tickets`: {gtin, serial, ticket: <name>, exists?, kind?, state?, redeemed_by?}
 //!
 //! Besides the files: `every_reason_is_covered` and `every_payload_kind_succeeds_somewhere` keep
 //! the files' coverage from regressing, `a_million_codes_are_one_transaction_and_a_bounded_write`
@@ -81,17 +107,25 @@
 //! transactions (xorshift, fixed seeds) three ways and checks the invariants after every block.
 
 use jitrace_ledger::{
-    BlockEnv, Executor, Genesis, Missing, Reason, StateReader, WriteSet, decode, encode,
+    BlockEnv, Executor, Genesis, Missing, Reason, StateReader, WriteSet, decode, encode, read,
     state::{
-        Account, Batch, CodeKeyOwner, Count, Licence, Org, OrgIndex, Outcome, PAGE_LEN, Params,
-        Product, ProductPage, Receipt, Record, SerialRanges, StateKey,
+        Account, Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeKeyOwner, CodeState,
+        CodeStatus, Count, Licence, MAX_EVENTS_PER_CODE, MAX_GRANTS_PER_CHANNEL,
+        MAX_TRACKED_DEVICES, MAX_VOIDED_RANGES, Org, OrgIndex, Outcome, PAGE_LEN, Params, Product,
+        ProductPage, Receipt, Record, SerialRanges, StateKey, Ticket, TicketKind, TicketState,
+        VoidedRanges,
     },
 };
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Payload, PublicKey, Role, SecretKey, SignedTransaction,
     Transaction,
+    code::sign_code,
     keys::domain,
-    tx::{Attribute, IssueCodeBatch, IssueLicence, MediaRef, ProductInfo, RegisterOrg},
+    tx::{
+        Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId, GeoPoint,
+        Geofence, IssueCodeBatch, IssueLicence, MediaRef, Place, ProductInfo, RegisterOrg, Scan,
+        SignedCode, TicketSecret, VoidCodes, ticket_hash,
+    },
 };
 use serde::{Deserialize, Serialize};
 use std::{
@@ -219,6 +253,145 @@ enum PayloadDto {
         count: u64,
         code_key: String,
     },
+    AuthoriseChannel {
+        brand: String,
+        channel: String,
+        role: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        products: Vec<String>,
+        territory: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        geofence: Option<GeofenceDto>,
+        valid_from: u64,
+        valid_until: u64,
+    },
+    RevokeChannel {
+        brand: String,
+        channel: String,
+        grant: u32,
+        reason: String,
+    },
+    VoidCodes {
+        org: String,
+        gtin: String,
+        first_serial: u64,
+        count: u64,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    RecordCodeEvent {
+        code: SignedCodeDto,
+        org: String,
+        action: ActionDto,
+        #[serde(default, skip_serializing_if = "PlaceDto::is_empty")]
+        place: PlaceDto,
+    },
+    RedeemTicket {
+        code: CodeIdDto,
+        /// The ticket's name: its secret is derived from it (see [`ticket_secret`]).
+        secret: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    IssueTransferTicket {
+        code: CodeIdDto,
+        /// The ticket's name; the payload carries the hash of the secret derived from it.
+        ticket: String,
+    },
+    CancelTicket {
+        code: CodeIdDto,
+    },
+    ReportStolen {
+        code: CodeIdDto,
+    },
+    ClearStolen {
+        code: CodeIdDto,
+    },
+    RecordScans {
+        scans: Vec<ScanDto>,
+    },
+}
+
+/// A code without its signature: `{gtin, serial}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeIdDto {
+    gtin: String,
+    serial: u64,
+}
+
+/// A printed code: `{gtin, serial}` and either `signed_by` (a key name: the harness signs the
+/// code with it for the scenario's chain) or `signature` (the AI 8030 text as is).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignedCodeDto {
+    gtin: String,
+    serial: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signature: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GeofenceDto {
+    /// `[lat_micro, lon_micro]`.
+    centre: [i32; 2],
+    radius_m: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceDto {
+    /// `[lat_micro, lon_micro]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    point: Option<[i32; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    city: Option<String>,
+}
+
+impl PlaceDto {
+    fn is_empty(&self) -> bool {
+        self.point.is_none() && self.region.is_none() && self.city.is_none()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum ActionDto {
+    Commission,
+    Pack,
+    Ship { to: String },
+    Receive,
+    Store,
+    TransferCustody { to: String },
+    Sell { buyer: BuyerDto },
+    Destroy,
+    Decommission,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum BuyerDto {
+    Anonymous,
+    /// A key name.
+    Owner(String),
+    /// A ticket name.
+    ClaimTicket(String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanDto {
+    code: SignedCodeDto,
+    /// `[lat_micro, lon_micro]`.
+    cell: [i32; 2],
+    /// A device name: its pseudonym is derived from it (see [`device_pseudonym`]).
+    device: String,
+    time_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -271,6 +444,16 @@ struct ExpectState {
     batches: Vec<BatchCheck>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     serial_ranges: Vec<SerialRangesCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    channels: Vec<ChannelCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    brand_channels: Vec<BrandChannelsCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    voided: Vec<VoidedCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    codes: Vec<CodeCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tickets: Vec<TicketCheck>,
 }
 
 impl ExpectState {
@@ -282,7 +465,124 @@ impl ExpectState {
             && self.code_keys.is_empty()
             && self.batches.is_empty()
             && self.serial_ranges.is_empty()
+            && self.channels.is_empty()
+            && self.brand_channels.is_empty()
+            && self.voided.is_empty()
+            && self.codes.is_empty()
+            && self.tickets.is_empty()
     }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelCheck {
+    brand: String,
+    channel: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    /// Every grant, in grant order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grants: Option<Vec<GrantCheck>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GrantCheck {
+    role: String,
+    revoked: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    products: Vec<String>,
+    territory: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandChannelsCheck {
+    brand: String,
+    /// In order of their first grant (exact).
+    channels: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoidedCheck {
+    gtin: String,
+    lot: String,
+    /// `[first, count]`, exact.
+    ranges: Vec<[u64; 2]>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeCheck {
+    gtin: String,
+    serial: u64,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    /// `issued`, `active`, `in_transit`, `in_channel`, `sold`, `owned`, `retired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    /// An org id, or `""` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    custodian: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    in_transit_to: Option<String>,
+    /// A key name, or `""` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    /// `claim`, `transfer`, or `""` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ticket: Option<String>,
+    /// The flags that are set, among `recalled`, `stolen`, `clone_suspected`, `grey_market`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flags: Option<Vec<String>>,
+    /// `far_from_sale`, `impossible_travel`, `too_many_devices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clone_rule: Option<String>,
+    /// `{seller, city, region, grey_market}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sale: Option<SaleCheck>,
+    /// Every event, oldest first, in the short form of [`event_summary`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    events: Option<Vec<String>>,
+    /// The latest place's region and city.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scan_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_count: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SaleCheck {
+    seller: String,
+    city: String,
+    region: String,
+    grey_market: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketCheck {
+    gtin: String,
+    serial: u64,
+    /// The ticket's name.
+    ticket: String,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    /// `claim` or `transfer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    /// `pending`, `redeemed`, `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    /// Who redeemed it (a key name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redeemed_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -519,8 +819,96 @@ impl ProductDto {
     }
 }
 
+/// The secret of the ticket named `name` in a scenario.
+fn ticket_secret(name: &str) -> TicketSecret {
+    TicketSecret(Hash::of(&[b"scenario-ticket/", name.as_bytes()]).0)
+}
+
+/// The pseudonym of the device named `name` in a scenario.
+fn device_pseudonym(name: &str) -> Hash {
+    Hash::of(&[b"scenario-device/", name.as_bytes()])
+}
+
+fn point([lat_micro, lon_micro]: [i32; 2]) -> GeoPoint {
+    GeoPoint {
+        lat_micro,
+        lon_micro,
+    }
+}
+
+fn channel_role(s: &str) -> Result<ChannelRole, String> {
+    match s {
+        "distributor" => Ok(ChannelRole::Distributor),
+        "retailer" => Ok(ChannelRole::Retailer),
+        "logistics" => Ok(ChannelRole::Logistics),
+        _ => Err(format!(
+            "channel role {s:?}: expected distributor, retailer or logistics"
+        )),
+    }
+}
+
+impl CodeIdDto {
+    fn to_id(&self) -> Result<CodeId, String> {
+        Ok(CodeId {
+            gtin: gtin(&self.gtin)?,
+            serial: self.serial,
+        })
+    }
+}
+
+impl SignedCodeDto {
+    fn to_signed(&self, keys: &Keys, chain_id: &str) -> Result<SignedCode, String> {
+        let code = CodeId {
+            gtin: gtin(&self.gtin)?,
+            serial: self.serial,
+        };
+        let signature = match (&self.signed_by, &self.signature) {
+            (Some(key), None) => {
+                sign_code(keys.secret(key)?, chain_id, &code.gtin, &code.serial_text())
+            }
+            (None, Some(text)) => text.clone(),
+            _ => return Err("a code needs exactly one of signed_by and signature".into()),
+        };
+        Ok(SignedCode { code, signature })
+    }
+}
+
+impl PlaceDto {
+    fn to_place(&self) -> Place {
+        Place {
+            point: self.point.map(point),
+            region: self.region.clone(),
+            city: self.city.clone(),
+        }
+    }
+}
+
+impl ActionDto {
+    fn to_action(&self, keys: &Keys, code: &CodeId) -> Result<CodeAction, String> {
+        Ok(match self {
+            ActionDto::Commission => CodeAction::Commission,
+            ActionDto::Pack => CodeAction::Pack,
+            ActionDto::Ship { to } => CodeAction::Ship { to: org_id(to)? },
+            ActionDto::Receive => CodeAction::Receive,
+            ActionDto::Store => CodeAction::Store,
+            ActionDto::TransferCustody { to } => CodeAction::TransferCustody { to: org_id(to)? },
+            ActionDto::Sell { buyer } => CodeAction::Sell {
+                buyer: match buyer {
+                    BuyerDto::Anonymous => Buyer::Anonymous,
+                    BuyerDto::Owner(key) => Buyer::Owner(keys.public(key)?),
+                    BuyerDto::ClaimTicket(name) => {
+                        Buyer::ClaimTicket(ticket_hash(code, &ticket_secret(name)))
+                    }
+                },
+            },
+            ActionDto::Destroy => CodeAction::Destroy,
+            ActionDto::Decommission => CodeAction::Decommission,
+        })
+    }
+}
+
 impl PayloadDto {
-    fn to_payload(&self, keys: &Keys) -> Result<Payload, String> {
+    fn to_payload(&self, keys: &Keys, chain_id: &str) -> Result<Payload, String> {
         Ok(match self {
             PayloadDto::RegisterOrg {
                 id,
@@ -589,6 +977,104 @@ impl PayloadDto {
                 count: *count,
                 code_key: keys.public(code_key)?,
             }),
+            PayloadDto::AuthoriseChannel {
+                brand,
+                channel,
+                role,
+                products,
+                territory,
+                geofence,
+                valid_from,
+                valid_until,
+            } => Payload::AuthoriseChannel(AuthoriseChannel {
+                brand: org_id(brand)?,
+                channel: org_id(channel)?,
+                role: channel_role(role)?,
+                products: products.iter().map(|g| gtin(g)).collect::<Result<_, _>>()?,
+                territory: territory.clone(),
+                geofence: geofence.as_ref().map(|f| Geofence {
+                    centre: point(f.centre),
+                    radius_m: f.radius_m,
+                }),
+                valid_from: *valid_from,
+                valid_until: *valid_until,
+            }),
+            PayloadDto::RevokeChannel {
+                brand,
+                channel,
+                grant,
+                reason,
+            } => Payload::RevokeChannel {
+                brand: org_id(brand)?,
+                channel: org_id(channel)?,
+                grant: *grant,
+                reason: reason.clone(),
+            },
+            PayloadDto::VoidCodes {
+                org,
+                gtin: g,
+                first_serial,
+                count,
+                reason,
+            } => Payload::VoidCodes(VoidCodes {
+                org: org_id(org)?,
+                gtin: gtin(g)?,
+                first_serial: *first_serial,
+                count: *count,
+                reason: reason.clone(),
+            }),
+            PayloadDto::RecordCodeEvent {
+                code,
+                org,
+                action,
+                place,
+            } => {
+                let code = code.to_signed(keys, chain_id)?;
+                Payload::RecordCodeEvent(CodeEvent {
+                    action: action.to_action(keys, &code.code)?,
+                    code,
+                    org: org_id(org)?,
+                    place: place.to_place(),
+                })
+            }
+            PayloadDto::RedeemTicket {
+                code,
+                secret,
+                device,
+            } => Payload::RedeemTicket {
+                code: code.to_id()?,
+                secret: ticket_secret(secret),
+                device: device.as_deref().map(device_pseudonym),
+            },
+            PayloadDto::IssueTransferTicket { code, ticket } => {
+                let code = code.to_id()?;
+                Payload::IssueTransferTicket {
+                    code,
+                    ticket: ticket_hash(&code, &ticket_secret(ticket)),
+                }
+            }
+            PayloadDto::CancelTicket { code } => Payload::CancelTicket {
+                code: code.to_id()?,
+            },
+            PayloadDto::ReportStolen { code } => Payload::ReportStolen {
+                code: code.to_id()?,
+            },
+            PayloadDto::ClearStolen { code } => Payload::ClearStolen {
+                code: code.to_id()?,
+            },
+            PayloadDto::RecordScans { scans } => Payload::RecordScans {
+                scans: scans
+                    .iter()
+                    .map(|scan| {
+                        Ok(Scan {
+                            code: scan.code.to_signed(keys, chain_id)?,
+                            cell: point(scan.cell),
+                            device: device_pseudonym(&scan.device),
+                            time_ms: scan.time_ms,
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+            },
         })
     }
 }
@@ -671,7 +1157,7 @@ impl TxDto {
             .payload
             .as_ref()
             .ok_or("missing \"payload\"")?
-            .to_payload(keys)?;
+            .to_payload(keys, chain_id)?;
         let tx = Transaction {
             chain_id: self.chain_id.as_deref().unwrap_or(chain_id).to_string(),
             signer: keys.public(signer)?,
@@ -1364,7 +1850,240 @@ impl Checker<'_> {
                 got,
             );
         }
+        for c in &expect.channels {
+            let (Some(brand), Some(channel)) = (
+                self.parsed(org_id(&c.brand)),
+                self.parsed(org_id(&c.channel)),
+            ) else {
+                continue;
+            };
+            let what = format!("channel {} of {}", c.channel, c.brand);
+            let got = get::<ChannelGrants>(state, &StateKey::ChannelGrants(brand, channel));
+            let Some(record) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            let grants: Vec<GrantCheck> = record
+                .grants
+                .iter()
+                .map(|g| GrantCheck {
+                    role: g.role.as_str().to_string(),
+                    revoked: g.revoked.is_some(),
+                    products: g.products.iter().map(|p| p.to_string()).collect(),
+                    territory: g.territory.clone(),
+                })
+                .collect();
+            self.field(&format!("{what} grants"), c.grants.clone(), grants);
+        }
+        for c in &expect.brand_channels {
+            let Some(brand) = self.parsed(org_id(&c.brand)) else {
+                continue;
+            };
+            let got: Vec<String> = brand_channels(state, &brand)
+                .iter()
+                .map(|o| o.to_string())
+                .collect();
+            self.field(
+                &format!("channels of {}", c.brand),
+                Some(c.channels.clone()),
+                got,
+            );
+        }
+        for c in &expect.voided {
+            let Some(g) = self.parsed(gtin(&c.gtin)) else {
+                continue;
+            };
+            let voided = get::<VoidedRanges>(state, &StateKey::VoidedCodes(g, c.lot.clone()))
+                .unwrap_or_default();
+            let got: Vec<[u64; 2]> = voided.0.iter().map(|(f, n)| [*f, *n]).collect();
+            self.field(
+                &format!("voided codes of {} lot {}", c.gtin, c.lot),
+                Some(c.ranges.clone()),
+                got,
+            );
+        }
+        for c in &expect.codes {
+            let Some(g) = self.parsed(gtin(&c.gtin)) else {
+                continue;
+            };
+            let id = CodeId {
+                gtin: g,
+                serial: c.serial,
+            };
+            let what = format!("code {}/{}", c.gtin, c.serial);
+            let got = get::<CodeState>(state, &StateKey::Code(id));
+            let Some(code) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(
+                &format!("{what} status"),
+                c.status.clone(),
+                code.status.as_str().to_string(),
+            );
+            let org_text =
+                |o: &Option<OrgId>| o.as_ref().map(|o| o.to_string()).unwrap_or_default();
+            self.field(
+                &format!("{what} custodian"),
+                c.custodian.clone(),
+                org_text(&code.custodian),
+            );
+            self.field(
+                &format!("{what} in_transit_to"),
+                c.in_transit_to.clone(),
+                org_text(&code.in_transit_to),
+            );
+            let owner = code
+                .owner
+                .map(|k| self.keys.name_of(&k))
+                .unwrap_or_default();
+            self.field(&format!("{what} owner"), c.owner.clone(), owner);
+            let ticket = match code.ticket.map(|t| t.kind) {
+                Some(TicketKind::Claim) => "claim",
+                Some(TicketKind::Transfer) => "transfer",
+                None => "",
+            };
+            self.field(
+                &format!("{what} ticket"),
+                c.ticket.clone(),
+                ticket.to_string(),
+            );
+            let flags = code.flags;
+            let set: Vec<String> = [
+                ("recalled", flags.recalled),
+                ("stolen", flags.stolen),
+                ("clone_suspected", flags.clone_suspected),
+                ("grey_market", flags.grey_market),
+            ]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| name.to_string())
+            .collect();
+            self.field(&format!("{what} flags"), c.flags.clone(), set);
+            self.field(
+                &format!("{what} clone_rule"),
+                c.clone_rule.clone(),
+                code.clone
+                    .map(|s| s.rule.as_str().to_string())
+                    .unwrap_or_default(),
+            );
+            let sale = code.sale.as_ref().map(|s| SaleCheck {
+                seller: s.seller.to_string(),
+                city: s.city.clone(),
+                region: s.region.clone(),
+                grey_market: s.grey_market,
+            });
+            if c.sale.is_some() {
+                self.field(&format!("{what} sale"), c.sale.clone().map(Some), sale);
+            }
+            let events: Vec<String> = read::code_events(state, &id, 0, MAX_EVENTS_PER_CODE)
+                .expect("a map reader never misses")
+                .iter()
+                .map(|e| event_summary(e, self.keys))
+                .collect();
+            self.field(&format!("{what} events"), c.events.clone(), events);
+            let last = code.last_place.clone().unwrap_or_default();
+            self.field(
+                &format!("{what} last_region"),
+                c.last_region.clone(),
+                last.region.unwrap_or_default(),
+            );
+            self.field(
+                &format!("{what} last_city"),
+                c.last_city.clone(),
+                last.city.unwrap_or_default(),
+            );
+            self.field(
+                &format!("{what} scan_count"),
+                c.scan_count,
+                code.scans.count,
+            );
+            self.field(
+                &format!("{what} device_count"),
+                c.device_count,
+                code.scans.devices.len(),
+            );
+        }
+        for c in &expect.tickets {
+            let Some(g) = self.parsed(gtin(&c.gtin)) else {
+                continue;
+            };
+            let id = CodeId {
+                gtin: g,
+                serial: c.serial,
+            };
+            let hash = ticket_hash(&id, &ticket_secret(&c.ticket));
+            let what = format!("ticket {} of {}/{}", c.ticket, c.gtin, c.serial);
+            let got = get::<Ticket>(state, &StateKey::Ticket(hash));
+            let Some(ticket) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            let kind = match ticket.kind {
+                TicketKind::Claim => "claim",
+                TicketKind::Transfer => "transfer",
+            };
+            self.field(&format!("{what} kind"), c.kind.clone(), kind.to_string());
+            let (state_name, by) = match ticket.state {
+                TicketState::Pending => ("pending", String::new()),
+                TicketState::Redeemed { by, .. } => ("redeemed", self.keys.name_of(&by)),
+                TicketState::Cancelled { .. } => ("cancelled", String::new()),
+            };
+            self.field(
+                &format!("{what} state"),
+                c.state.clone(),
+                state_name.to_string(),
+            );
+            self.field(&format!("{what} redeemed_by"), c.redeemed_by.clone(), by);
+        }
     }
+}
+
+/// A brand's channel organisations, from its pages, in order of their first grant.
+fn brand_channels(state: &State, brand: &OrgId) -> Vec<OrgId> {
+    (0u32..)
+        .map_while(|page| get::<OrgIndex>(state, &StateKey::BrandChannels(brand.clone(), page)))
+        .flat_map(|p| p.0)
+        .collect()
+}
+
+/// An event in a line: `"<org> <what>"` for an organisation's event (`"acme-wines
+/// commissioned"`, `"xinyue shipped to jiuhe"`, `"jiuhe received from xinyue"`, `"jiuhe sold
+/// (claim ticket)"`, `"jiuhe sold (owner alice, grey market)"`), `"<key name> <what>"` for an
+/// owner's (`"alice claimed"`, `"bob took over"`, `"bob reported stolen"`, `"bob cleared
+/// stolen"`).
+fn event_summary(event: &CodeEventRecord, keys: &Keys) -> String {
+    let actor = match &event.org {
+        Some(org) => org.to_string(),
+        None => keys.name_of(&event.signer),
+    };
+    let what = match &event.kind {
+        CodeEventKind::Commissioned => "commissioned".to_string(),
+        CodeEventKind::Packed => "packed".to_string(),
+        CodeEventKind::Shipped { to } => format!("shipped to {to}"),
+        CodeEventKind::Received { from } => format!("received from {from}"),
+        CodeEventKind::Stored => "stored".to_string(),
+        CodeEventKind::CustodyTransferred { to } => format!("handed over to {to}"),
+        CodeEventKind::Sold { buyer, grey_market } => {
+            let buyer = match buyer {
+                jitrace_ledger::state::BuyerKind::Anonymous => "anonymous".to_string(),
+                jitrace_ledger::state::BuyerKind::Owner(key) => {
+                    format!("owner {}", keys.name_of(key))
+                }
+                jitrace_ledger::state::BuyerKind::ClaimTicket => "claim ticket".to_string(),
+            };
+            match grey_market {
+                true => format!("sold ({buyer}, grey market)"),
+                false => format!("sold ({buyer})"),
+            }
+        }
+        CodeEventKind::Destroyed => "destroyed".to_string(),
+        CodeEventKind::Decommissioned => "decommissioned".to_string(),
+        CodeEventKind::OwnerChanged { ticket, .. } => match ticket {
+            TicketKind::Claim => "claimed".to_string(),
+            TicketKind::Transfer => "took over".to_string(),
+        },
+        CodeEventKind::ReportedStolen => "reported stolen".to_string(),
+        CodeEventKind::StolenCleared => "cleared stolen".to_string(),
+    };
+    format!("{actor} {what}")
 }
 
 fn check_state(state: &State, expect: &ExpectState, keys: &Keys) -> Vec<String> {
@@ -1554,6 +2273,110 @@ fn check_invariants(state: &State) -> Vec<String> {
                     err(format!("receipt {h} stored as {}", receipt.tx));
                 }
             }
+            StateKey::ChannelGrants(brand, channel) => {
+                let record: ChannelGrants = decode(bytes);
+                if &record.brand != brand || &record.channel != channel {
+                    err(format!("grants {brand}/{channel}: key and record disagree"));
+                }
+                if record.grants.is_empty() || record.grants.len() > MAX_GRANTS_PER_CHANNEL {
+                    err(format!("grants {brand}/{channel}: empty or over the limit"));
+                }
+                if brand_channels(state, brand)
+                    .iter()
+                    .filter(|c| *c == channel)
+                    .count()
+                    != 1
+                {
+                    err(format!("grants {brand}/{channel}: not listed once"));
+                }
+                match get::<Org>(state, &StateKey::Org(channel.clone())) {
+                    Some(org)
+                        if record
+                            .grants
+                            .iter()
+                            .all(|g| org.has_role(g.role.org_role())) => {}
+                    _ => err(format!(
+                        "grants {brand}/{channel}: channel lacks a granted role"
+                    )),
+                }
+                for (i, g) in record.grants.iter().enumerate() {
+                    if g.id as usize != i
+                        || !g.territory.windows(2).all(|w| w[0] < w[1])
+                        || !g.products.windows(2).all(|w| w[0] < w[1])
+                        || g.valid_from >= g.valid_until
+                    {
+                        err(format!("grants {brand}/{channel}: grant {i} is malformed"));
+                    }
+                    for p in &g.products {
+                        match get::<Product>(state, &StateKey::Product(*p)) {
+                            Some(product) if &product.info.org == brand => {}
+                            _ => err(format!("grant {brand}/{channel}/{i}: foreign product {p}")),
+                        }
+                    }
+                }
+            }
+            StateKey::BrandChannels(brand, page) => {
+                let ids = &decode::<OrgIndex>(bytes).0;
+                if ids.is_empty() || ids.len() as u64 > PAGE_LEN {
+                    err(format!(
+                        "channel page {page} of {brand} is empty or overfull"
+                    ));
+                }
+                for id in ids {
+                    if !state.contains_key(&StateKey::ChannelGrants(brand.clone(), id.clone())) {
+                        err(format!("channel page of {brand} lists {id} without grants"));
+                    }
+                }
+            }
+            StateKey::BrandChannelCount(brand) => {
+                let count = decode::<Count>(bytes).0;
+                if count != brand_channels(state, brand).len() as u64 {
+                    err(format!("channel count of {brand} disagrees with its pages"));
+                }
+            }
+            StateKey::VoidedCodes(g, lot) => {
+                let voided: VoidedRanges = decode(bytes);
+                let Some(batch) = get::<Batch>(state, &StateKey::Batch(*g, lot.clone())) else {
+                    err(format!("voided codes of unknown batch {g}/{lot}"));
+                    continue;
+                };
+                let batch_end = batch.first_serial + batch.count;
+                let ok = !voided.0.is_empty()
+                    && voided.0.len() <= MAX_VOIDED_RANGES
+                    && voided
+                        .0
+                        .iter()
+                        .all(|(f, n)| *n > 0 && *f >= batch.first_serial && f + n <= batch_end)
+                    && voided.0.windows(2).all(|w| w[0].0 + w[0].1 < w[1].0);
+                if !ok {
+                    err(format!(
+                        "voided codes of {g}/{lot}: not sorted, merged, in the batch"
+                    ));
+                }
+            }
+            StateKey::Code(id) => check_code_invariants(state, id, &decode(bytes), &mut err),
+            StateKey::CodeEvent(id, index) => {
+                let event: CodeEventRecord = decode(bytes);
+                match get::<CodeState>(state, &StateKey::Code(*id)) {
+                    Some(code) if *index < code.event_count && event.index == *index => {}
+                    _ => err(format!(
+                        "event {index} of {}/{}: no such index",
+                        id.gtin, id.serial
+                    )),
+                }
+            }
+            StateKey::Ticket(hash) => {
+                let ticket: Ticket = decode(bytes);
+                match get::<CodeState>(state, &StateKey::Code(ticket.code)) {
+                    Some(code) => {
+                        let pending = code.ticket.is_some_and(|t| t.hash == *hash);
+                        if pending != (ticket.state == TicketState::Pending) {
+                            err(format!("ticket {hash}: pending on chain iff on its code"));
+                        }
+                    }
+                    None => err(format!("ticket {hash} of a code without state")),
+                }
+            }
         }
     }
     if !state.is_empty() {
@@ -1584,6 +2407,60 @@ fn check_invariants(state: &State) -> Vec<String> {
         }
     }
     errors
+}
+
+/// A code's state agrees with itself, its batch, its events and its ticket.
+fn check_code_invariants(
+    state: &State,
+    id: &CodeId,
+    code: &CodeState,
+    err: &mut dyn FnMut(String),
+) {
+    let name = format!("code {}/{}", id.gtin, id.serial);
+    if &code.code != id {
+        err(format!("{name}: stored as another code"));
+    }
+    match read::batch_of(state, id).expect("a map reader never misses") {
+        Some(batch) if batch.lot == code.lot && batch.org == code.brand => {}
+        _ => err(format!("{name}: not in its batch")),
+    }
+    for index in 0..code.event_count.saturating_add(1) {
+        let present = state.contains_key(&StateKey::CodeEvent(*id, index));
+        if present != (index < code.event_count) {
+            err(format!("{name}: event {index} present = {present}"));
+        }
+    }
+    let held = matches!(
+        code.status,
+        CodeStatus::Active | CodeStatus::InChannel | CodeStatus::InTransit
+    );
+    let consistent = (code.custodian.is_some() == held
+        || matches!(code.status, CodeStatus::Retired(_)))
+        && (code.status == CodeStatus::Active)
+            == (code.custodian.as_ref() == Some(&code.brand)
+                && held
+                && code.status != CodeStatus::InTransit)
+        && code.in_transit_to.is_some() == (code.status == CodeStatus::InTransit)
+        && code.owner.is_some() == (code.status == CodeStatus::Owned)
+        && code.sale.is_some() == matches!(code.status, CodeStatus::Sold | CodeStatus::Owned)
+        && code.flags.clone_suspected == code.clone.is_some()
+        && code.flags.grey_market == code.sale.as_ref().is_some_and(|s| s.grey_market)
+        && code.event_count <= MAX_EVENTS_PER_CODE
+        && code.scans.devices.len() <= MAX_TRACKED_DEVICES
+        && code.scans.devices.windows(2).all(|w| w[0] < w[1])
+        && (code.status != CodeStatus::Issued || code.event_count == 0);
+    if !consistent {
+        err(format!("{name}: inconsistent state {code:?}"));
+    }
+    if let Some(pending) = code.ticket {
+        match get::<Ticket>(state, &StateKey::Ticket(pending.hash)) {
+            Some(t)
+                if t.code == *id && t.state == TicketState::Pending && t.kind == pending.kind => {}
+            _ => err(format!(
+                "{name}: its pending ticket is not pending on chain"
+            )),
+        }
+    }
 }
 
 /// Everything a scenario must satisfy apart from its pinned digest; returns the run.
@@ -1737,9 +2614,19 @@ fn kind_slot(payload: &Payload) -> usize {
         Payload::RegisterCodeKey { .. } => 7,
         Payload::RevokeCodeKey { .. } => 8,
         Payload::IssueCodeBatch(_) => 9,
+        Payload::AuthoriseChannel(_) => 10,
+        Payload::RevokeChannel { .. } => 11,
+        Payload::VoidCodes(_) => 12,
+        Payload::RecordCodeEvent(_) => 13,
+        Payload::RedeemTicket { .. } => 14,
+        Payload::IssueTransferTicket { .. } => 15,
+        Payload::CancelTicket { .. } => 16,
+        Payload::ReportStolen { .. } => 17,
+        Payload::ClearStolen { .. } => 18,
+        Payload::RecordScans { .. } => 19,
     }
 }
-const KINDS: usize = 10;
+const KINDS: usize = 20;
 /// [`Payload::kind`] of each slot of [`kind_slot`].
 const KIND_NAMES: [&str; KINDS] = [
     "register_org",
@@ -1752,6 +2639,16 @@ const KIND_NAMES: [&str; KINDS] = [
     "register_code_key",
     "revoke_code_key",
     "issue_code_batch",
+    "authorise_channel",
+    "revoke_channel",
+    "void_codes",
+    "record_code_event",
+    "redeem_ticket",
+    "issue_transfer_ticket",
+    "cancel_ticket",
+    "report_stolen",
+    "clear_stolen",
+    "record_scans",
 ];
 
 #[test]
@@ -1766,7 +2663,7 @@ fn every_payload_kind_succeeds_somewhere() {
                 && !tx.send_body_only;
             if let (Some(payload), "ok", true) = (&tx.payload, tx.expect.as_str(), plain) {
                 let payload = payload
-                    .to_payload(&keys)
+                    .to_payload(&keys, &scenario.genesis.chain_id)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 let slot = kind_slot(&payload);
                 assert_eq!(
@@ -1786,6 +2683,159 @@ fn every_payload_kind_succeeds_somewhere() {
         missing.is_empty(),
         "no scenario expects these payload kinds to succeed: {missing:?}"
     );
+}
+
+/// Runs the scenario file `name` and returns its final state and keys.
+fn run_file(name: &str) -> (State, Keys, Scenario) {
+    let path = scenario_dir().join(format!("{name}.json"));
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let run = check_scenario(&scenario).unwrap_or_else(|e| panic!("{}", e.join("\n")));
+    let keys = scenario.keys().expect("keys");
+    (run.state, keys, scenario)
+}
+
+#[test]
+fn read_helpers_answer_what_the_rules_decided() {
+    let (state, keys, scenario) = run_file("12_code_authenticity");
+    let chain = scenario.genesis.chain_id.as_str();
+    let wine = gtin("09506000134352").unwrap();
+    let printed = |serial: u64, key: &str| SignedCode {
+        code: CodeId { gtin: wine, serial },
+        signature: sign_code(keys.secret(key).unwrap(), chain, &wine, &serial.to_string()),
+    };
+    let check = |code: &SignedCode| read::check_code(&state, chain, code).unwrap();
+    assert!(matches!(
+        check(&printed(1000, "helan_codes")),
+        read::CodeCheck::Genuine { voided: false, .. }
+    ));
+    assert!(matches!(
+        check(&printed(1100, "helan_codes")),
+        read::CodeCheck::Genuine { voided: true, .. }
+    ));
+    assert!(matches!(
+        check(&printed(1001, "xihu_codes")),
+        read::CodeCheck::SignatureInvalid { .. }
+    ));
+    assert_eq!(
+        check(&printed(2000, "helan_codes")),
+        read::CodeCheck::NotIssued
+    );
+    // The same code for another chain is a forgery here.
+    let other_chain = SignedCode {
+        signature: sign_code(
+            keys.secret("helan_codes").unwrap(),
+            "jitrace-other",
+            &wine,
+            "1000",
+        ),
+        ..printed(1000, "helan_codes")
+    };
+    assert!(matches!(
+        check(&other_chain),
+        read::CodeCheck::SignatureInvalid { .. }
+    ));
+    let id = CodeId {
+        gtin: wine,
+        serial: 1000,
+    };
+    let code = read::code_state(&state, &id).unwrap().expect("state");
+    assert_eq!(code.status, CodeStatus::Active);
+    assert_eq!(read::code_events(&state, &id, 0, 10).unwrap().len(), 1);
+    assert!(read::code_events(&state, &id, 1, 10).unwrap().is_empty());
+    assert!(
+        read::code_state(
+            &state,
+            &CodeId {
+                gtin: wine,
+                serial: 1001
+            }
+        )
+        .unwrap()
+        .is_none()
+    );
+
+    let (state, _, _) = run_file("11_channels");
+    let helan = org_id("helan-winery").unwrap();
+    assert_eq!(read::channel_count(&state, &helan).unwrap(), 3);
+    let channels: Vec<String> = read::channel_authorisations(&state, &helan, 0)
+        .unwrap()
+        .iter()
+        .map(|g| format!("{}:{}", g.channel, g.grants.len()))
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            "huadong-wines:32",
+            "jiuxian-shanghai:2",
+            "ningxia-logistics:1"
+        ]
+    );
+    assert!(
+        read::channel_authorisations(&state, &helan, 1)
+            .unwrap()
+            .is_empty()
+    );
+    let jiuxian = read::channel_grants(&state, &helan, &org_id("jiuxian-shanghai").unwrap())
+        .unwrap()
+        .expect("grants");
+    let now_s = 1_772_409_600 + 3_600;
+    let chardonnay = gtin("09506000134376").unwrap();
+    assert_eq!(read::grants_in_force(&jiuxian, &wine, now_s).count(), 2);
+    assert_eq!(
+        read::grants_in_force(&jiuxian, &chardonnay, now_s).count(),
+        1
+    );
+    assert_eq!(
+        read::grants_in_force(&jiuxian, &wine, 1_798_761_600).count(),
+        0
+    );
+    let shanghai = GeoPoint {
+        lat_micro: 31_230_400,
+        lon_micro: 121_473_700,
+    };
+    let fenced = &jiuxian.grants[0];
+    assert!(fenced.covers_place("CN-SH", Some(shanghai)));
+    assert!(!fenced.covers_place("CN-ZJ", Some(shanghai)));
+    assert!(
+        !fenced.covers_place("CN-SH", None),
+        "a geofence needs the point"
+    );
+    assert!(jiuxian.grants[1].covers_place("CN-ZJ", None));
+}
+
+#[test]
+fn likely_reads_name_what_a_code_event_reads() {
+    let keys = Keys::new(&BTreeMap::from([("codes".to_string(), 15)])).unwrap();
+    let code = SignedCodeDto {
+        gtin: "09506000134352".into(),
+        serial: 7,
+        signed_by: Some("codes".into()),
+        signature: None,
+    }
+    .to_signed(&keys, "c")
+    .unwrap();
+    let tx = Transaction {
+        chain_id: "c".into(),
+        signer: keys.public("codes").unwrap(),
+        nonce: 1,
+        payload: Payload::RecordCodeEvent(CodeEvent {
+            code: code.clone(),
+            org: org_id("jiuxian-shanghai").unwrap(),
+            action: CodeAction::Ship {
+                to: org_id("huadong-wines").unwrap(),
+            },
+            place: Place::default(),
+        }),
+    };
+    let reads = read::likely_reads(&tx);
+    for key in [
+        StateKey::SerialRanges(code.code.gtin),
+        StateKey::Code(code.code),
+        StateKey::Org(org_id("jiuxian-shanghai").unwrap()),
+        StateKey::Org(org_id("huadong-wines").unwrap()),
+    ] {
+        assert!(reads.contains(&key), "{key:?} in {reads:?}");
+    }
 }
 
 /// The state a small chain builds, as a scenario, for the programmatic tests.
@@ -1913,7 +2963,19 @@ struct RandomChain {
     rng: XorShift,
     nonces: BTreeMap<u64, u64>,
     sent: Vec<Vec<u8>>,
+    /// The time of the block being generated (scans are made shortly before it).
+    now_ms: u64,
 }
+
+/// Consumers' keys: members of nothing, they may only act as owners.
+const CONSUMER_SEEDS: [u64; 4] = [200, 201, 202, 203];
+/// Where random events and scans happen: Shanghai, Hangzhou, Beijing, Paris (cells).
+const CELLS: [(i32, i32, &str); 4] = [
+    (31_250_000, 121_450_000, "CN-SH"),
+    (30_250_000, 120_150_000, "CN-ZJ"),
+    (39_900_000, 116_400_000, "CN-BJ"),
+    (48_850_000, 2_350_000, "FR-IDF"),
+];
 
 /// Member keys are seeds 1..=8 (1 is the operator, 8 never joins anything); code keys 100..=103.
 const MEMBER_SEEDS: [u64; 8] = [1, 2, 3, 4, 5, 6, 7, 8];
@@ -2045,10 +3107,19 @@ impl RandomChain {
             false => *self.rng.pick(&CODE_KEY_SEEDS),
         };
         let code_key = Self::pk(code_key);
-        // Weighted towards products and batches, where most rules live.
-        let kind = *self
-            .rng
-            .pick(&[0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9, 9, 9, 9, 9]);
+        // Weighted towards products, batches and code events, where most rules live.
+        let kind = *self.rng.pick(&[
+            0, 1, 1, 2, 3, 3, 4, 5, 5, 6, 7, 8, 9, 9, 9, 9, 9, 10, 10, 11, 11, 11, 11, 11, 11, 12,
+            12, 12, 13,
+        ]);
+        if kind >= 10 {
+            // Mostly the brand that has a batch and a channel.
+            let profile = match self.rng.chance(60) {
+                true => &ORGS[1],
+                false => profile,
+            };
+            return self.code_payload(kind, profile);
+        }
         let platform_action = matches!(kind, 0 | 3 | 4);
         let payload = match kind {
             0 => {
@@ -2118,6 +3189,162 @@ impl RandomChain {
         (payload, signer)
     }
 
+    /// A code somewhere in (or near) the batches the generator issues.
+    fn code_id(&mut self, profile: &OrgProfile) -> CodeId {
+        // Few codes, so that some live long: commissioned, shipped, sold, owned, stolen.
+        let serial = match self.rng.chance(80) {
+            true => self.rng.below(12),
+            false => self.rng.below(40) * 1_000 + self.rng.below(40),
+        };
+        let gtin = match self.rng.chance(75) {
+            true => Gtin::parse(GTINS[0]).unwrap(),
+            false => self.gtin(profile),
+        };
+        CodeId { gtin, serial }
+    }
+
+    /// The code signed, mostly with the organisation's own code key.
+    fn signed_code(&mut self, profile: &OrgProfile) -> SignedCode {
+        let code = self.code_id(profile);
+        let own_key = match code.gtin.as_str() == GTINS[0] {
+            true => 100,
+            false => profile.code_key,
+        };
+        let key = match self.rng.chance(90) {
+            true => own_key,
+            false => *self.rng.pick(&CODE_KEY_SEEDS),
+        };
+        SignedCode {
+            code,
+            signature: sign_code(&Self::key(key), CHAIN, &code.gtin, &code.serial_text()),
+        }
+    }
+
+    fn ticket(&mut self) -> TicketSecret {
+        TicketSecret([self.rng.below(4) as u8; 32])
+    }
+
+    /// Channels, code events, owners' actions and scans, with the signer who (mostly) may.
+    fn code_payload(&mut self, kind: u64, profile: &OrgProfile) -> (Payload, u64) {
+        let brand = OrgId::new(profile.id).unwrap();
+        let shop = OrgId::new("cellar-shop").unwrap();
+        let (lat, lon, region) = *self.rng.pick(&CELLS);
+        let point = GeoPoint {
+            lat_micro: lat + self.rng.below(20_000) as i32,
+            lon_micro: lon,
+        };
+        match kind {
+            10 => {
+                let valid_from = BASE_S - DAY_S + self.rng.below(10 * DAY_S);
+                let grant = AuthoriseChannel {
+                    brand,
+                    channel: shop,
+                    role: ChannelRole::Retailer,
+                    products: match self.rng.chance(50) {
+                        true => vec![],
+                        false => vec![self.gtin(profile)],
+                    },
+                    territory: vec![self.rng.pick(&["CN", "CN-SH", "FR"]).to_string()],
+                    geofence: self.rng.chance(30).then_some(Geofence {
+                        centre: GeoPoint {
+                            lat_micro: 31_230_400,
+                            lon_micro: 121_473_700,
+                        },
+                        radius_m: 50_000,
+                    }),
+                    valid_from,
+                    valid_until: valid_from + 1 + self.rng.below(90 * DAY_S),
+                };
+                (Payload::AuthoriseChannel(grant), profile.admin)
+            }
+            11 => {
+                let code = self.signed_code(profile);
+                let at_shop = self.rng.chance(45);
+                let (org, signer) = match at_shop {
+                    true => (shop.clone(), 4),
+                    false => (brand.clone(), profile.admin),
+                };
+                let other = match at_shop {
+                    true => brand,
+                    false => shop,
+                };
+                let action = match self.rng.below(12) {
+                    0 | 1 => CodeAction::Commission,
+                    2 => CodeAction::Pack,
+                    3 | 4 => CodeAction::Ship { to: other },
+                    5 | 6 => CodeAction::Receive,
+                    7 => CodeAction::TransferCustody { to: other },
+                    8 => CodeAction::Store,
+                    9 | 10 => CodeAction::Sell {
+                        buyer: match self.rng.below(3) {
+                            0 => Buyer::Anonymous,
+                            1 => Buyer::Owner(Self::pk(*self.rng.pick(&CONSUMER_SEEDS))),
+                            _ => {
+                                let secret = self.ticket();
+                                Buyer::ClaimTicket(ticket_hash(&code.code, &secret))
+                            }
+                        },
+                    },
+                    _ => CodeAction::Destroy,
+                };
+                let place = Place {
+                    point: self.rng.chance(90).then_some(point),
+                    region: self.rng.chance(90).then(|| region.to_string()),
+                    city: self.rng.chance(80).then(|| "City".to_string()),
+                };
+                let event = CodeEvent {
+                    code,
+                    org,
+                    action,
+                    place,
+                };
+                (Payload::RecordCodeEvent(event), signer)
+            }
+            12 => {
+                let code = self.code_id(profile);
+                let payload = match self.rng.below(6) {
+                    0 | 1 => Payload::RedeemTicket {
+                        code,
+                        secret: self.ticket(),
+                        device: self
+                            .rng
+                            .chance(50)
+                            .then_some(Hash([self.rng.below(8) as u8; 32])),
+                    },
+                    2 => {
+                        let secret = self.ticket();
+                        Payload::IssueTransferTicket {
+                            code,
+                            ticket: ticket_hash(&code, &secret),
+                        }
+                    }
+                    3 => Payload::CancelTicket { code },
+                    4 => Payload::ReportStolen { code },
+                    _ => Payload::ClearStolen { code },
+                };
+                (payload, *self.rng.pick(&CONSUMER_SEEDS))
+            }
+            _ => {
+                let n = 1 + self.rng.below(3);
+                let scans = (0..n)
+                    .map(|_| {
+                        let (lat, lon, _) = *self.rng.pick(&CELLS);
+                        Scan {
+                            code: self.signed_code(profile),
+                            cell: GeoPoint {
+                                lat_micro: lat,
+                                lon_micro: lon,
+                            },
+                            device: Hash([self.rng.below(24) as u8; 32]),
+                            time_ms: self.now_ms.saturating_sub(self.rng.below(DAY_S * 1_000)),
+                        }
+                    })
+                    .collect();
+                (Payload::RecordScans { scans }, 1)
+            }
+        }
+    }
+
     fn tx(&mut self) -> Vec<u8> {
         let fault = self.rng.below(100);
         let (payload, signer) = self.payload();
@@ -2168,6 +3395,7 @@ impl RandomChain {
             rng: XorShift::new(seed),
             nonces: BTreeMap::new(),
             sent: Vec::new(),
+            now_ms: BASE_S * 1_000,
         };
         let org = |id: &str| OrgId::new(id).unwrap();
         let register = |id: &str, roles: Vec<Role>, prefix: Option<&str>, admin: u64| {
@@ -2226,6 +3454,39 @@ impl RandomChain {
             ),
             (2, Payload::RegisterProduct(chain.product(&ORGS[1]))),
             (3, Payload::RegisterProduct(chain.product(&ORGS[2]))),
+            // A batch and a channel, so that code events have codes to work on.
+            (
+                2,
+                Payload::RegisterProduct(ProductInfo {
+                    gtin: Gtin::parse(GTINS[0]).unwrap(),
+                    ..chain.product(&ORGS[1])
+                }),
+            ),
+            (
+                2,
+                Payload::IssueCodeBatch(IssueCodeBatch {
+                    org: org("acme-wines"),
+                    licence: LicenceId::new("lic-a").unwrap(),
+                    gtin: Gtin::parse(GTINS[0]).unwrap(),
+                    lot: "L0".into(),
+                    first_serial: 0,
+                    count: 40,
+                    code_key: Self::pk(100),
+                }),
+            ),
+            (
+                2,
+                Payload::AuthoriseChannel(AuthoriseChannel {
+                    brand: org("acme-wines"),
+                    channel: org("cellar-shop"),
+                    role: ChannelRole::Retailer,
+                    products: vec![],
+                    territory: vec!["CN".into()],
+                    geofence: None,
+                    valid_from: BASE_S - DAY_S,
+                    valid_until: BASE_S + 60 * DAY_S,
+                }),
+            ),
         ];
         let mut first = Vec::new();
         for (signer, payload) in setup {
@@ -2240,6 +3501,7 @@ impl RandomChain {
         let mut time_ms = BASE_S * 1_000;
         for _ in 1..blocks {
             time_ms += chain.rng.below(2 * DAY_S * 1_000);
+            chain.now_ms = time_ms;
             let n = chain.rng.below(16);
             let mut txs = Vec::new();
             for _ in 0..n {

@@ -50,6 +50,15 @@ pub enum Error {
     /// Bytes did not decode as the expected binary type.
     #[error("cannot decode {kind}: {reason}")]
     Decode { kind: &'static str, reason: String },
+    /// A product code's signature (AI 8030) is well formed but was not made by the
+    /// code-signing key for this chain, GTIN and serial. (A malformed one is
+    /// [`Error::BadEncoding`] with kind `"code signature"`.)
+    #[error("the code's signature does not verify: forged, altered, or signed by another key")]
+    BadCodeSignature,
+    /// A well-formed GS1 Digital Link that is not a product code (`/01/{gtin}/21/{serial}`
+    /// with an optional `?8030=` signature and nothing else).
+    #[error("not a product code: {0}")]
+    NotAProductCode(String),
     /// An encoded value was larger than its bound.
     #[error("{kind} is {got} bytes, the limit is {max}")]
     TooLarge {

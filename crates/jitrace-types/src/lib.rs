@@ -8,6 +8,7 @@
 //!   allocates more than the input's size.
 //! - Every signature names its domain ([`keys::domain`]).
 
+pub mod code;
 pub mod digital_link;
 mod error;
 pub mod gs1;
@@ -16,6 +17,7 @@ pub mod ids;
 pub mod keys;
 pub mod tx;
 
+pub use code::ScannedCode;
 pub use digital_link::{DigitalLink, PrimaryKey};
 pub use error::Error;
 pub use gs1::{Gln, Gtin, Sscc};

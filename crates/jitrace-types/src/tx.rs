@@ -74,6 +74,42 @@ pub enum Payload {
     RevokeCodeKey { org: OrgId, key: PublicKey },
     /// Brand member: register a serial range of codes for a product against a licence's quota.
     IssueCodeBatch(IssueCodeBatch),
+    /// Brand member: authorise an organisation as a channel for products, a territory and a
+    /// validity window (one grant; a channel can hold several).
+    AuthoriseChannel(AuthoriseChannel),
+    /// Brand member: revoke one grant of a channel.
+    RevokeChannel {
+        brand: OrgId,
+        channel: OrgId,
+        /// The grant's number within the (brand, channel) pair, from 0 in grant order.
+        grant: u32,
+        reason: String,
+    },
+    /// Brand member: void codes of one batch (lost or spoiled labels) without touching the rest.
+    VoidCodes(VoidCodes),
+    /// Brand or custodian member: an event in a code's life (GS1 CBV business step).
+    RecordCodeEvent(CodeEvent),
+    /// Anyone: become a code's owner by revealing the secret of its pending claim or transfer
+    /// ticket. The signer is the new owner.
+    RedeemTicket {
+        code: CodeId,
+        secret: TicketSecret,
+        /// The new owner's device pseudonym (as the scan gateway computes it), so that the
+        /// owner's own scans are recognised by clone detection.
+        device: Option<Hash>,
+    },
+    /// Owner: offer the code to the next owner with a one-time ticket (only its hash, see
+    /// [`ticket_hash`]); replaces a pending ticket.
+    IssueTransferTicket { code: CodeId, ticket: Hash },
+    /// Owner: cancel the pending ticket.
+    CancelTicket { code: CodeId },
+    /// Owner: report the item lost or stolen.
+    ReportStolen { code: CodeId },
+    /// Owner: withdraw a lost/stolen report.
+    ClearStolen { code: CodeId },
+    /// Platform member (the scan gateway): consumers' scans, coarse-located, for clone
+    /// detection.
+    RecordScans { scans: Vec<Scan> },
 }
 
 /// [`Payload::RegisterOrg`].
@@ -226,6 +262,33 @@ impl Payload {
                 }
                 Ok(())
             }
+            Payload::AuthoriseChannel(a) => a.validate(),
+            Payload::RevokeChannel { reason, .. } => validate_text("reason", reason, 500, false),
+            Payload::VoidCodes(v) => {
+                validate_text("reason", &v.reason, 500, false)?;
+                if v.count == 0 || v.count > MAX_BATCH_SIZE {
+                    return Err(invalid("count", "must be 1 to 100,000,000"));
+                }
+                if v.first_serial.checked_add(v.count).is_none() {
+                    return Err(invalid("first_serial", "range overflows"));
+                }
+                Ok(())
+            }
+            Payload::RecordCodeEvent(e) => {
+                e.code.validate()?;
+                e.place.validate()
+            }
+            Payload::RedeemTicket { .. }
+            | Payload::IssueTransferTicket { .. }
+            | Payload::CancelTicket { .. }
+            | Payload::ReportStolen { .. }
+            | Payload::ClearStolen { .. } => Ok(()),
+            Payload::RecordScans { scans } => {
+                if scans.is_empty() || scans.len() > MAX_SCANS_PER_TX {
+                    return Err(invalid("scans", "must hold 1 to 200 scans"));
+                }
+                scans.iter().try_for_each(|scan| scan.code.validate())
+            }
         }
     }
 
@@ -242,8 +305,402 @@ impl Payload {
             Payload::RegisterCodeKey { .. } => "register_code_key",
             Payload::RevokeCodeKey { .. } => "revoke_code_key",
             Payload::IssueCodeBatch(_) => "issue_code_batch",
+            Payload::AuthoriseChannel(_) => "authorise_channel",
+            Payload::RevokeChannel { .. } => "revoke_channel",
+            Payload::VoidCodes(_) => "void_codes",
+            Payload::RecordCodeEvent(_) => "record_code_event",
+            Payload::RedeemTicket { .. } => "redeem_ticket",
+            Payload::IssueTransferTicket { .. } => "issue_transfer_ticket",
+            Payload::CancelTicket { .. } => "cancel_ticket",
+            Payload::ReportStolen { .. } => "report_stolen",
+            Payload::ClearStolen { .. } => "clear_stolen",
+            Payload::RecordScans { .. } => "record_scans",
         }
     }
+
+    /// Whether any key may sign this payload, member of an organisation or not: the actions of
+    /// a code's owner (a consumer) and of whoever redeems a ticket.
+    pub fn any_key_may_sign(&self) -> bool {
+        matches!(
+            self,
+            Payload::RedeemTicket { .. }
+                | Payload::IssueTransferTicket { .. }
+                | Payload::CancelTicket { .. }
+                | Payload::ReportStolen { .. }
+                | Payload::ClearStolen { .. }
+        )
+    }
+}
+
+/// Most products one channel grant names.
+pub const MAX_CHANNEL_PRODUCTS: usize = 100;
+/// Most regions in one channel grant's territory.
+pub const MAX_TERRITORY_REGIONS: usize = 64;
+/// Largest geofence radius, in metres.
+pub const MAX_GEOFENCE_RADIUS_M: u32 = 2_000_000;
+/// Longest city name.
+pub const MAX_CITY_LEN: usize = 100;
+/// Most scans in one [`Payload::RecordScans`].
+pub const MAX_SCANS_PER_TX: usize = 200;
+
+/// A position in WGS 84, in millionths of a degree: fixed point, because consensus state holds
+/// no floats. One micro-degree of latitude is about 11 cm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct GeoPoint {
+    /// Latitude, −90,000,000 ..= 90,000,000 (south negative).
+    pub lat_micro: i32,
+    /// Longitude, −180,000,000 ..= 180,000,000 (west negative).
+    pub lon_micro: i32,
+}
+
+impl GeoPoint {
+    /// Largest latitude magnitude, in micro-degrees.
+    pub const MAX_LAT: i32 = 90_000_000;
+    /// Largest longitude magnitude, in micro-degrees.
+    pub const MAX_LON: i32 = 180_000_000;
+
+    /// Whether the point lies on the globe. (The ledger checks this and rejects a point off
+    /// the globe with reason `bad_location`, so it is not part of [`Payload::validate`].)
+    pub fn is_valid(&self) -> bool {
+        (-Self::MAX_LAT..=Self::MAX_LAT).contains(&self.lat_micro)
+            && (-Self::MAX_LON..=Self::MAX_LON).contains(&self.lon_micro)
+    }
+}
+
+/// A circle on the ground: a channel's selling area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Geofence {
+    pub centre: GeoPoint,
+    /// 1 ..= [`MAX_GEOFENCE_RADIUS_M`].
+    pub radius_m: u32,
+}
+
+/// What a brand authorises a channel to be.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum ChannelRole {
+    /// Wholesale: holds, ships and may sell.
+    Distributor = 0,
+    /// Sells to consumers.
+    Retailer = 1,
+    /// Carries goods: holds and ships, never sells.
+    Logistics = 2,
+}
+
+impl ChannelRole {
+    /// The organisation role a channel of this kind must hold.
+    pub fn org_role(self) -> Role {
+        match self {
+            ChannelRole::Distributor => Role::Distributor,
+            ChannelRole::Retailer => Role::Retailer,
+            ChannelRole::Logistics => Role::Logistics,
+        }
+    }
+
+    /// Whether a channel of this kind may sell to consumers.
+    pub fn may_sell(self) -> bool {
+        !matches!(self, ChannelRole::Logistics)
+    }
+
+    /// The lower-case name used in APIs.
+    pub fn as_str(self) -> &'static str {
+        self.org_role().as_str()
+    }
+}
+
+/// [`Payload::AuthoriseChannel`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct AuthoriseChannel {
+    pub brand: OrgId,
+    /// The organisation authorised; it must hold the matching [`Role`].
+    pub channel: OrgId,
+    pub role: ChannelRole,
+    /// The brand's products the grant covers; empty: every product of the brand.
+    pub products: Vec<Gtin>,
+    /// ISO 3166 regions where the channel may sell; a region covers its subdivisions
+    /// (`CN` covers `CN-SH`).
+    pub territory: Vec<String>,
+    /// Optionally, the channel may sell only inside this circle too.
+    pub geofence: Option<Geofence>,
+    /// Unix seconds, inclusive.
+    pub valid_from: u64,
+    /// Unix seconds, exclusive.
+    pub valid_until: u64,
+}
+
+impl AuthoriseChannel {
+    fn validate(&self) -> Result<(), Error> {
+        if self.products.len() > MAX_CHANNEL_PRODUCTS {
+            return Err(invalid("products", "at most 100 products"));
+        }
+        let mut products = self.products.clone();
+        products.sort_unstable();
+        if products.windows(2).any(|w| w[0] == w[1]) {
+            return Err(invalid("products", "a product is listed twice"));
+        }
+        if self.territory.is_empty() || self.territory.len() > MAX_TERRITORY_REGIONS {
+            return Err(invalid("territory", "must list 1 to 64 regions"));
+        }
+        for region in &self.territory {
+            validate_region(region)?;
+        }
+        if self.valid_from >= self.valid_until {
+            return Err(invalid("valid_until", "must be after valid_from"));
+        }
+        Ok(())
+    }
+}
+
+/// [`Payload::VoidCodes`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct VoidCodes {
+    pub org: OrgId,
+    pub gtin: Gtin,
+    /// Serials `first_serial .. first_serial + count`, all in one batch.
+    pub first_serial: u64,
+    pub count: u64,
+    pub reason: String,
+}
+
+/// One item: GTIN and serial (a batch serial: a decimal number, see `code::parse_serial`).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub struct CodeId {
+    pub gtin: Gtin,
+    pub serial: u64,
+}
+
+impl CodeId {
+    /// The serial as printed (AI 21): decimal, no leading zeros.
+    pub fn serial_text(&self) -> String {
+        self.serial.to_string()
+    }
+}
+
+/// A code as printed on the item: its id and the brand's signature (AI 8030), which the ledger
+/// checks against the batch's code-signing key.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedCode {
+    pub code: CodeId,
+    /// Unpadded base64url, as in the printed URI (`code::sign_code`).
+    pub signature: String,
+}
+
+impl SignedCode {
+    fn validate(&self) -> Result<(), Error> {
+        crate::gs1::validate_digital_signature(&self.signature)
+    }
+}
+
+/// Where an event happened. Which parts are required depends on the event (the ledger rejects
+/// a missing or off-globe part with reason `bad_location`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Place {
+    /// GPS position.
+    pub point: Option<GeoPoint>,
+    /// ISO 3166-2 region, e.g. `CN-SH`.
+    pub region: Option<String>,
+    /// City name as people write it, e.g. `上海` or `Shanghai`.
+    pub city: Option<String>,
+}
+
+impl Place {
+    fn validate(&self) -> Result<(), Error> {
+        if let Some(region) = &self.region {
+            validate_region(region)?;
+        }
+        if let Some(city) = &self.city {
+            validate_text("city", city, MAX_CITY_LEN, true)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Payload::RecordCodeEvent`].
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CodeEvent {
+    pub code: SignedCode,
+    /// The organisation acting: the brand, or the code's custodian (the signer is a member).
+    pub org: OrgId,
+    pub action: CodeAction,
+    pub place: Place,
+}
+
+/// What happens to an item, after GS1 CBV business steps.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum CodeAction {
+    /// The brand puts the item into circulation (`commissioning` → `active`).
+    Commission,
+    /// The brand, or the custodian, packs it (`packing` → `in_progress`); the brand's packing
+    /// commissions an item that was not yet.
+    Pack,
+    /// The custodian ships it to a named next custodian (`shipping` → `in_transit`); needs GPS
+    /// and region.
+    Ship { to: OrgId },
+    /// The named organisation receives a shipment (`receiving` → `in_progress`) and becomes
+    /// custodian; needs GPS and region.
+    Receive,
+    /// The custodian stores it (`storing` → `sellable_not_accessible`).
+    Store,
+    /// The custodian hands custody to another organisation directly, without a shipment
+    /// (`consigning` → `in_progress`).
+    TransferCustody { to: OrgId },
+    /// The custodian sells it to a consumer (`retail_selling` → `retail_sold`); needs city and
+    /// region.
+    Sell { buyer: Buyer },
+    /// The custodian destroys it (`destroying` → `destroyed`).
+    Destroy,
+    /// The custodian takes it out of circulation (`decommissioning` → `inactive`).
+    Decommission,
+}
+
+/// Who becomes owner at a sale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Buyer {
+    /// Nobody yet, and no ticket: the item is sold without an owner.
+    Anonymous,
+    /// The buyer's key, shown at the till: the buyer owns the item at once.
+    Owner(PublicKey),
+    /// A one-time claim ticket (only [`ticket_hash`] of its secret); whoever reveals the
+    /// secret first becomes owner.
+    ClaimTicket(Hash),
+}
+
+/// GS1 CBV business steps the ledger records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum BizStep {
+    Commissioning = 0,
+    Packing = 1,
+    Shipping = 2,
+    Receiving = 3,
+    Storing = 4,
+    Consigning = 5,
+    RetailSelling = 6,
+    Destroying = 7,
+    Decommissioning = 8,
+}
+
+impl BizStep {
+    /// The CBV name (`commissioning`, `retail_selling`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BizStep::Commissioning => "commissioning",
+            BizStep::Packing => "packing",
+            BizStep::Shipping => "shipping",
+            BizStep::Receiving => "receiving",
+            BizStep::Storing => "storing",
+            BizStep::Consigning => "consigning",
+            BizStep::RetailSelling => "retail_selling",
+            BizStep::Destroying => "destroying",
+            BizStep::Decommissioning => "decommissioning",
+        }
+    }
+}
+
+/// GS1 CBV dispositions the ledger records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[borsh(use_discriminant = true)]
+#[repr(u8)]
+pub enum Disposition {
+    Active = 0,
+    InProgress = 1,
+    InTransit = 2,
+    SellableNotAccessible = 3,
+    RetailSold = 4,
+    Destroyed = 5,
+    Inactive = 6,
+    Stolen = 7,
+}
+
+impl Disposition {
+    /// The CBV name (`active`, `in_transit`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Active => "active",
+            Disposition::InProgress => "in_progress",
+            Disposition::InTransit => "in_transit",
+            Disposition::SellableNotAccessible => "sellable_not_accessible",
+            Disposition::RetailSold => "retail_sold",
+            Disposition::Destroyed => "destroyed",
+            Disposition::Inactive => "inactive",
+            Disposition::Stolen => "stolen",
+        }
+    }
+}
+
+impl CodeAction {
+    /// The CBV business step.
+    pub fn biz_step(&self) -> BizStep {
+        match self {
+            CodeAction::Commission => BizStep::Commissioning,
+            CodeAction::Pack => BizStep::Packing,
+            CodeAction::Ship { .. } => BizStep::Shipping,
+            CodeAction::Receive => BizStep::Receiving,
+            CodeAction::Store => BizStep::Storing,
+            CodeAction::TransferCustody { .. } => BizStep::Consigning,
+            CodeAction::Sell { .. } => BizStep::RetailSelling,
+            CodeAction::Destroy => BizStep::Destroying,
+            CodeAction::Decommission => BizStep::Decommissioning,
+        }
+    }
+
+    /// The CBV disposition the item has after the step.
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            CodeAction::Commission => Disposition::Active,
+            CodeAction::Pack | CodeAction::Receive | CodeAction::TransferCustody { .. } => {
+                Disposition::InProgress
+            }
+            CodeAction::Ship { .. } => Disposition::InTransit,
+            CodeAction::Store => Disposition::SellableNotAccessible,
+            CodeAction::Sell { .. } => Disposition::RetailSold,
+            CodeAction::Destroy => Disposition::Destroyed,
+            CodeAction::Decommission => Disposition::Inactive,
+        }
+    }
+}
+
+/// The secret of a one-time claim or transfer ticket (printed on the receipt, or handed to
+/// the next buyer). Only [`ticket_hash`] of it goes on chain until it is redeemed.
+#[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TicketSecret(pub [u8; 32]);
+
+impl std::fmt::Debug for TicketSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TicketSecret(..)")
+    }
+}
+
+/// The on-chain commitment to a ticket for `code`: SHA-256 of a domain tag, the GTIN, the
+/// serial (8 bytes, big-endian) and the secret. Binding the code means a secret reused for
+/// another item gives another hash.
+pub fn ticket_hash(code: &CodeId, secret: &TicketSecret) -> Hash {
+    Hash::of(&[
+        b"jitrace/v1/ticket",
+        code.gtin.as_bytes(),
+        &code.serial.to_be_bytes(),
+        &secret.0,
+    ])
+}
+
+/// One consumer scan as the scan gateway reports it: never an exact position, never personal
+/// data.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Scan {
+    pub code: SignedCode,
+    /// The centre of the scan's ~5 km cell: both coordinates multiples of the ledger's cell
+    /// size (`jitrace_ledger::geo::CELL_MICRO`), so finer positions never reach the chain.
+    pub cell: GeoPoint,
+    /// The device's pseudonym (a keyed hash the gateway computes; not reversible).
+    pub device: Hash,
+    /// When the scan happened, milliseconds since the Unix epoch.
+    pub time_ms: u64,
 }
 
 impl ProductInfo {
@@ -400,5 +857,213 @@ mod tests {
         for bad in ["cn", "CHN", "CN-", "CN-SHAN", ""] {
             assert!(validate_region(bad).is_err(), "{bad}");
         }
+    }
+
+    fn wine(serial: u64) -> CodeId {
+        CodeId {
+            gtin: Gtin::parse("09506000134352").unwrap(),
+            serial,
+        }
+    }
+
+    #[test]
+    fn ticket_hashes_bind_the_item() {
+        let secret = TicketSecret([7; 32]);
+        let h = ticket_hash(&wine(1000), &secret);
+        assert_eq!(h, ticket_hash(&wine(1000), &secret));
+        assert_ne!(h, ticket_hash(&wine(1001), &secret));
+        assert_ne!(h, ticket_hash(&wine(1000), &TicketSecret([8; 32])));
+        assert_eq!(format!("{secret:?}"), "TicketSecret(..)", "never printed");
+    }
+
+    #[test]
+    fn geo_points() {
+        let ok = |lat, lon| {
+            GeoPoint {
+                lat_micro: lat,
+                lon_micro: lon,
+            }
+            .is_valid()
+        };
+        assert!(ok(31_230_400, 121_473_700));
+        assert!(ok(-90_000_000, 180_000_000) && ok(90_000_000, -180_000_000));
+        assert!(!ok(90_000_001, 0) && !ok(0, -180_000_001) && !ok(i32::MIN, 0));
+    }
+
+    fn with(payload: Payload) -> Result<(), Error> {
+        payload.validate()
+    }
+
+    #[test]
+    fn channel_grants_validate() {
+        let grant = AuthoriseChannel {
+            brand: OrgId::new("helan-winery").unwrap(),
+            channel: OrgId::new("jiuxian-shanghai").unwrap(),
+            role: ChannelRole::Retailer,
+            products: vec![wine(0).gtin],
+            territory: vec!["CN-SH".into(), "CN-NX".into()],
+            geofence: None,
+            valid_from: 1,
+            valid_until: 2,
+        };
+        assert!(with(Payload::AuthoriseChannel(grant.clone())).is_ok());
+        let bad = [
+            AuthoriseChannel {
+                territory: vec![],
+                ..grant.clone()
+            },
+            AuthoriseChannel {
+                territory: vec!["Shanghai".into()],
+                ..grant.clone()
+            },
+            AuthoriseChannel {
+                territory: vec!["CN".into(); MAX_TERRITORY_REGIONS + 1],
+                ..grant.clone()
+            },
+            AuthoriseChannel {
+                products: vec![wine(0).gtin, wine(0).gtin],
+                ..grant.clone()
+            },
+            AuthoriseChannel {
+                valid_until: 1,
+                ..grant.clone()
+            },
+        ];
+        for b in bad {
+            assert!(with(Payload::AuthoriseChannel(b.clone())).is_err(), "{b:?}");
+        }
+        assert!(ChannelRole::Retailer.may_sell() && !ChannelRole::Logistics.may_sell());
+        assert_eq!(ChannelRole::Logistics.org_role(), Role::Logistics);
+    }
+
+    #[test]
+    fn code_payloads_validate() {
+        let code = SignedCode {
+            code: wine(1000),
+            signature: "A".repeat(86),
+        };
+        let event = |code: SignedCode, place: Place| {
+            Payload::RecordCodeEvent(CodeEvent {
+                code,
+                org: OrgId::new("helan-winery").unwrap(),
+                action: CodeAction::Commission,
+                place,
+            })
+        };
+        assert!(with(event(code.clone(), Place::default())).is_ok());
+        let bad_sig = SignedCode {
+            signature: "a+b".into(),
+            ..code.clone()
+        };
+        assert!(with(event(bad_sig, Place::default())).is_err());
+        let long_sig = SignedCode {
+            signature: "A".repeat(101),
+            ..code.clone()
+        };
+        assert!(with(event(long_sig, Place::default())).is_err());
+        let bad_region = Place {
+            region: Some("Ningxia".into()),
+            ..Place::default()
+        };
+        assert!(with(event(code.clone(), bad_region)).is_err());
+        let long_city = Place {
+            city: Some("银".repeat(40)),
+            ..Place::default()
+        };
+        assert!(with(event(code.clone(), long_city)).is_err());
+        // Off-globe points are the ledger's to reject (`bad_location`), not the envelope's.
+        let off_globe = Place {
+            point: Some(GeoPoint {
+                lat_micro: 95_000_000,
+                lon_micro: 0,
+            }),
+            ..Place::default()
+        };
+        assert!(with(event(code.clone(), off_globe)).is_ok());
+
+        let scan = Scan {
+            code: code.clone(),
+            cell: GeoPoint {
+                lat_micro: 31_250_000,
+                lon_micro: 121_450_000,
+            },
+            device: Hash([1; 32]),
+            time_ms: 0,
+        };
+        assert!(with(Payload::RecordScans { scans: vec![] }).is_err());
+        assert!(
+            with(Payload::RecordScans {
+                scans: vec![scan.clone(); MAX_SCANS_PER_TX]
+            })
+            .is_ok()
+        );
+        assert!(
+            with(Payload::RecordScans {
+                scans: vec![scan.clone(); MAX_SCANS_PER_TX + 1]
+            })
+            .is_err()
+        );
+
+        let void = VoidCodes {
+            org: OrgId::new("helan-winery").unwrap(),
+            gtin: wine(0).gtin,
+            first_serial: u64::MAX,
+            count: 1,
+            reason: String::new(),
+        };
+        assert!(with(Payload::VoidCodes(void.clone())).is_err(), "overflow");
+        assert!(
+            with(Payload::VoidCodes(VoidCodes {
+                first_serial: 5,
+                ..void
+            }))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_full_batch_of_scans_fits_a_transaction() {
+        let key = SecretKey::from_seed(3);
+        let scan = Scan {
+            code: SignedCode {
+                code: wine(u64::MAX),
+                signature: "A".repeat(86),
+            },
+            cell: GeoPoint {
+                lat_micro: -33_850_000,
+                lon_micro: -70_650_000,
+            },
+            device: Hash([9; 32]),
+            time_ms: u64::MAX,
+        };
+        let tx = Transaction {
+            chain_id: "c".repeat(MAX_CHAIN_ID_LEN),
+            signer: key.public_key(),
+            nonce: u64::MAX,
+            payload: Payload::RecordScans {
+                scans: vec![scan; MAX_SCANS_PER_TX],
+            },
+        };
+        let bytes = tx.sign(&key).encode();
+        assert!(bytes.len() <= MAX_TX_BYTES, "{} bytes", bytes.len());
+        assert!(SignedTransaction::decode(&bytes).is_ok());
+    }
+
+    #[test]
+    fn only_owner_actions_may_come_from_any_key() {
+        let code = wine(1);
+        assert!(Payload::ReportStolen { code }.any_key_may_sign());
+        assert!(
+            Payload::RedeemTicket {
+                code,
+                secret: TicketSecret([0; 32]),
+                device: None
+            }
+            .any_key_may_sign()
+        );
+        assert!(
+            !Payload::RecordScans { scans: vec![] }.any_key_may_sign(),
+            "the gateway is a platform member"
+        );
     }
 }
