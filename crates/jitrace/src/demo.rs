@@ -9,7 +9,11 @@ use anyhow::{Result, bail};
 use jitrace_client::Client;
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Payload, Role, SecretKey,
-    tx::{Attribute, IssueCodeBatch, IssueLicence, MediaRef, ProductInfo, RegisterOrg},
+    code::sign_code,
+    tx::{
+        Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId, GeoPoint,
+        IssueCodeBatch, IssueLicence, MediaRef, Place, ProductInfo, RegisterOrg, Scan, SignedCode,
+    },
 };
 use std::{path::Path, time::Duration};
 
@@ -207,7 +211,192 @@ pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
         )
         .await?;
     }
+    let codes = seed_code_lives(
+        &client,
+        &brand_admin,
+        &code_key,
+        &distributor,
+        &retailer,
+        &operator,
+    )
+    .await?;
+    std::fs::write(
+        dir.0.join("demo-codes.txt"),
+        format!(
+            "sold    {}\nunsold  {}\ncloned  {}\nforged  {}\n",
+            codes.sold, codes.unsold, codes.cloned, codes.forged
+        ),
+    )?;
     Ok(())
+}
+
+/// The printed code of one demo item of each kind (paths, to join to the node's URL).
+pub struct DemoCodes {
+    pub sold: String,
+    pub unsold: String,
+    pub cloned: String,
+    pub forged: String,
+}
+
+/// Places of the demo, in micro-degrees.
+const YINCHUAN: (i32, i32) = (38_487_200, 106_230_900);
+const SHANGHAI: (i32, i32) = (31_230_400, 121_473_700);
+const BEIJING: (i32, i32) = (39_904_200, 116_407_400);
+
+fn place(point: (i32, i32), region: &str, city: &str) -> Place {
+    Place {
+        point: Some(GeoPoint {
+            lat_micro: point.0,
+            lon_micro: point.1,
+        }),
+        region: Some(region.into()),
+        city: Some(city.into()),
+    }
+}
+
+/// Gives demo codes lives: one sold, one still in the channel, one sold and then cloned (scanned
+/// in Shanghai and, minutes later, in Beijing by another phone), and one forged.
+async fn seed_code_lives(
+    client: &Client,
+    brand_admin: &SecretKey,
+    code_key: &SecretKey,
+    distributor: &SecretKey,
+    retailer: &SecretKey,
+    operator: &SecretKey,
+) -> Result<DemoCodes> {
+    let chain_id = client.status().await?.chain_id;
+    let gtin = Gtin::parse(CABERNET_GTIN)?;
+    let (brand, dist, shop) = (
+        OrgId::new(BRAND)?,
+        OrgId::new(DISTRIBUTOR)?,
+        OrgId::new(RETAILER)?,
+    );
+    let now_s = jitrace_chain::app::wall_clock_ms() / 1000;
+    for (channel, role, territory) in [
+        (&dist, ChannelRole::Distributor, "CN"),
+        (&shop, ChannelRole::Retailer, "CN-SH"),
+    ] {
+        submit(
+            client,
+            brand_admin,
+            Payload::AuthoriseChannel(AuthoriseChannel {
+                brand: brand.clone(),
+                channel: channel.clone(),
+                role,
+                products: vec![gtin],
+                territory: vec![territory.into()],
+                geofence: None,
+                valid_from: now_s.saturating_sub(86_400),
+                valid_until: now_s + 365 * 86_400,
+            }),
+        )
+        .await?;
+    }
+    let signed = |serial: u64| SignedCode {
+        code: CodeId { gtin, serial },
+        signature: sign_code(code_key, &chain_id, &gtin, &serial.to_string()),
+    };
+    let event = |serial: u64, org: &OrgId, action: CodeAction, at: Place| {
+        Payload::RecordCodeEvent(CodeEvent {
+            code: signed(serial),
+            org: org.clone(),
+            action,
+            place: at,
+        })
+    };
+    let yinchuan = || place(YINCHUAN, "CN-NX", "Yinchuan");
+    let shanghai = || place(SHANGHAI, "CN-SH", "Shanghai");
+    for serial in [1, 2, 3] {
+        submit(
+            client,
+            brand_admin,
+            event(serial, &brand, CodeAction::Commission, yinchuan()),
+        )
+        .await?;
+        submit(
+            client,
+            brand_admin,
+            event(
+                serial,
+                &brand,
+                CodeAction::Ship { to: dist.clone() },
+                yinchuan(),
+            ),
+        )
+        .await?;
+        submit(
+            client,
+            distributor,
+            event(serial, &dist, CodeAction::Receive, shanghai()),
+        )
+        .await?;
+    }
+    for serial in [1, 3] {
+        submit(
+            client,
+            distributor,
+            event(
+                serial,
+                &dist,
+                CodeAction::Ship { to: shop.clone() },
+                shanghai(),
+            ),
+        )
+        .await?;
+        submit(
+            client,
+            retailer,
+            event(serial, &shop, CodeAction::Receive, shanghai()),
+        )
+        .await?;
+        submit(
+            client,
+            retailer,
+            event(
+                serial,
+                &shop,
+                CodeAction::Sell {
+                    buyer: Buyer::Anonymous,
+                },
+                shanghai(),
+            ),
+        )
+        .await?;
+    }
+    // The clone: the same code scanned by two phones, in Shanghai and then in Beijing.
+    let now_ms = jitrace_chain::app::wall_clock_ms();
+    let scan = |point: (i32, i32), device: &[u8], time_ms: u64| Scan {
+        code: signed(3),
+        cell: jitrace_ledger::geo::cell_of(GeoPoint {
+            lat_micro: point.0,
+            lon_micro: point.1,
+        }),
+        device: Hash::of(&[device]),
+        time_ms,
+    };
+    submit(
+        client,
+        operator,
+        Payload::RecordScans {
+            scans: vec![
+                scan(
+                    SHANGHAI,
+                    b"demo-phone-a",
+                    now_ms.saturating_sub(20 * 60_000),
+                ),
+                scan(BEIJING, b"demo-phone-b", now_ms.saturating_sub(5 * 60_000)),
+            ],
+        },
+    )
+    .await?;
+    let path = |serial: u64, sig: &str| format!("/01/{gtin}/21/{serial}?8030={sig}");
+    let forged_sig = sign_code(&SecretKey::generate(), &chain_id, &gtin, "4");
+    Ok(DemoCodes {
+        sold: path(1, &signed(1).signature),
+        unsold: path(2, &signed(2).signature),
+        cloned: path(3, &signed(3).signature),
+        forged: path(4, &forged_sig),
+    })
 }
 
 /// What a new user sees once the node serves.
@@ -222,6 +411,17 @@ pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
     println!("  API reference  {url}/docs      (OpenAPI: {url}/openapi.json)");
     println!("  Metrics        {url}/metrics");
     println!("  Data           {dir}");
+    if let Ok(codes) = std::fs::read_to_string(Path::new(&dir).join("demo-codes.txt")) {
+        println!();
+        println!(
+            "Scan these demo codes (each shows a different verdict; add ?lat=..&lon=.. for distance):"
+        );
+        for line in codes.lines() {
+            if let Some((kind, path)) = line.split_once(char::is_whitespace) {
+                println!("  {kind:<7} {url}{}", path.trim());
+            }
+        }
+    }
     if fresh {
         println!();
         println!("Demo data: brand '{BRAND}' (licence '{LICENCE}', 1,000,000 codes), products");

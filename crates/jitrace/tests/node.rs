@@ -54,14 +54,17 @@ fn start(data_dir: &Path, addr: &str) -> Node {
 }
 
 /// Waits until the demo data is seeded (its last transaction is the Riesling batch).
-async fn wait_demo(client: &Client) {
+/// Waits until the demo data is seeded: its batches are on chain and the node wrote the demo
+/// codes file, its last step.
+async fn wait_demo(client: &Client, data_dir: &Path) {
     let gtin = Gtin::parse(RIESLING).unwrap();
     eventually("the demo data", Duration::from_secs(120), || async {
-        client
-            .batches(&gtin)
-            .await
-            .map(|b| !b.is_empty())
-            .unwrap_or(false)
+        data_dir.join("demo-codes.txt").exists()
+            && client
+                .batches(&gtin)
+                .await
+                .map(|b| !b.is_empty())
+                .unwrap_or(false)
     })
     .await;
 }
@@ -101,7 +104,7 @@ async fn node_survives_sigkill_and_verify_chain_catches_corruption() {
 
     let mut node = start(&data_dir, &addr);
     let client = Client::new(&node.url);
-    wait_demo(&client).await;
+    wait_demo(&client, &data_dir).await;
 
     // Finalise transactions through the CLI, which signs locally.
     let mut finalised = Vec::new();
@@ -236,7 +239,7 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
     let addr = free_addr();
     let node = start(&data_dir, &addr);
     let client = Client::new(&node.url);
-    wait_demo(&client).await;
+    wait_demo(&client, &data_dir).await;
     let before = client.status().await.unwrap();
     let orgs_before = client.orgs().await.unwrap().orgs.len();
 
