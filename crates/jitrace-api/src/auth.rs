@@ -114,10 +114,10 @@ pub async fn authenticate(
         })?;
     let mut orgs = Vec::new();
     for id in account.orgs {
-        if let Some(org) = read_record::<Org>(api.state.as_ref(), StateKey::Org(id)).await? {
-            if org.members.contains(&key) {
-                orgs.push(org);
-            }
+        if let Some(org) = read_record::<Org>(api.state.as_ref(), StateKey::Org(id)).await?
+            && org.members.contains(&key)
+        {
+            orgs.push(org);
         }
     }
     if orgs.is_empty() {

@@ -50,6 +50,13 @@ pub enum ApiError {
     /// The path exists but not with this method.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+    /// A scanned link is not a well-formed product code (bad Digital Link, check digit, or
+    /// signature encoding).
+    #[error("{0}")]
+    BadCode(String),
+    /// This node records no scans (it runs no scan gateway).
+    #[error("this node does not record scans")]
+    ScansDisabled,
     /// A failure of the node itself (storage). The text goes to the log, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,9 +70,10 @@ impl ApiError {
             | ApiError::Malformed(_)
             | ApiError::BadSignature
             | ApiError::WrongChainId { .. }
-            | ApiError::NonceReplayed { .. } => StatusCode::BAD_REQUEST,
+            | ApiError::NonceReplayed { .. }
+            | ApiError::BadCode(_) => StatusCode::BAD_REQUEST,
             ApiError::Duplicate(_) => StatusCode::CONFLICT,
-            ApiError::MempoolFull => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MempoolFull | ApiError::ScansDisabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorised(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -91,6 +99,8 @@ impl ApiError {
             ApiError::MempoolFull => "mempool_full",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::NotFound(_) => "not_found",
+            ApiError::BadCode(_) => "bad_code",
+            ApiError::ScansDisabled => "scans_disabled",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Internal(_) => "internal",
         }

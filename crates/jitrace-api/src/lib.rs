@@ -19,16 +19,21 @@
 
 mod admission;
 pub mod auth;
+pub mod consumer;
 mod endpoints;
 mod error;
+mod lookup;
 mod media;
 mod pages;
+pub mod scans;
 mod source;
+pub mod verdict;
 pub mod views;
 
 pub use admission::MAX_BODY_BYTES;
 pub use error::ApiError;
 pub use media::store_media;
+pub use scans::{ScanGateway, device_pseudonym};
 pub use source::{MemoryState, StateSource};
 
 use axum::{Router, extract::DefaultBodyLimit, http::Method, routing::get};
@@ -62,6 +67,9 @@ pub struct ApiState {
     pub exec_stats: Arc<jitrace_chain::ExecStats>,
     /// `validator` or `observer`.
     pub role: String,
+    /// Where `POST /v1/scans` queues scans; `None`: the node records no scans (503
+    /// `scans_disabled`).
+    pub scan_gateway: Option<Arc<ScanGateway>>,
 }
 
 /// The state handlers share.
@@ -83,6 +91,7 @@ type Shared = Arc<ApiState>;
         (name = "transactions", description = "Submit transactions and read their receipts"),
         (name = "registry", description = "Accounts, organisations, licences, products and batches"),
         (name = "media", description = "Product photos, videos and documents by content hash"),
+        (name = "codes", description = "Scan a printed product code: its verdict, and recording scans"),
     ),
     components(schemas(jitrace_client::dto::ErrorBody, jitrace_client::dto::ErrorDetail))
 )]
@@ -110,6 +119,9 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::batches))
         .routes(routes!(endpoints::batch))
         .routes(routes!(media::media))
+        .routes(routes!(lookup::digital_link))
+        .routes(routes!(lookup::verdict_query))
+        .routes(routes!(lookup::record_scan))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(media::upload))

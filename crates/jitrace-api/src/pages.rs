@@ -43,7 +43,7 @@ changes are signed transactions submitted to <code>POST /v1/tx</code>.</p>
     ))
 }
 
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -343,6 +343,204 @@ pub struct BatchList {
     pub batches: Vec<BatchView>,
 }
 
+/// How a scanned code looks: `genuine`, `warning` or `counterfeit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    /// A genuine code with nothing against it.
+    Genuine,
+    /// A genuine code with something to check first (sold elsewhere, grey market, stolen...).
+    Warning,
+    /// A forged, unissued or voided code.
+    Counterfeit,
+}
+
+impl VerdictKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictKind::Genuine => "genuine",
+            VerdictKind::Warning => "warning",
+            VerdictKind::Counterfeit => "counterfeit",
+        }
+    }
+}
+
+/// How much a reason weighs: `info` does not change a `genuine` verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Counterfeit,
+}
+
+/// One reason behind a verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerdictReason {
+    /// Stable snake_case code: `signature_invalid`, `no_signature`, `serial_not_issued`,
+    /// `code_voided`, `licence_revoked`, `already_sold`, `location_mismatch`,
+    /// `clone_suspected`, `outside_territory`, `unauthorised_seller`, `recalled`, `stolen`,
+    /// `code_retired`.
+    pub code: String,
+    pub severity: Severity,
+    /// Plain English.
+    pub en: String,
+    /// Plain Chinese.
+    pub zh: String,
+}
+
+/// The scanned code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScannedCodeView {
+    /// GTIN-14.
+    pub gtin: String,
+    /// The serial as printed (AI 21).
+    pub serial: String,
+    /// Whether the link carries a digital signature (AI 8030).
+    pub signed: bool,
+}
+
+/// The brand (or other organisation) that issued the code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrgSummary {
+    pub id: String,
+    pub name: String,
+    /// ISO 3166 region.
+    pub region: Option<String>,
+}
+
+/// A place at city level: exact GPS is private, so positions are rounded to 0.1° (~10 km).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublicPlace {
+    pub city: Option<String>,
+    /// ISO 3166-2 region.
+    pub region: Option<String>,
+    /// Latitude rounded to 0.1°.
+    pub lat: Option<f64>,
+    /// Longitude rounded to 0.1°.
+    pub lon: Option<f64>,
+}
+
+/// One step of an item's path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PathStep {
+    /// What happened: `commissioned`, `packed`, `shipped`, `received`, `stored`,
+    /// `custody_transferred`, `sold`, `destroyed`, `decommissioned`, `owner_changed`,
+    /// `reported_stolen`, `stolen_cleared`.
+    pub event: String,
+    /// GS1 CBV business step, for custody events.
+    pub biz_step: Option<String>,
+    /// The organisation that acted (none for an owner's action).
+    pub org: Option<String>,
+    pub org_name: Option<String>,
+    /// The other organisation of a shipment or hand-over.
+    pub counterparty: Option<String>,
+    pub place: Option<PublicPlace>,
+    pub time_ms: u64,
+    pub height: u64,
+}
+
+/// The retail sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SaleView {
+    pub seller: String,
+    pub seller_name: Option<String>,
+    pub city: String,
+    pub region: String,
+    pub time_ms: u64,
+    /// Sold outside the seller's authorised territory.
+    pub grey_market: bool,
+}
+
+/// Who owns the item and how it changes hands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OwnershipView {
+    /// The owner's public key, once claimed.
+    pub owner: Option<String>,
+    /// A ticket waiting to be redeemed: `claim` or `transfer`.
+    pub pending_ticket: Option<String>,
+}
+
+/// A channel organisation authorised to sell the product now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthorisedSeller {
+    pub org: String,
+    pub name: String,
+    /// `distributor` or `retailer`.
+    pub role: String,
+    /// The organisation's registered region.
+    pub region: Option<String>,
+    /// ISO 3166 regions where it may sell.
+    pub territory: Vec<String>,
+    /// Distance from the scanner to the centre of its selling area (whole km), when both are
+    /// known.
+    pub distance_km: Option<u64>,
+}
+
+/// The verdict on a scanned code: `GET /01/{gtin}/21/{serial}` (JSON), `GET /v1/verdict`,
+/// `POST /v1/scans`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Verdict {
+    pub verdict: VerdictKind,
+    /// Every applicable reason, worst first.
+    pub reasons: Vec<VerdictReason>,
+    pub code: ScannedCodeView,
+    /// The product record, when the GTIN is registered (even for a forged code: it is what
+    /// the label claims to be).
+    pub product: Option<ProductView>,
+    pub brand: Option<OrgSummary>,
+    /// The code's status (`issued`, `active`, `in_transit`, `in_channel`, `sold`, `owned`,
+    /// `retired`); `None` for a code that is not genuine.
+    pub status: Option<String>,
+    /// Flags beside the status: `recalled`, `stolen`, `clone_suspected`, `grey_market`.
+    pub flags: Vec<String>,
+    /// Who holds the item now.
+    pub custodian: Option<OrgSummary>,
+    pub sale: Option<SaleView>,
+    pub ownership: OwnershipView,
+    /// Events oldest first.
+    pub path: Vec<PathStep>,
+    /// The latest known place of the item, and when.
+    pub latest_location: Option<PublicPlace>,
+    pub latest_time_ms: Option<u64>,
+    /// Distance from the scanner to the latest known place (whole km).
+    pub distance_km: Option<u64>,
+    pub authorised_sellers: Vec<AuthorisedSeller>,
+    /// The finalised height the verdict was read at.
+    pub height: u64,
+    /// For `POST /v1/scans`: whether the scan was queued for the ledger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_queued: Option<bool>,
+}
+
+/// A consumer scan to record: `POST /v1/scans`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScanRequest {
+    /// The scanned Digital Link, as printed.
+    pub uri: String,
+    /// Decimal degrees; rounded to a ~5 km cell before it is recorded.
+    #[serde(default)]
+    pub lat: Option<f64>,
+    #[serde(default)]
+    pub lon: Option<f64>,
+    /// A pseudonym the client chose for its device (1 to 200 characters); only its hash is
+    /// recorded.
+    pub device: String,
+}
+
 /// Every error response's body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -75,6 +75,17 @@ fn product(
 pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
     let client = Client::new(url);
     let operator = read_key(&dir.key("operator"))?;
+    // The scan gateway signs consumers' scans: a member of the platform organisation.
+    let gateway = read_key(&dir.key("gateway"))?;
+    submit(
+        &client,
+        &operator,
+        Payload::AddMember {
+            org: OrgId::new("platform")?,
+            key: gateway.public_key(),
+        },
+    )
+    .await?;
     let brand_admin = SecretKey::generate();
     let code_key = SecretKey::generate();
     let distributor = SecretKey::generate();

@@ -88,6 +88,8 @@ pub fn init_dev(dir: &DataDir) -> Result<()> {
     let operator = SecretKey::generate();
     write_key(&dir.key("validator"), &validator)?;
     write_key(&dir.key("operator"), &operator)?;
+    // The demo makes the gateway key a platform member; without the demo it stays unused.
+    write_key(&dir.key("gateway"), &SecretKey::generate())?;
     let suffix = &validator.public_key().to_hex()[..8];
     let genesis = GenesisFile {
         chain_id: format!("jitrace-dev-{suffix}"),
@@ -294,13 +296,30 @@ pub fn run_node(
             "observer"
         };
         let databases = running.databases().await;
+        let state: Arc<dyn StateSource> = Arc::new(QmdbState(databases));
+        // Consumer scans are batched into transactions signed by the scan gateway key, a member
+        // of the platform organisation (`keys/gateway.key`; `jitrace dev` makes one).
+        let scan_gateway = match read_key(&dir.key("gateway")) {
+            Ok(key) => {
+                let gateway = jitrace_api::ScanGateway::new(
+                    key,
+                    genesis.chain_id.clone(),
+                    mempool.clone(),
+                    state.clone(),
+                );
+                gateway.clone().spawn_flusher();
+                Some(gateway)
+            }
+            Err(_) => None,
+        };
         let api = jitrace_api::router(ApiState {
             chain_id: genesis.chain_id.clone(),
             validators: ledger_genesis.validators.clone(),
             mempool,
             store,
             tip: tip_rx,
-            state: Arc::new(QmdbState(databases)),
+            state,
+            scan_gateway,
             media_dir: dir.media(),
             engine_metrics: Arc::new(move || metrics_context.encode()),
             exec_stats: stats,

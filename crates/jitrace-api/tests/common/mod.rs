@@ -6,7 +6,7 @@ use axum::Router;
 use commonware_codec::Encode as _;
 use commonware_consensus::types::Height;
 use commonware_cryptography::{Digestible as _, Signer as _};
-use jitrace_api::{ApiState, MemoryState, router, store_media};
+use jitrace_api::{ApiState, MemoryState, ScanGateway, router, store_media};
 use jitrace_chain::{
     Block, Mempool, MempoolConfig,
     block::{to_hash, tx_root},
@@ -173,6 +173,8 @@ pub struct Options {
     pub max_txs: usize,
     /// Whether block 1 is finalised; without it the chain has only its genesis state.
     pub with_block: bool,
+    /// The scan gateway's key; without it `POST /v1/scans` is disabled.
+    pub gateway_key: Option<SecretKey>,
 }
 
 impl Default for Options {
@@ -180,6 +182,7 @@ impl Default for Options {
         Self {
             max_txs: 100,
             with_block: true,
+            gateway_key: None,
         }
     }
 }
@@ -194,6 +197,7 @@ pub struct Fixture {
     pub executed: Vec<SignedTransaction>,
     pub media_hash: Hash,
     pub media_dir: PathBuf,
+    pub gateway: Option<Arc<ScanGateway>>,
     _dir: TempDir,
 }
 
@@ -228,6 +232,14 @@ impl Fixture {
             max_bytes: 1 << 20,
             in_flight_ms: 1_000,
         });
+        let gateway = options.gateway_key.clone().map(|key| {
+            ScanGateway::new(
+                key,
+                CHAIN_ID,
+                mempool.clone(),
+                state.clone() as Arc<dyn jitrace_api::StateSource>,
+            )
+        });
         let router = router(ApiState {
             chain_id: CHAIN_ID.into(),
             validators: vec![validator().public_key()],
@@ -242,6 +254,7 @@ impl Fixture {
             }),
             exec_stats: Arc::default(),
             role: "validator".into(),
+            scan_gateway: gateway.clone(),
         });
         Self {
             router,
@@ -252,6 +265,7 @@ impl Fixture {
             executed,
             media_hash,
             media_dir,
+            gateway,
             _dir: dir,
         }
     }
