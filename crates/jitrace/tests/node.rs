@@ -240,10 +240,54 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
     let node = start(&data_dir, &addr);
     let client = Client::new(&node.url);
     wait_demo(&client, &data_dir).await;
+
+    // The printed demo URLs give every verdict: a consumer's scan through the real node.
+    let http = reqwest::Client::new();
+    let codes = std::fs::read_to_string(data_dir.join("demo-codes.txt")).unwrap();
+    for (kind, verdict, reason) in [
+        ("sold", "genuine", Some("already_sold")),
+        ("unsold", "genuine", None),
+        ("cloned", "warning", Some("clone_suspected")),
+        ("forged", "counterfeit", Some("signature_invalid")),
+    ] {
+        let path = codes
+            .lines()
+            .find_map(|line| line.strip_prefix(kind).map(str::trim))
+            .unwrap_or_else(|| panic!("no {kind} demo code"));
+        let answer: serde_json::Value = http
+            .get(format!("{}{path}&lat=31.23&lon=121.47", node.url))
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["verdict"], verdict, "{kind}: {answer}");
+        let reasons: Vec<&str> = answer["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["code"].as_str())
+            .collect();
+        if let Some(reason) = reason {
+            assert!(reasons.contains(&reason), "{kind}: {reasons:?}");
+        }
+        let page = http
+            .get(format!("{}{path}", node.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            page.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
     let before = client.status().await.unwrap();
     let orgs_before = client.orgs().await.unwrap().orgs.len();
 
-    let http = reqwest::Client::new();
     let url = |path: &str| format!("{}{path}", node.url);
     let json = |body: &'static str| {
         http.post(url("/v1/tx"))
