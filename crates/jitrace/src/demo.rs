@@ -317,62 +317,42 @@ async fn seed_code_lives(
     };
     let yinchuan = || place(YINCHUAN, "CN-NX", "Yinchuan");
     let shanghai = || place(SHANGHAI, "CN-SH", "Shanghai");
-    for serial in [1, 2, 3] {
-        submit(
-            client,
+    // Each demo code's journey, step by step: (codes, signer, acting org, action, place).
+    let to_distributor = || CodeAction::Ship { to: dist.clone() };
+    let to_shop = || CodeAction::Ship { to: shop.clone() };
+    let sell = || CodeAction::Sell {
+        buyer: Buyer::Anonymous,
+    };
+    let journey: [(&[u64], &SecretKey, &OrgId, CodeAction, Place); 6] = [
+        (
+            &[1, 2, 3],
             brand_admin,
-            event(serial, &brand, CodeAction::Commission, yinchuan()),
-        )
-        .await?;
-        submit(
-            client,
+            &brand,
+            CodeAction::Commission,
+            yinchuan(),
+        ),
+        (
+            &[1, 2, 3],
             brand_admin,
-            event(
-                serial,
-                &brand,
-                CodeAction::Ship { to: dist.clone() },
-                yinchuan(),
-            ),
-        )
-        .await?;
-        submit(
-            client,
+            &brand,
+            to_distributor(),
+            yinchuan(),
+        ),
+        (
+            &[1, 2, 3],
             distributor,
-            event(serial, &dist, CodeAction::Receive, shanghai()),
-        )
-        .await?;
-    }
-    for serial in [1, 3] {
-        submit(
-            client,
-            distributor,
-            event(
-                serial,
-                &dist,
-                CodeAction::Ship { to: shop.clone() },
-                shanghai(),
-            ),
-        )
-        .await?;
-        submit(
-            client,
-            retailer,
-            event(serial, &shop, CodeAction::Receive, shanghai()),
-        )
-        .await?;
-        submit(
-            client,
-            retailer,
-            event(
-                serial,
-                &shop,
-                CodeAction::Sell {
-                    buyer: Buyer::Anonymous,
-                },
-                shanghai(),
-            ),
-        )
-        .await?;
+            &dist,
+            CodeAction::Receive,
+            shanghai(),
+        ),
+        (&[1, 3], distributor, &dist, to_shop(), shanghai()),
+        (&[1, 3], retailer, &shop, CodeAction::Receive, shanghai()),
+        (&[1, 3], retailer, &shop, sell(), shanghai()),
+    ];
+    for (serials, key, org, action, at) in journey {
+        for &serial in serials {
+            submit(client, key, event(serial, org, action.clone(), at.clone())).await?;
+        }
     }
     // The clone: the same code scanned by two phones, in Shanghai and then in Beijing.
     let now_ms = jitrace_chain::app::wall_clock_ms();
