@@ -3,6 +3,7 @@
 
 mod bench;
 mod cli;
+mod codes;
 mod demo;
 mod genesis;
 mod node;
@@ -85,6 +86,9 @@ enum Command {
     /// Code batches: issue a serial range under a licence, show.
     #[command(subcommand)]
     Batch(cli::BatchCommand),
+    /// Product codes: issue signed codes with label sheets, check one offline.
+    #[command(subcommand)]
+    Codes(codes::CodesCommand),
     /// Measure this machine: signature verification and ledger execution over the state store.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -151,6 +155,8 @@ enum BenchCommand {
         #[arg(long, default_value_t = 256)]
         accounts: usize,
     },
+    /// Sign COUNT product codes to CSV; compare with this machine's Ed25519 signing rate.
+    Codes(codes::BenchCodesArgs),
 }
 
 fn main() -> ExitCode {
@@ -208,6 +214,8 @@ fn run(cli: Cli) -> Result<()> {
             verify::print(&report, global.json)
         }
         Command::Keys(command) => cli::keys(&global, command),
+        Command::Codes(command) => codes::run(&global, command),
+        Command::Bench(BenchCommand::Codes(args)) => codes::bench(&global, args),
         Command::Genesis { network } => {
             let options = network.options();
             let nodes = node::write_network(&options)?;
@@ -287,6 +295,7 @@ fn run(cli: Cli) -> Result<()> {
                     | Command::Testnet { .. }
                     | Command::VerifyChain { .. }
                     | Command::Keys(_)
+                    | Command::Codes(_)
                     | Command::Bench(_) => {
                         unreachable!("handled above")
                     }
