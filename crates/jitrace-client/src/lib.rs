@@ -136,6 +136,20 @@ impl Client {
         .await
     }
 
+    /// The verdict on a scanned code: `GET /v1/verdict?uri=…[&lat=…&lon=…]` (decimal degrees).
+    pub async fn verdict(&self, uri: &str, position: Option<(f64, f64)>) -> Result<dto::Verdict> {
+        let mut url = self.url(&["v1", "verdict"])?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("uri", uri);
+            if let Some((lat, lon)) = position {
+                query.append_pair("lat", &lat.to_string());
+                query.append_pair("lon", &lon.to_string());
+            }
+        }
+        self.send(self.http.get(url)).await
+    }
+
     /// A transaction's status: `GET /v1/tx/{hash}`.
     pub async fn tx(&self, hash: &Hash) -> Result<TxStatus> {
         self.get(&["v1", "tx", &hash.to_hex()]).await

@@ -646,3 +646,59 @@ mod tests {
         assert!(parse_time("soon").is_err());
     }
 }
+
+// ---------------------------------------------------------------- verify
+
+/// `jitrace verify URL`: the verdict a consumer's scan gets, in the terminal.
+pub async fn verify(global: &Global, uri: &str, lat: Option<f64>, lon: Option<f64>) -> Result<()> {
+    let position = match (lat, lon) {
+        (Some(lat), Some(lon)) => Some((lat, lon)),
+        (None, None) => None,
+        _ => bail!("give both --lat and --lon, or neither"),
+    };
+    let verdict = global.client().verdict(uri, position).await?;
+    print(global, &verdict, |v: &dto::Verdict| {
+        let word = match v.verdict {
+            dto::VerdictKind::Genuine => "GENUINE 正品",
+            dto::VerdictKind::Warning => "WARNING 警告",
+            dto::VerdictKind::Counterfeit => "COUNTERFEIT 假冒",
+        };
+        println!("{word}");
+        for reason in &v.reasons {
+            println!("  - {}: {} / {}", reason.code, reason.en, reason.zh);
+        }
+        if let Some(product) = &v.product {
+            println!("product   {} ({})", product.name, product.gtin);
+        }
+        if let Some(brand) = &v.brand {
+            println!("brand     {}", brand.name);
+        }
+        if let Some(status) = &v.status {
+            println!("status    {status}");
+        }
+        if let Some(km) = v.distance_km {
+            println!("distance  {km} km from its latest known place");
+        }
+        for step in &v.path {
+            let place = step
+                .place
+                .as_ref()
+                .and_then(|p| p.city.clone())
+                .unwrap_or_default();
+            println!(
+                "  {:>8}  {:<16} {:<28} {}",
+                step.height,
+                step.event,
+                step.org_name
+                    .clone()
+                    .or(step.org.clone())
+                    .unwrap_or_default(),
+                place
+            );
+        }
+    })?;
+    if matches!(verdict.verdict, dto::VerdictKind::Counterfeit) {
+        bail!("the code is counterfeit");
+    }
+    Ok(())
+}

@@ -65,6 +65,16 @@ enum Command {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Check a product code as a consumer's scan would: the verdict, the product and its path.
+    Verify {
+        /// The code's GS1 Digital Link URL (as printed in the QR code).
+        url: String,
+        /// Where you are (decimal degrees), for the distance to the item's latest known place.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: Option<f64>,
+        #[arg(long, allow_hyphen_values = true)]
+        lon: Option<f64>,
+    },
     /// Transactions: show a receipt.
     #[command(subcommand)]
     Tx(cli::TxCommand),
@@ -282,6 +292,7 @@ fn run(cli: Cli) -> Result<()> {
             runtime.block_on(async move {
                 match command {
                     Command::Status => cli::status(&global).await,
+                    Command::Verify { url, lat, lon } => cli::verify(&global, &url, lat, lon).await,
                     Command::Tx(c) => cli::tx(&global, c).await,
                     Command::Block(c) => cli::block(&global, c).await,
                     Command::Org(c) => cli::org(&global, c).await,
