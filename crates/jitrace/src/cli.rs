@@ -633,20 +633,6 @@ pub async fn batch(global: &Global, command: BatchCommand) -> Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-
-    #[test]
-    fn dates() {
-        assert_eq!(parse_time("1970-01-01").unwrap(), 0);
-        assert_eq!(parse_time("2026-11-28").unwrap(), 1_795_824_000);
-        assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000);
-        assert!(parse_time("2026-13-01").is_err());
-        assert!(parse_time("soon").is_err());
-    }
-}
-
 // ---------------------------------------------------------------- verify
 
 /// `jitrace verify URL`: the verdict a consumer's scan gets, in the terminal.
@@ -701,4 +687,18 @@ pub async fn verify(global: &Global, uri: &str, lat: Option<f64>, lon: Option<f6
         bail!("the code is counterfeit");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_time("1970-01-01").unwrap(), 0);
+        assert_eq!(parse_time("2026-11-28").unwrap(), 1_795_824_000);
+        assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000);
+        assert!(parse_time("2026-13-01").is_err());
+        assert!(parse_time("soon").is_err());
+    }
 }
