@@ -534,3 +534,89 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         })
     })
 }
+
+/// Results of `jitrace bench verdict`.
+#[derive(Debug, serde::Serialize)]
+pub struct VerdictReport {
+    pub requests: usize,
+    pub concurrency: usize,
+    pub verdict_per_sec: f64,
+    pub verdict_p50_ms: f64,
+    pub verdict_p99_ms: f64,
+    pub trivial_per_sec: f64,
+    pub trivial_p50_ms: f64,
+    pub trivial_p99_ms: f64,
+    pub ratio: f64,
+}
+
+/// Sends `requests` GETs to `url` from `concurrency` tasks; returns (requests/s, sorted latencies ms).
+async fn hammer(
+    url: String,
+    accept: &'static str,
+    requests: usize,
+    concurrency: usize,
+) -> Result<(f64, Vec<f64>)> {
+    let http = reqwest::Client::new();
+    let per_task = requests.div_ceil(concurrency.max(1));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (http, url) = (http.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_task);
+            for _ in 0..per_task {
+                let sent = Instant::now();
+                let response = http.get(&url).header("accept", accept).send().await?;
+                if !response.status().is_success() {
+                    bail!("{url} answered {}", response.status());
+                }
+                response.bytes().await?;
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(requests);
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.total_cmp(b));
+    Ok((rate, all))
+}
+
+/// Measures verdict requests against a running node, beside a trivial endpoint of the same
+/// server in the same run.
+pub fn verdict_bench(
+    node: &str,
+    code_path: &str,
+    requests: usize,
+    concurrency: usize,
+) -> Result<VerdictReport> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let verdict_url = format!("{}{}", node.trim_end_matches('/'), code_path);
+        let trivial_url = format!("{}/v1/status", node.trim_end_matches('/'));
+        // Warm up both.
+        hammer(verdict_url.clone(), "application/json", 200, 4).await?;
+        hammer(trivial_url.clone(), "application/json", 200, 4).await?;
+        let (trivial_rate, trivial) =
+            hammer(trivial_url, "application/json", requests, concurrency).await?;
+        let (verdict_rate, verdict) =
+            hammer(verdict_url, "application/json", requests, concurrency).await?;
+        Ok(VerdictReport {
+            requests,
+            concurrency,
+            verdict_per_sec: verdict_rate,
+            verdict_p50_ms: percentile(&verdict, 0.50),
+            verdict_p99_ms: percentile(&verdict, 0.99),
+            trivial_per_sec: trivial_rate,
+            trivial_p50_ms: percentile(&trivial, 0.50),
+            trivial_p99_ms: percentile(&trivial, 0.99),
+            ratio: verdict_rate / trivial_rate,
+        })
+    })
+}

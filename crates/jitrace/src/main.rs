@@ -167,6 +167,20 @@ enum BenchCommand {
     },
     /// Sign COUNT product codes to CSV; compare with this machine's Ed25519 signing rate.
     Codes(codes::BenchCodesArgs),
+    /// Verdict requests per second against a running node (`jitrace dev`), beside a trivial
+    /// endpoint of the same server in the same run.
+    Verdict {
+        /// A code's path or URL on that node (default: the sold demo code of `jitrace dev`).
+        #[arg(long)]
+        code: Option<String>,
+        /// The dev node's data directory, to find the demo code.
+        #[arg(long, default_value = ".jitrace/dev")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -226,6 +240,38 @@ fn run(cli: Cli) -> Result<()> {
         Command::Keys(command) => cli::keys(&global, command),
         Command::Codes(command) => codes::run(&global, command),
         Command::Bench(BenchCommand::Codes(args)) => codes::bench(&global, args),
+        Command::Bench(BenchCommand::Verdict {
+            code,
+            data_dir,
+            requests,
+            concurrency,
+        }) => {
+            let code = match code {
+                Some(code) => code,
+                None => std::fs::read_to_string(data_dir.join("demo-codes.txt"))
+                    .ok()
+                    .and_then(|text| {
+                        text.lines()
+                            .find_map(|l| l.strip_prefix("sold").map(|p| p.trim().to_string()))
+                    })
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no --code, and no demo codes in {}", data_dir.display())
+                    })?,
+            };
+            let path = match code.find("/01/") {
+                Some(i) => code[i..].to_string(),
+                None => code,
+            };
+            let report = bench::verdict_bench(&global.node, &path, requests, concurrency)?;
+            if !global.json {
+                println!(
+                    "command: jitrace bench verdict --requests {requests} --concurrency {concurrency} (node {})",
+                    global.node
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Genesis { network } => {
             let options = network.options();
             let nodes = node::write_network(&options)?;
