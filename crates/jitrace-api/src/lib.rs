@@ -143,6 +143,7 @@ pub fn router(state: ApiState) -> Router {
         .allow_methods([Method::GET, Method::HEAD]);
     api.route("/", get(pages::index))
         .route("/metrics", get(pages::metrics))
+        .route("/healthz", get(pages::healthz))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(pages::not_found)
         // Applies to the routes registered so far: keep it after the last route.

@@ -142,6 +142,11 @@ pub(crate) async fn metrics(State(api): State<Shared>) -> Response {
         .into_response()
 }
 
+/// Liveness: the node's HTTP server answers (load balancers and benchmarks use it).
+pub(crate) async fn healthz() -> &'static str {
+    "ok\n"
+}
+
 /// Unknown routes.
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))

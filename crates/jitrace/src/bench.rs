@@ -599,7 +599,7 @@ pub fn verdict_bench(
         .build()?;
     runtime.block_on(async {
         let verdict_url = format!("{}{}", node.trim_end_matches('/'), code_path);
-        let trivial_url = format!("{}/v1/status", node.trim_end_matches('/'));
+        let trivial_url = format!("{}/healthz", node.trim_end_matches('/'));
         // Warm up both.
         hammer(verdict_url.clone(), "application/json", 200, 4).await?;
         hammer(trivial_url.clone(), "application/json", 200, 4).await?;
