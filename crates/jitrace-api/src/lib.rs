@@ -18,6 +18,7 @@
 //!   OpenAPI document cannot miss one.
 
 mod admission;
+pub mod alerts;
 pub mod auth;
 pub mod consumer;
 mod endpoints;
@@ -70,6 +71,8 @@ pub struct ApiState {
     /// Where `POST /v1/scans` queues scans; `None`: the node records no scans (503
     /// `scans_disabled`).
     pub scan_gateway: Option<Arc<ScanGateway>>,
+    /// Brand alerts (see [`alerts`]).
+    pub alerts: Arc<alerts::AlertHub>,
 }
 
 /// The state handlers share.
@@ -119,6 +122,8 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::batches))
         .routes(routes!(endpoints::batch))
         .routes(routes!(media::media))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::stream))
         .routes(routes!(lookup::digital_link))
         .routes(routes!(lookup::verdict_query))
         .routes(routes!(lookup::record_scan))
@@ -135,8 +140,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented_api().1
 }
 
+/// The whole HTTP API over `state`, with the background tasks a node runs beside it (the alert
+/// watcher over finalised blocks). Must be called inside a tokio runtime.
+pub fn router_with_watchers(state: ApiState) -> Router {
+    let state = Arc::new(state);
+    alerts::spawn_chain_watcher(state.clone(), state.alerts.clone());
+    router_shared(state)
+}
+
 /// The whole HTTP API over `state`.
 pub fn router(state: ApiState) -> Router {
+    router_shared(Arc::new(state))
+}
+
+fn router_shared(state: Shared) -> Router {
     let (api, openapi) = documented_api();
     let cors = CorsLayer::new()
         .allow_origin(Any)
@@ -150,5 +167,5 @@ pub fn router(state: ApiState) -> Router {
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors)
-        .with_state(Arc::new(state))
+        .with_state(state)
 }

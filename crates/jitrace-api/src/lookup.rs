@@ -13,7 +13,8 @@ use axum::{
     http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
 };
-use jitrace_client::dto::{ErrorBody, ScanRequest, Verdict};
+use jitrace_client::dto::{ErrorBody, ScanRequest, Verdict, VerdictKind};
+use jitrace_types::OrgId;
 use jitrace_types::tx::{CodeId, SignedCode};
 
 /// Where the scanner is, in decimal degrees (optional).
@@ -190,5 +191,21 @@ pub(crate) async fn record_scan(
         _ => false,
     };
     answer.scan_queued = Some(queued);
+    if matches!(answer.verdict, VerdictKind::Counterfeit)
+        && let Some(brand) = answer
+            .brand
+            .as_ref()
+            .and_then(|b| OrgId::new(b.id.clone()).ok())
+    {
+        let reasons: Vec<&str> = answer.reasons.iter().map(|r| r.code.as_str()).collect();
+        crate::alerts::counterfeit_scan(
+            &api.alerts,
+            &brand,
+            code.gtin.as_str(),
+            code.serial_number().unwrap_or(0),
+            request.lat.zip(request.lon),
+            &reasons.join(","),
+        );
+    }
     Ok(Json(answer))
 }

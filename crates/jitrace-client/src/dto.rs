@@ -64,6 +64,34 @@ pub struct SubmitOutcome {
     pub error: Option<ErrorDetail>,
 }
 
+/// A brand alert: a grey-market sale, a clone suspicion, or a counterfeit scan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertView {
+    /// Increasing number of the alert on this node (use as `after` to page or resume).
+    pub seq: u64,
+    /// The brand the code belongs to.
+    pub brand: String,
+    /// `grey_market`, `clone_suspected` or `counterfeit_scan`.
+    pub kind: String,
+    pub gtin: String,
+    pub serial: u64,
+    /// ISO 3166-2 region, when known.
+    pub region: Option<String>,
+    pub city: Option<String>,
+    /// The block that raised it (0 for counterfeit scans, which are not on chain).
+    pub height: u64,
+    pub time_ms: u64,
+    pub detail: String,
+}
+
+/// Alerts, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AlertList {
+    pub alerts: Vec<AlertView>,
+}
+
 /// A stored media file: the answer to `POST /v1/media`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

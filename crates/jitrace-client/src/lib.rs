@@ -150,6 +150,28 @@ impl Client {
         self.send(self.http.get(url)).await
     }
 
+    /// A brand's alerts, as a member of the brand: `GET /v1/alerts?brand=…` (a signed request).
+    pub async fn alerts(&self, key: &SecretKey, brand: &str, after: u64) -> Result<dto::AlertList> {
+        let mut url = self.url(&["v1", "alerts"])?;
+        url.query_pairs_mut()
+            .append_pair("brand", brand)
+            .append_pair("after", &after.to_string());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        let auth = jitrace_types::keys::authorization_header(key, "GET", &path, now, b"");
+        self.send(
+            self.http
+                .get(url)
+                .header(reqwest::header::AUTHORIZATION, auth),
+        )
+        .await
+    }
+
     /// A transaction's status: `GET /v1/tx/{hash}`.
     pub async fn tx(&self, hash: &Hash) -> Result<TxStatus> {
         self.get(&["v1", "tx", &hash.to_hex()]).await

@@ -312,7 +312,8 @@ pub fn run_node(
             }
             Err(_) => None,
         };
-        let api = jitrace_api::router(ApiState {
+        let alerts = jitrace_api::alerts::AlertHub::new();
+        let api = jitrace_api::router_with_watchers(ApiState {
             chain_id: genesis.chain_id.clone(),
             validators: ledger_genesis.validators.clone(),
             mempool,
@@ -320,6 +321,7 @@ pub fn run_node(
             tip: tip_rx,
             state,
             scan_gateway,
+            alerts: alerts.clone(),
             media_dir: dir.media(),
             engine_metrics: Arc::new(move || metrics_context.encode()),
             exec_stats: stats,

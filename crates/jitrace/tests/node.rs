@@ -285,6 +285,68 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
                 .starts_with("text/html")
         );
     }
+
+    // The brand sees the clone alert, raised from the finalised scans; others may not look.
+    let brand_key = jitrace_types::SecretKey::from_hex(
+        std::fs::read_to_string(data_dir.join("keys/brand-admin.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    eventually("the clone alert", Duration::from_secs(30), || async {
+        let alerts = client
+            .alerts(&brand_key, "jade-valley", 0)
+            .await
+            .map(|l| l.alerts)
+            .unwrap_or_default();
+        alerts
+            .iter()
+            .any(|a| a.kind == "clone_suspected" && a.serial == 3)
+    })
+    .await;
+    // Live: the stream starts with the backlog as `alert` events.
+    let path = "/v1/alerts/stream?brand=jade-valley";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let auth = jitrace_types::keys::authorization_header(&brand_key, "GET", path, now, b"");
+    let mut stream = http
+        .get(format!("{}{path}", node.url))
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(
+        first.contains("event: alert") && first.contains("clone_suspected"),
+        "{first}"
+    );
+    drop(stream);
+    let retailer_key = jitrace_types::SecretKey::from_hex(
+        std::fs::read_to_string(data_dir.join("keys/retailer.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let refused = client
+        .alerts(&retailer_key, "jade-valley", 0)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("forbidden"), "{refused}");
+    let unsigned = http
+        .get(format!("{}/v1/alerts?brand=jade-valley", node.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), reqwest::StatusCode::UNAUTHORIZED);
+
     let before = client.status().await.unwrap();
     let orgs_before = client.orgs().await.unwrap().orgs.len();
 

@@ -255,6 +255,7 @@ impl Fixture {
             exec_stats: Arc::default(),
             role: "validator".into(),
             scan_gateway: gateway.clone(),
+            alerts: jitrace_api::alerts::AlertHub::new(),
         });
         Self {
             router,
