@@ -26,15 +26,7 @@ pub(crate) fn submitted_bytes(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Vec<u8>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            }
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    })?;
+    let body = read_body(body, MAX_BODY_BYTES)?;
     if is_octet_stream(headers) {
         return Ok(body.to_vec());
     }
@@ -43,6 +35,20 @@ pub(crate) fn submitted_bytes(
     let text = request.tx.trim();
     hex::decode(text.strip_prefix("0x").unwrap_or(text))
         .map_err(|e| ApiError::BadRequest(format!("`tx` must be hex: {e}")))
+}
+
+/// A request body, or why it could not be read (over `limit`, or broken).
+pub(crate) fn read_body(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge { limit }
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })
 }
 
 fn is_octet_stream(headers: &HeaderMap) -> bool {

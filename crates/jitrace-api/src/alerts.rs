@@ -8,7 +8,7 @@
 use crate::{ApiError, ApiState, Shared, auth, source::read_record};
 use axum::{
     Json,
-    extract::{Query, State},
+    extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, Method, Uri},
     response::sse::{Event, KeepAlive, Sse},
 };
@@ -242,6 +242,20 @@ pub(crate) fn counterfeit_scan(
     });
 }
 
+/// The filter of a signed alerts request whose caller is a member of the brand (or of the
+/// platform).
+async fn authorised_filter(
+    api: &ApiState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    query: Result<Query<AlertFilter>, QueryRejection>,
+) -> Result<AlertFilter, ApiError> {
+    let Query(filter) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
+    authorise(api, method, uri, headers, &filter.brand).await?;
+    Ok(filter)
+}
+
 /// Checks that the caller of a signed GET is a member of `brand` (or of the platform).
 async fn authorise(
     api: &ApiState,
@@ -280,10 +294,9 @@ pub(crate) async fn list(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    query: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AlertFilter>, QueryRejection>,
 ) -> Result<Json<AlertList>, ApiError> {
-    let Query(filter) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    authorise(&api, &method, &uri, &headers, &filter.brand).await?;
+    let filter = authorised_filter(&api, &method, &uri, &headers, query).await?;
     Ok(Json(AlertList {
         alerts: api.alerts.list(&filter.brand, &filter, 1_000),
     }))
@@ -305,10 +318,9 @@ pub(crate) async fn stream(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    query: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AlertFilter>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let Query(filter) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    authorise(&api, &method, &uri, &headers, &filter.brand).await?;
+    let filter = authorised_filter(&api, &method, &uri, &headers, query).await?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let live = api.alerts.live.subscribe();
     let backlog = api.alerts.list(&filter.brand, &filter, MAX_PER_BRAND);

@@ -140,15 +140,7 @@ pub(crate) async fn submit_txs(
     State(api): State<Shared>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<SubmitBatchResponse>, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge {
-                limit: admission::MAX_BATCH_BODY_BYTES,
-            }
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    })?;
+    let body = admission::read_body(body, admission::MAX_BATCH_BODY_BYTES)?;
     let Json(request) = Json::<SubmitBatchRequest>::from_bytes(&body)
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     if request.txs.len() > admission::MAX_BATCH_TXS {
