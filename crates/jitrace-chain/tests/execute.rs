@@ -36,6 +36,7 @@ fn script() -> (Genesis, Vec<Vec<Vec<u8>>>) {
         platform_org: OrgId::new("platform").unwrap(),
         platform_name: "Platform".into(),
         validators: vec![SecretKey::from_seed(100).public_key()],
+        scan_rules: jitrace_ledger::state::ScanRules::DEFAULT,
     };
     let acme = OrgId::new("acme").unwrap();
     let gtin = Gtin::parse("09506000134352").unwrap();

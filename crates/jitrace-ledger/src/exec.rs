@@ -61,6 +61,9 @@ pub struct Genesis {
     pub platform_org: OrgId,
     pub platform_name: String,
     pub validators: Vec<PublicKey>,
+    /// Clone-detection and scan thresholds (checked by [`ScanRules::problem`] before a chain
+    /// starts).
+    pub scan_rules: ScanRules,
 }
 
 /// The id of a transaction from its wire bytes: the hash of its body, or, for bytes that are
@@ -159,7 +162,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             operator: genesis.operator,
             platform_org: genesis.platform_org.clone(),
             validators: genesis.validators.clone(),
-            scan_rules: ScanRules::DEFAULT,
+            scan_rules: genesis.scan_rules,
         };
         let org = Org {
             id: genesis.platform_org.clone(),
@@ -419,9 +422,10 @@ impl<R: StateReader> TxState<'_, '_, R> {
             Payload::RecordCodeEvent(event) => self.record_code_event(signer, event),
             Payload::RedeemTicket {
                 code,
-                secret,
+                ticket,
+                proof,
                 device,
-            } => self.redeem_ticket(signer, code, secret, *device),
+            } => self.redeem_ticket(signer, code, ticket, proof, *device),
             Payload::IssueTransferTicket { code, ticket } => {
                 self.issue_transfer_ticket(signer, code, *ticket)
             }

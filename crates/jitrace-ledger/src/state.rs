@@ -164,6 +164,27 @@ impl ScanRules {
         max_scan_age_ms: 7 * 86_400_000,
         max_scan_ahead_ms: 300_000,
     };
+
+    /// Why these rules cannot run a chain, if they cannot: a zero speed or distance would
+    /// flag every scan, and the device count must stay below what a code tracks.
+    pub fn problem(&self) -> Option<String> {
+        if self.max_speed_kmh == 0 {
+            return Some("max_speed_kmh must be above 0".into());
+        }
+        if self.far_from_sale_m == 0 {
+            return Some("far_from_sale_m must be above 0".into());
+        }
+        if self.max_devices == 0 || self.max_devices as usize >= MAX_TRACKED_DEVICES {
+            return Some(format!(
+                "max_devices must be between 1 and {}",
+                MAX_TRACKED_DEVICES - 1
+            ));
+        }
+        if self.max_scan_age_ms == 0 {
+            return Some("max_scan_age_ms must be above 0".into());
+        }
+        None
+    }
 }
 
 /// A key's replay counter and the organisations it belongs to.

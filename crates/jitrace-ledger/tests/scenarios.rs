@@ -68,7 +68,9 @@
 //!   lon_micro], region?, city?}}; an action is `"commission"`, `"pack"`, `"receive"`,
 //!   `"store"`, `"destroy"`, `"decommission"`, `{"ship": {"to"}}`, `{"transfer_custody":
 //!   {"to"}}` or `{"sell": {"buyer": "anonymous" | {"owner": key} | {"claim_ticket": ticket}}}`
-//! - `redeem_ticket` {code: {gtin, serial}, secret: <ticket name>, device?: <device name>}
+//! - `redeem_ticket` {code: {gtin, serial}, secret: <ticket name>, device?: <device name>,
+//!   proof_for?: <key name>}: the harness signs the redemption proof with the ticket's key for
+//!   the signer, or for `proof_for` (a front-runner replaying someone else's proof)
 //! - `issue_transfer_ticket` {code: {gtin, serial}, ticket: <ticket name>}
 //! - `cancel_ticket` / `report_stolen` / `clear_stolen` {code: {gtin, serial}}
 //! - `record_scans` {scans: [{code: <printed code>, cell: [lat_micro, lon_micro], device:
@@ -112,8 +114,8 @@ use jitrace_ledger::{
         Account, Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeKeyOwner, CodeState,
         CodeStatus, Count, Licence, MAX_EVENTS_PER_CODE, MAX_GRANTS_PER_CHANNEL,
         MAX_TRACKED_DEVICES, MAX_VOIDED_RANGES, Org, OrgIndex, Outcome, PAGE_LEN, Params, Product,
-        ProductPage, Receipt, Record, SerialRanges, StateKey, Ticket, TicketKind, TicketState,
-        VoidedRanges,
+        ProductPage, Receipt, Record, ScanRules, SerialRanges, StateKey, Ticket, TicketKind,
+        TicketState, VoidedRanges,
     },
 };
 use jitrace_types::{
@@ -124,7 +126,7 @@ use jitrace_types::{
     tx::{
         Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId, GeoPoint,
         Geofence, IssueCodeBatch, IssueLicence, MediaRef, Place, ProductInfo, RegisterOrg, Scan,
-        SignedCode, TicketSecret, VoidCodes, ticket_hash,
+        SignedCode, TicketSecret, VoidCodes, ticket_id,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -165,6 +167,40 @@ struct GenesisDto {
     platform_name: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     validators: Vec<String>,
+    /// Clone-detection thresholds that differ from `ScanRules::DEFAULT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scan_rules: Option<ScanRulesDto>,
+}
+
+/// Overrides of `ScanRules::DEFAULT`, field by field.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanRulesDto {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    far_from_sale_m: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_speed_kmh: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_travel_m: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_devices: Option<u32>,
+}
+
+impl ScanRulesDto {
+    fn to_rules(&self) -> Result<ScanRules, String> {
+        let d = ScanRules::DEFAULT;
+        let rules = ScanRules {
+            far_from_sale_m: self.far_from_sale_m.unwrap_or(d.far_from_sale_m),
+            max_speed_kmh: self.max_speed_kmh.unwrap_or(d.max_speed_kmh),
+            min_travel_m: self.min_travel_m.unwrap_or(d.min_travel_m),
+            max_devices: self.max_devices.unwrap_or(d.max_devices),
+            ..d
+        };
+        match rules.problem() {
+            Some(problem) => Err(format!("genesis scan_rules: {problem}")),
+            None => Ok(rules),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -292,10 +328,13 @@ enum PayloadDto {
         secret: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
+        /// The owner the proof names, if not the signer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proof_for: Option<String>,
     },
     IssueTransferTicket {
         code: CodeIdDto,
-        /// The ticket's name; the payload carries the hash of the secret derived from it.
+        /// The ticket's name; the payload carries the public key of the secret derived from it.
         ticket: String,
     },
     CancelTicket {
@@ -824,6 +863,13 @@ fn ticket_secret(name: &str) -> TicketSecret {
     TicketSecret(Hash::of(&[b"scenario-ticket/", name.as_bytes()]).0)
 }
 
+/// The public key of a ticket's secret.
+fn ticket_key(secret: &TicketSecret) -> PublicKey {
+    secret
+        .public_key()
+        .expect("any 32 bytes are an Ed25519 seed")
+}
+
 /// The pseudonym of the device named `name` in a scenario.
 fn device_pseudonym(name: &str) -> Hash {
     Hash::of(&[b"scenario-device/", name.as_bytes()])
@@ -884,7 +930,7 @@ impl PlaceDto {
 }
 
 impl ActionDto {
-    fn to_action(&self, keys: &Keys, code: &CodeId) -> Result<CodeAction, String> {
+    fn to_action(&self, keys: &Keys) -> Result<CodeAction, String> {
         Ok(match self {
             ActionDto::Commission => CodeAction::Commission,
             ActionDto::Pack => CodeAction::Pack,
@@ -897,7 +943,7 @@ impl ActionDto {
                     BuyerDto::Anonymous => Buyer::Anonymous,
                     BuyerDto::Owner(key) => Buyer::Owner(keys.public(key)?),
                     BuyerDto::ClaimTicket(name) => {
-                        Buyer::ClaimTicket(ticket_hash(code, &ticket_secret(name)))
+                        Buyer::ClaimTicket(ticket_key(&ticket_secret(name)))
                     }
                 },
             },
@@ -908,7 +954,12 @@ impl ActionDto {
 }
 
 impl PayloadDto {
-    fn to_payload(&self, keys: &Keys, chain_id: &str) -> Result<Payload, String> {
+    fn to_payload(
+        &self,
+        keys: &Keys,
+        chain_id: &str,
+        signer: &PublicKey,
+    ) -> Result<Payload, String> {
         Ok(match self {
             PayloadDto::RegisterOrg {
                 id,
@@ -1031,7 +1082,7 @@ impl PayloadDto {
             } => {
                 let code = code.to_signed(keys, chain_id)?;
                 Payload::RecordCodeEvent(CodeEvent {
-                    action: action.to_action(keys, &code.code)?,
+                    action: action.to_action(keys)?,
                     code,
                     org: org_id(org)?,
                     place: place.to_place(),
@@ -1041,18 +1092,28 @@ impl PayloadDto {
                 code,
                 secret,
                 device,
-            } => Payload::RedeemTicket {
-                code: code.to_id()?,
-                secret: ticket_secret(secret),
-                device: device.as_deref().map(device_pseudonym),
-            },
-            PayloadDto::IssueTransferTicket { code, ticket } => {
+                proof_for,
+            } => {
                 let code = code.to_id()?;
-                Payload::IssueTransferTicket {
+                let device = device.as_deref().map(device_pseudonym);
+                let owner = match proof_for {
+                    Some(name) => keys.public(name)?,
+                    None => *signer,
+                };
+                let secret = ticket_secret(secret);
+                Payload::RedeemTicket {
                     code,
-                    ticket: ticket_hash(&code, &ticket_secret(ticket)),
+                    ticket: ticket_key(&secret),
+                    proof: secret
+                        .redeem(&code, &owner, device.as_ref())
+                        .map_err(|e| e.to_string())?,
+                    device,
                 }
             }
+            PayloadDto::IssueTransferTicket { code, ticket } => Payload::IssueTransferTicket {
+                code: code.to_id()?,
+                ticket: ticket_key(&ticket_secret(ticket)),
+            },
             PayloadDto::CancelTicket { code } => Payload::CancelTicket {
                 code: code.to_id()?,
             },
@@ -1157,7 +1218,7 @@ impl TxDto {
             .payload
             .as_ref()
             .ok_or("missing \"payload\"")?
-            .to_payload(keys, chain_id)?;
+            .to_payload(keys, chain_id, &keys.public(signer)?)?;
         let tx = Transaction {
             chain_id: self.chain_id.as_deref().unwrap_or(chain_id).to_string(),
             signer: keys.public(signer)?,
@@ -1252,6 +1313,11 @@ impl Scenario {
                 .iter()
                 .map(|v| keys.public(v))
                 .collect::<Result<_, _>>()?,
+            scan_rules: self
+                .genesis
+                .scan_rules
+                .as_ref()
+                .map_or(Ok(ScanRules::DEFAULT), ScanRulesDto::to_rules)?,
         };
         let mut all: Vec<Vec<u8>> = Vec::new();
         let mut blocks = Vec::new();
@@ -2010,7 +2076,7 @@ impl Checker<'_> {
                 gtin: g,
                 serial: c.serial,
             };
-            let hash = ticket_hash(&id, &ticket_secret(&c.ticket));
+            let hash = ticket_id(&id, &ticket_key(&ticket_secret(&c.ticket)));
             let what = format!("ticket {} of {}/{}", c.ticket, c.gtin, c.serial);
             let got = get::<Ticket>(state, &StateKey::Ticket(hash));
             let Some(ticket) = self.presence(&what, c.exists, got) else {
@@ -2663,7 +2729,13 @@ fn every_payload_kind_succeeds_somewhere() {
                 && !tx.send_body_only;
             if let (Some(payload), "ok", true) = (&tx.payload, tx.expect.as_str(), plain) {
                 let payload = payload
-                    .to_payload(&keys, &scenario.genesis.chain_id)
+                    .to_payload(
+                        &keys,
+                        &scenario.genesis.chain_id,
+                        &keys
+                            .public(tx.signer.as_deref().expect("signer"))
+                            .expect("key"),
+                    )
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 let slot = kind_slot(&payload);
                 assert_eq!(
@@ -3279,10 +3351,7 @@ impl RandomChain {
                         buyer: match self.rng.below(3) {
                             0 => Buyer::Anonymous,
                             1 => Buyer::Owner(Self::pk(*self.rng.pick(&CONSUMER_SEEDS))),
-                            _ => {
-                                let secret = self.ticket();
-                                Buyer::ClaimTicket(ticket_hash(&code.code, &secret))
-                            }
+                            _ => Buyer::ClaimTicket(ticket_key(&self.ticket())),
                         },
                     },
                     _ => CodeAction::Destroy,
@@ -3302,27 +3371,31 @@ impl RandomChain {
             }
             12 => {
                 let code = self.code_id(profile);
+                let signer = *self.rng.pick(&CONSUMER_SEEDS);
                 let payload = match self.rng.below(6) {
-                    0 | 1 => Payload::RedeemTicket {
-                        code,
-                        secret: self.ticket(),
-                        device: self
+                    0 | 1 => {
+                        let secret = self.ticket();
+                        let device = self
                             .rng
                             .chance(50)
-                            .then_some(Hash([self.rng.below(8) as u8; 32])),
-                    },
-                    2 => {
-                        let secret = self.ticket();
-                        Payload::IssueTransferTicket {
+                            .then_some(Hash([self.rng.below(8) as u8; 32]));
+                        let owner = Self::pk(signer);
+                        Payload::RedeemTicket {
                             code,
-                            ticket: ticket_hash(&code, &secret),
+                            ticket: ticket_key(&secret),
+                            proof: secret.redeem(&code, &owner, device.as_ref()).expect("seed"),
+                            device,
                         }
                     }
+                    2 => Payload::IssueTransferTicket {
+                        code,
+                        ticket: ticket_key(&self.ticket()),
+                    },
                     3 => Payload::CancelTicket { code },
                     4 => Payload::ReportStolen { code },
                     _ => Payload::ClearStolen { code },
                 };
-                (payload, *self.rng.pick(&CONSUMER_SEEDS))
+                (payload, signer)
             }
             _ => {
                 let n = 1 + self.rng.below(3);
@@ -3518,6 +3591,7 @@ impl RandomChain {
                 platform_org: org("platform"),
                 platform_name: "Jitrace Platform".into(),
                 validators: vec![Self::pk(1)],
+                scan_rules: ScanRules::DEFAULT,
             },
             blocks: out,
         }

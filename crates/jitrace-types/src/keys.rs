@@ -25,6 +25,8 @@ pub mod domain {
     pub const CONSENSUS: &[u8] = b"jitrace/v1/consensus";
     /// Peer-to-peer handshakes.
     pub const P2P: &[u8] = b"jitrace/v1/p2p";
+    /// A claim or transfer ticket's key, binding a redemption to its new owner.
+    pub const TICKET: &[u8] = b"jitrace/v1/ticket";
 }
 
 /// An Ed25519 public key (32 bytes).
@@ -50,6 +52,15 @@ impl SecretKey {
         Self(ed25519::PrivateKey::from_seed(seed))
     }
 
+    /// The key whose Ed25519 seed (RFC 8032 secret key bytes) is `seed`.
+    pub fn from_bytes(seed: [u8; 32]) -> Result<Self, Error> {
+        let key = ed25519::PrivateKey::decode(seed.to_vec()).map_err(|e| Error::BadEncoding {
+            kind: "secret key",
+            reason: e.to_string(),
+        })?;
+        Ok(Self(key))
+    }
+
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey::from_engine(&self.0.public_key())
@@ -70,12 +81,7 @@ impl SecretKey {
 
     /// Reads a key written by [`SecretKey::to_hex`].
     pub fn from_hex(text: &str) -> Result<Self, Error> {
-        let bytes = decode_hex_array::<32>("secret key", text)?;
-        let key = ed25519::PrivateKey::decode(bytes.to_vec()).map_err(|e| Error::BadEncoding {
-            kind: "secret key",
-            reason: e.to_string(),
-        })?;
-        Ok(Self(key))
+        Self::from_bytes(decode_hex_array::<32>("secret key", text)?)
     }
 
     /// The engine's key type, for consensus and p2p.

@@ -89,18 +89,21 @@ pub enum Payload {
     VoidCodes(VoidCodes),
     /// Brand or custodian member: an event in a code's life (GS1 CBV business step).
     RecordCodeEvent(CodeEvent),
-    /// Anyone: become a code's owner by revealing the secret of its pending claim or transfer
-    /// ticket. The signer is the new owner.
+    /// Anyone holding a pending ticket's secret: become the code's owner. The signer is the
+    /// new owner; `proof` is the ticket key's signature over [`redeem_message`], so the
+    /// redemption cannot be re-bound to another owner by whoever sees it in the mempool.
     RedeemTicket {
         code: CodeId,
-        secret: TicketSecret,
+        /// The ticket's public key ([`TicketSecret::public_key`]).
+        ticket: PublicKey,
+        proof: Signature,
         /// The new owner's device pseudonym (as the scan gateway computes it), so that the
         /// owner's own scans are recognised by clone detection.
         device: Option<Hash>,
     },
-    /// Owner: offer the code to the next owner with a one-time ticket (only its hash, see
-    /// [`ticket_hash`]); replaces a pending ticket.
-    IssueTransferTicket { code: CodeId, ticket: Hash },
+    /// Owner: offer the code to the next owner with a one-time ticket (its public key only,
+    /// see [`TicketSecret`]); replaces a pending ticket.
+    IssueTransferTicket { code: CodeId, ticket: PublicKey },
     /// Owner: cancel the pending ticket.
     CancelTicket { code: CodeId },
     /// Owner: report the item lost or stolen.
@@ -565,9 +568,9 @@ pub enum Buyer {
     Anonymous,
     /// The buyer's key, shown at the till: the buyer owns the item at once.
     Owner(PublicKey),
-    /// A one-time claim ticket (only [`ticket_hash`] of its secret); whoever reveals the
-    /// secret first becomes owner.
-    ClaimTicket(Hash),
+    /// A one-time claim ticket (its public key, see [`TicketSecret`]); the first holder of
+    /// the secret to redeem it becomes owner.
+    ClaimTicket(PublicKey),
 }
 
 /// GS1 CBV business steps the ledger records.
@@ -667,9 +670,46 @@ impl CodeAction {
 }
 
 /// The secret of a one-time claim or transfer ticket (printed on the receipt, or handed to
-/// the next buyer). Only [`ticket_hash`] of it goes on chain until it is redeemed.
+/// the next buyer): the Ed25519 seed of the ticket's key. Only the public key goes on chain;
+/// the secret never does, not even when the ticket is redeemed (the holder signs instead).
 #[derive(Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TicketSecret(pub [u8; 32]);
+
+impl TicketSecret {
+    /// The ticket's signing key.
+    pub fn signing_key(&self) -> Result<SecretKey, Error> {
+        SecretKey::from_bytes(self.0)
+    }
+
+    /// The ticket's public key, as a sale or a transfer offer records it.
+    pub fn public_key(&self) -> Result<PublicKey, Error> {
+        Ok(self.signing_key()?.public_key())
+    }
+
+    /// The redemption proof: the ticket key's signature giving `code` to `owner`.
+    pub fn redeem(
+        &self,
+        code: &CodeId,
+        owner: &PublicKey,
+        device: Option<&Hash>,
+    ) -> Result<Signature, Error> {
+        Ok(self.signing_key()?.sign(
+            crate::keys::domain::TICKET,
+            &redeem_message(code, owner, device),
+        ))
+    }
+}
+
+/// What a ticket key signs to redeem: the GTIN, the serial (8 bytes, big-endian), the new
+/// owner's key and the device pseudonym (32 zero bytes for none).
+pub fn redeem_message(code: &CodeId, owner: &PublicKey, device: Option<&Hash>) -> Vec<u8> {
+    let mut message = Vec::with_capacity(14 + 8 + 32 + 32);
+    message.extend_from_slice(code.gtin.as_bytes());
+    message.extend_from_slice(&code.serial.to_be_bytes());
+    message.extend_from_slice(&owner.0);
+    message.extend_from_slice(&device.map_or([0; 32], |d| d.0));
+    message
+}
 
 impl std::fmt::Debug for TicketSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -677,15 +717,15 @@ impl std::fmt::Debug for TicketSecret {
     }
 }
 
-/// The on-chain commitment to a ticket for `code`: SHA-256 of a domain tag, the GTIN, the
-/// serial (8 bytes, big-endian) and the secret. Binding the code means a secret reused for
-/// another item gives another hash.
-pub fn ticket_hash(code: &CodeId, secret: &TicketSecret) -> Hash {
+/// A ticket's id in the ledger: SHA-256 of a domain tag, the GTIN, the serial (8 bytes,
+/// big-endian) and the ticket's public key. Binding the code means a ticket key reused for
+/// another item gives another id.
+pub fn ticket_id(code: &CodeId, ticket: &PublicKey) -> Hash {
     Hash::of(&[
         b"jitrace/v1/ticket",
         code.gtin.as_bytes(),
         &code.serial.to_be_bytes(),
-        &secret.0,
+        &ticket.0,
     ])
 }
 
@@ -867,12 +907,30 @@ mod tests {
     }
 
     #[test]
-    fn ticket_hashes_bind_the_item() {
+    fn tickets_bind_the_item_and_the_owner() {
         let secret = TicketSecret([7; 32]);
-        let h = ticket_hash(&wine(1000), &secret);
-        assert_eq!(h, ticket_hash(&wine(1000), &secret));
-        assert_ne!(h, ticket_hash(&wine(1001), &secret));
-        assert_ne!(h, ticket_hash(&wine(1000), &TicketSecret([8; 32])));
+        let key = secret.public_key().unwrap();
+        assert_eq!(key, TicketSecret([7; 32]).public_key().unwrap());
+        assert_ne!(key, TicketSecret([8; 32]).public_key().unwrap());
+        let id = ticket_id(&wine(1000), &key);
+        assert_ne!(id, ticket_id(&wine(1001), &key));
+        let owner = SecretKey::from_seed(1).public_key();
+        let proof = secret.redeem(&wine(1000), &owner, None).unwrap();
+        let verify = |code: &CodeId, owner: &PublicKey, device: Option<&Hash>| {
+            key.verify(
+                crate::keys::domain::TICKET,
+                &redeem_message(code, owner, device),
+                &proof,
+            )
+        };
+        assert!(verify(&wine(1000), &owner, None));
+        let thief = SecretKey::from_seed(2).public_key();
+        assert!(!verify(&wine(1000), &thief, None), "bound to the owner");
+        assert!(!verify(&wine(1001), &owner, None), "bound to the item");
+        assert!(
+            !verify(&wine(1000), &owner, Some(&Hash([1; 32]))),
+            "bound to the device"
+        );
         assert_eq!(format!("{secret:?}"), "TicketSecret(..)", "never printed");
     }
 
@@ -1052,11 +1110,13 @@ mod tests {
     #[test]
     fn only_owner_actions_may_come_from_any_key() {
         let code = wine(1);
+        let key = SecretKey::from_seed(1);
         assert!(Payload::ReportStolen { code }.any_key_may_sign());
         assert!(
             Payload::RedeemTicket {
                 code,
-                secret: TicketSecret([0; 32]),
+                ticket: key.public_key(),
+                proof: Signature([0; 64]),
                 device: None
             }
             .any_key_may_sign()

@@ -44,6 +44,7 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
         platform_org: OrgId::new("platform")?,
         platform_name: "Platform".into(),
         validators: vec![],
+        scan_rules: jitrace_ledger::state::ScanRules::DEFAULT,
     };
     let setup = vec![
         Transaction {

@@ -102,6 +102,7 @@ pub fn init_dev(dir: &DataDir) -> Result<()> {
             p2p: free_local_port()?,
         }],
         observers: vec![],
+        scan_rules: Default::default(),
     };
     genesis.save(&dir.genesis())
 }
@@ -183,6 +184,7 @@ pub fn write_network(options: &GenesisOptions) -> Result<Vec<(String, PathBuf)>>
         platform_name: "Jitrace Platform".into(),
         validators,
         observers,
+        scan_rules: Default::default(),
     };
     genesis.save(&options.out.join("genesis.toml"))?;
     Ok(nodes)

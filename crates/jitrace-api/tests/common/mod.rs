@@ -92,6 +92,7 @@ pub fn genesis() -> Genesis {
         platform_org: org_id("platform"),
         platform_name: "Jitrace Platform".into(),
         validators: vec![validator().public_key()],
+        scan_rules: jitrace_ledger::state::ScanRules::DEFAULT,
     }
 }
 

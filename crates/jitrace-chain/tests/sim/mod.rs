@@ -102,6 +102,7 @@ pub fn genesis(validators: usize) -> Genesis {
         validators: (0..validators)
             .map(|i| validator_key(i).public_key())
             .collect(),
+        scan_rules: jitrace_ledger::state::ScanRules::DEFAULT,
     }
 }
 

@@ -19,10 +19,11 @@ use crate::{
     },
 };
 use jitrace_types::{
-    Hash, OrgId, PublicKey,
+    Hash, OrgId, PublicKey, Signature,
+    keys::domain,
     tx::{
-        Buyer, CodeAction, CodeEvent, CodeId, Disposition, Place, Scan, SignedCode, TicketSecret,
-        VoidCodes, ticket_hash,
+        Buyer, CodeAction, CodeEvent, CodeId, Disposition, Place, Scan, SignedCode, VoidCodes,
+        redeem_message, ticket_id,
     },
 };
 
@@ -353,8 +354,8 @@ impl<R: StateReader> TxState<'_, '_, R> {
                 state.owner = Some(*key);
                 BuyerKind::Owner(*key)
             }
-            Buyer::ClaimTicket(hash) => {
-                self.new_ticket(state, *hash, TicketKind::Claim)?;
+            Buyer::ClaimTicket(key) => {
+                self.new_ticket(state, *key, TicketKind::Claim)?;
                 state.status = CodeStatus::Sold;
                 BuyerKind::ClaimTicket
             }
@@ -380,13 +381,14 @@ impl<R: StateReader> TxState<'_, '_, R> {
     fn new_ticket(
         &mut self,
         state: &mut CodeState,
-        hash: Hash,
+        key: PublicKey,
         kind: TicketKind,
     ) -> RuleResult<()> {
+        let hash = ticket_id(&state.code, &key);
         if self.get::<Ticket>(&StateKey::Ticket(hash))?.is_some() {
             return reject(
                 Reason::TicketInvalid,
-                "a ticket with this hash exists already: use a fresh secret",
+                "this ticket key was used for the item already: use a fresh secret",
             );
         }
         self.cancel_pending(state)?;
@@ -490,14 +492,25 @@ impl<R: StateReader> TxState<'_, '_, R> {
         &mut self,
         signer: PublicKey,
         code: &CodeId,
-        secret: &TicketSecret,
+        key: &PublicKey,
+        proof: &Signature,
         device: Option<Hash>,
     ) -> RuleResult<()> {
-        let hash = ticket_hash(code, secret);
+        if !key.verify(
+            domain::TICKET,
+            &redeem_message(code, &signer, device.as_ref()),
+            proof,
+        ) {
+            return reject(
+                Reason::TicketInvalid,
+                "the ticket proof is not the ticket key's signature for this item, owner and device",
+            );
+        }
+        let hash = ticket_id(code, key);
         let Some(mut ticket) = self.get::<Ticket>(&StateKey::Ticket(hash))? else {
             return reject(
                 Reason::TicketInvalid,
-                "no ticket has this secret for this item",
+                "no ticket has this key for this item",
             );
         };
         match ticket.state {
@@ -558,7 +571,7 @@ impl<R: StateReader> TxState<'_, '_, R> {
         &mut self,
         signer: PublicKey,
         code: &CodeId,
-        hash: Hash,
+        key: PublicKey,
     ) -> RuleResult<()> {
         let mut state = self.owned_code(signer, code)?;
         if state.flags.stolen {
@@ -567,7 +580,7 @@ impl<R: StateReader> TxState<'_, '_, R> {
                 "the item is reported lost or stolen: clear the report before a transfer",
             );
         }
-        self.new_ticket(&mut state, hash, TicketKind::Transfer)?;
+        self.new_ticket(&mut state, key, TicketKind::Transfer)?;
         self.put(StateKey::Code(*code), &state);
         Ok(())
     }
