@@ -287,6 +287,9 @@ fn event_name(kind: &CodeEventKind) -> (&'static str, Option<&OrgId>) {
         CodeEventKind::OwnerChanged { .. } => ("owner_changed", None),
         CodeEventKind::ReportedStolen => ("reported_stolen", None),
         CodeEventKind::StolenCleared => ("stolen_cleared", None),
+        CodeEventKind::Installed { .. } => ("installed", None),
+        CodeEventKind::Removed { .. } => ("removed", None),
+        CodeEventKind::Assembled { .. } => ("assembled", None),
     }
 }
 

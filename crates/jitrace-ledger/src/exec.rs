@@ -6,6 +6,7 @@
 
 mod channels;
 mod codes;
+mod parts;
 
 use crate::{
     Reason,
@@ -433,6 +434,19 @@ impl<R: StateReader> TxState<'_, '_, R> {
             Payload::ReportStolen { code } => self.report_stolen(signer, code),
             Payload::ClearStolen { code } => self.clear_stolen(signer, code),
             Payload::RecordScans { scans } => self.record_scans(signer, scans),
+            Payload::AuthoriseSupplier(a) => self.authorise_supplier(signer, a),
+            Payload::RevokeSupplier {
+                manufacturer,
+                supplier,
+                part,
+                reason,
+            } => self.revoke_supplier(signer, manufacturer, supplier, part, reason),
+            Payload::RecordLot(lot) => self.record_lot(signer, lot),
+            Payload::PackPallet(p) => self.pack_pallet(signer, p),
+            Payload::GateReceive(g) => self.gate_receive(signer, g),
+            Payload::Assemble(a) => self.assemble(signer, a),
+            Payload::StartRecall(r) => self.start_recall(signer, r),
+            Payload::CloseRecall { org, recall } => self.close_recall(signer, org, *recall),
         }
     }
 

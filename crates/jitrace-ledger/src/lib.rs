@@ -24,6 +24,7 @@ pub mod geo;
 pub mod read;
 mod reason;
 pub mod state;
+pub mod trace;
 
 pub use exec::{
     BlockEnv, Executor, Genesis, Missing, StateReader, WriteSet, decode, encode, tx_id,

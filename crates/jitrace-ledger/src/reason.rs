@@ -144,6 +144,24 @@ reasons! {
     BadLocation = "bad_location",
     /// A scan's time is too far in the past or the future of the block's time.
     ScanTimeInvalid = "scan_time_invalid",
+    /// No supplier authorisation of this supplier for this part by this manufacturer.
+    UnknownSupplierAuthorisation = "unknown_supplier_authorisation",
+    /// The supplier authorisation was revoked already.
+    SupplierRevoked = "supplier_revoked",
+    /// No lot of this product with this name was issued.
+    UnknownLot = "unknown_lot",
+    /// A pallet with this SSCC was packed already.
+    PalletExists = "pallet_exists",
+    /// An assembly names a part that is not in its stock, or not in the item it removes it from.
+    NotAPart = "not_a_part",
+    /// The part is installed in an item already.
+    AlreadyInstalled = "already_installed",
+    /// The part, or a part inside it, is under an open recall.
+    Recalled = "recalled",
+    /// No recall with this number.
+    UnknownRecall = "unknown_recall",
+    /// The recall was closed already.
+    RecallClosed = "recall_closed",
 }
 
 impl fmt::Display for Reason {

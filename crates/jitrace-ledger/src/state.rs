@@ -2,8 +2,12 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use jitrace_types::{
-    Gtin, Hash, LicenceId, OrgId, PublicKey, Role, TxHash,
-    tx::{BizStep, ChannelRole, CodeId, Disposition, GeoPoint, Geofence, Place, ProductInfo},
+    Gtin, Hash, LicenceId, OrgId, PublicKey, Role, Sscc, TxHash,
+    parts::{LotRecord, PartSpec, RecallScope, SpecMismatch},
+    tx::{
+        BizStep, ChannelRole, CodeId, Disposition, GeoPoint, Geofence, Place, ProductInfo,
+        SignedCode,
+    },
 };
 
 /// Where a record lives. The borsh encoding of a key is its identity: the authenticated store
@@ -49,8 +53,28 @@ pub enum StateKey {
     Code(CodeId) = 16,
     /// One event of a code's life, by its index (from 0).
     CodeEvent(CodeId, u32) = 17,
-    /// A claim or transfer ticket, by its hash (`tx::ticket_hash`).
+    /// A claim or transfer ticket, by its id (`tx::ticket_id`).
     Ticket(Hash) = 18,
+    /// A manufacturer's (first) authorisation of a supplier (third) for a part type.
+    SupplierAuth(OrgId, Gtin, OrgId) = 19,
+    /// A lot's technical record, by product and lot.
+    Lot(Gtin, String) = 20,
+    /// A pallet, by its SSCC.
+    Pallet(Sscc) = 21,
+    /// A page of an organisation's receiving-gate log (its own gate, and its parts at others').
+    GateLog(OrgId, u32) = 22,
+    /// How many entries an organisation's gate log has.
+    GateCount(OrgId) = 23,
+    /// A page of the codes of a lot installed into items, in order of installation.
+    LotInstalls(Gtin, String, u32) = 24,
+    /// How many installations a lot has had.
+    LotInstallCount(Gtin, String) = 25,
+    /// An organisation's recall, by its number.
+    Recall(OrgId, u32) = 26,
+    /// How many recalls an organisation has started.
+    RecallCount(OrgId) = 27,
+    /// The open recalls covering a scope.
+    RecallsOn(RecallScope) = 28,
 }
 
 /// Entries per page of a paged list ([`StateKey::OrgIndex`], [`StateKey::OrgProducts`]): lists
@@ -109,6 +133,8 @@ pub mod tag {
     pub const CODE: u8 = 16;
     pub const CODE_EVENT: u8 = 17;
     pub const TICKET: u8 = 18;
+    pub const SUPPLIER_AUTH: u8 = 19;
+    pub const RECALL: u8 = 26;
 }
 
 /// A typed record, so that a key and its value can never disagree.
@@ -473,6 +499,9 @@ pub enum CodeStatus {
     Sold,
     /// Sold and owned by a key.
     Owned,
+    /// Accepted at a manufacturer's receiving gate (or taken out of an item): in its stock,
+    /// ready for assembly.
+    InStock,
     /// Out of circulation.
     Retired(Retirement),
 }
@@ -487,6 +516,8 @@ impl CodeStatus {
             CodeStatus::InChannel => "in_channel",
             CodeStatus::Sold => "sold",
             CodeStatus::Owned => "owned",
+            CodeStatus::InStock => "in_stock",
+            CodeStatus::Retired(Retirement::Installed) => "installed",
             CodeStatus::Retired(_) => "retired",
         }
     }
@@ -497,6 +528,8 @@ impl CodeStatus {
 pub enum Retirement {
     Destroyed,
     Decommissioned,
+    /// Installed into another item ([`CodeState::parent`]); removing it brings it back.
+    Installed,
 }
 
 /// Flags beside a code's status.
@@ -542,8 +575,193 @@ pub struct CodeState {
     pub event_count: u32,
     pub scans: ScanSummary,
     pub created_at: Stamp,
+    /// The item this part is installed in.
+    pub parent: Option<CodeId>,
+    /// The parts installed in this item, in installation order; at most [`MAX_PARTS`].
+    pub parts: Vec<CodeId>,
 }
 impl Record for CodeState {}
+
+/// Most parts installed in one item at a time.
+pub const MAX_PARTS: usize = 1_000;
+/// Most levels of assembly (part → module → … → item).
+pub const MAX_ASSEMBLY_DEPTH: usize = 16;
+/// Most open recalls on one scope.
+pub const MAX_RECALLS_ON_SCOPE: usize = 64;
+
+/// A manufacturer's authorisation of a supplier for one part type.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SupplierAuthorisation {
+    pub manufacturer: OrgId,
+    pub supplier: OrgId,
+    pub part: Gtin,
+    pub spec: PartSpec,
+    /// [`PartSpec::hash`] of `spec`.
+    pub spec_hash: Hash,
+    pub valid_from: u64,
+    pub valid_until: u64,
+    pub granted_at: Stamp,
+    pub revoked: Option<Revocation>,
+}
+impl Record for SupplierAuthorisation {}
+
+impl SupplierAuthorisation {
+    /// Whether it is in force at `now_s` (unix seconds).
+    pub fn in_force(&self, now_s: u64) -> bool {
+        self.revoked.is_none() && (self.valid_from..self.valid_until).contains(&now_s)
+    }
+}
+
+/// A lot's technical record as stored.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct LotEntry {
+    pub record: LotRecord,
+    pub recorded_at: Stamp,
+    pub tx: TxHash,
+}
+impl Record for LotEntry {}
+
+/// A pallet: the codes packed on it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Pallet {
+    pub sscc: Sscc,
+    pub org: OrgId,
+    pub codes: Vec<SignedCode>,
+    pub packed_at: Stamp,
+}
+impl Record for Pallet {}
+
+/// Why the receiving gate rejected a part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+pub enum GateReason {
+    /// The part carried no code.
+    NoCode,
+    /// The scanned text is not a code or pallet label.
+    CodeUnreadable,
+    /// The serial lies in no issued batch.
+    CodeNotIssued,
+    /// The signature is not the issuer's: a forged code.
+    CodeForged,
+    /// The issuer voided the code.
+    CodeVoided,
+    /// The SSCC is no packed pallet.
+    UnknownPallet,
+    /// Neither the issuer nor the shipper is authorised for this part type.
+    SupplierNotAuthorised,
+    /// The part or its lot breaks the manufacturer's specification.
+    SpecMismatch,
+    /// The part was not shipped to this manufacturer through an authorised chain.
+    CustodyBroken,
+    /// The part, its lot, its type or its issuer is recalled (or a part inside it is).
+    Recalled,
+    /// The part is installed in an item.
+    AlreadyInstalled,
+    /// This manufacturer received it already (a second scan, or a copied code).
+    AlreadyReceived,
+    /// The item was sold, destroyed or decommissioned.
+    CodeRetired,
+}
+
+impl GateReason {
+    /// The snake_case code used in APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateReason::NoCode => "no_code",
+            GateReason::CodeUnreadable => "code_unreadable",
+            GateReason::CodeNotIssued => "code_not_issued",
+            GateReason::CodeForged => "code_forged",
+            GateReason::CodeVoided => "code_voided",
+            GateReason::UnknownPallet => "unknown_pallet",
+            GateReason::SupplierNotAuthorised => "supplier_not_authorised",
+            GateReason::SpecMismatch => "spec_mismatch",
+            GateReason::CustodyBroken => "custody_broken",
+            GateReason::Recalled => "recalled",
+            GateReason::AlreadyInstalled => "already_installed",
+            GateReason::AlreadyReceived => "already_received",
+            GateReason::CodeRetired => "code_retired",
+        }
+    }
+}
+
+/// The gate's verdict on one part.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct GateVerdict {
+    /// The part's code, when one was read.
+    pub code: Option<CodeId>,
+    /// The pallet the part came on, when a pallet was scanned.
+    pub pallet: Option<Sscc>,
+    /// Who issued the part's code.
+    pub issuer: Option<OrgId>,
+    /// Who shipped it to the gate.
+    pub shipper: Option<OrgId>,
+    /// Empty: accepted.
+    pub reasons: Vec<GateReason>,
+    /// The specification rules broken, for [`GateReason::SpecMismatch`].
+    pub mismatches: Vec<SpecMismatch>,
+}
+
+impl GateVerdict {
+    /// Whether the part may enter stock.
+    pub fn accepted(&self) -> bool {
+        self.reasons.is_empty()
+    }
+}
+
+/// One entry of a gate log.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct GateEntry {
+    /// The manufacturer whose gate it was.
+    pub gate: OrgId,
+    pub at: Stamp,
+    pub tx: TxHash,
+    pub verdict: GateVerdict,
+}
+
+/// Entries a page of the B2B logs holds ([`GatePage`], [`CodePage`]): small, because an
+/// append rewrites its page.
+pub const LIST_PAGE_LEN: u64 = 100;
+
+/// The page of a B2B log that holds entry `index`.
+pub fn list_page_of(index: u64) -> u32 {
+    u32::try_from(index / LIST_PAGE_LEN).unwrap_or(u32::MAX)
+}
+
+/// A page of a gate log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct GatePage(pub Vec<GateEntry>);
+impl Record for GatePage {}
+impl AsMut<Vec<GateEntry>> for GatePage {
+    fn as_mut(&mut self) -> &mut Vec<GateEntry> {
+        &mut self.0
+    }
+}
+
+/// A page of code ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CodePage(pub Vec<CodeId>);
+impl Record for CodePage {}
+impl AsMut<Vec<CodeId>> for CodePage {
+    fn as_mut(&mut self) -> &mut Vec<CodeId> {
+        &mut self.0
+    }
+}
+
+/// A recall.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Recall {
+    pub org: OrgId,
+    pub number: u32,
+    pub scope: RecallScope,
+    pub reason: String,
+    pub started_at: Stamp,
+    pub closed_at: Option<Stamp>,
+}
+impl Record for Recall {}
+
+/// The open recalls on a scope, as (organisation, number).
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct RecallRefs(pub Vec<(OrgId, u32)>);
+impl Record for RecallRefs {}
 
 /// The sale of an item.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -692,6 +910,19 @@ pub enum CodeEventKind {
     },
     ReportedStolen,
     StolenCleared,
+    /// This part was installed into `into`.
+    Installed {
+        into: CodeId,
+    },
+    /// This part was taken out of `from`.
+    Removed {
+        from: CodeId,
+    },
+    /// Parts were installed into or removed from this item.
+    Assembled {
+        added: u32,
+        removed: u32,
+    },
 }
 
 /// How the buyer was bound at a sale.

@@ -5,8 +5,10 @@
 //! The transaction id is the SHA-256 of the body, so re-encoding can never change it.
 
 use crate::{
-    Error, Gtin, Hash, LicenceId, OrgId, PublicKey, Role, SecretKey, Signature, ids::validate_text,
+    Error, Gtin, Hash, LicenceId, OrgId, PublicKey, Role, SecretKey, Signature,
+    ids::validate_text,
     keys::domain,
+    parts::{Assemble, AuthoriseSupplier, GateReceive, LotRecord, PackPallet, StartRecall},
 };
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -113,6 +115,27 @@ pub enum Payload {
     /// Platform member (the scan gateway): consumers' scans, coarse-located, for clone
     /// detection.
     RecordScans { scans: Vec<Scan> },
+    /// Manufacturer member: authorise a supplier for a part type, with its specification.
+    AuthoriseSupplier(AuthoriseSupplier),
+    /// Manufacturer member: withdraw a supplier's authorisation for a part type.
+    RevokeSupplier {
+        manufacturer: OrgId,
+        supplier: OrgId,
+        part: Gtin,
+        reason: String,
+    },
+    /// Member of the lot's issuer: the lot's technical record.
+    RecordLot(LotRecord),
+    /// Custodian member: pack codes onto an SSCC pallet.
+    PackPallet(PackPallet),
+    /// Manufacturer member: the receiving gate's checks; accepted parts enter stock.
+    GateReceive(GateReceive),
+    /// Custodian member: install parts into an item, or remove them.
+    Assemble(Assemble),
+    /// Issuer or authorising manufacturer member: recall a lot, a product or an issuer's codes.
+    StartRecall(StartRecall),
+    /// Member of the recalling organisation: close one of its recalls.
+    CloseRecall { org: OrgId, recall: u32 },
 }
 
 /// [`Payload::RegisterOrg`].
@@ -292,6 +315,14 @@ impl Payload {
                 }
                 scans.iter().try_for_each(|scan| scan.code.validate())
             }
+            Payload::AuthoriseSupplier(a) => a.validate(),
+            Payload::RevokeSupplier { reason, .. } => validate_text("reason", reason, 500, false),
+            Payload::RecordLot(l) => l.validate(),
+            Payload::PackPallet(p) => p.validate(),
+            Payload::GateReceive(g) => g.validate(),
+            Payload::Assemble(a) => a.validate(),
+            Payload::StartRecall(r) => r.validate(),
+            Payload::CloseRecall { .. } => Ok(()),
         }
     }
 
@@ -318,6 +349,14 @@ impl Payload {
             Payload::ReportStolen { .. } => "report_stolen",
             Payload::ClearStolen { .. } => "clear_stolen",
             Payload::RecordScans { .. } => "record_scans",
+            Payload::AuthoriseSupplier(_) => "authorise_supplier",
+            Payload::RevokeSupplier { .. } => "revoke_supplier",
+            Payload::RecordLot(_) => "record_lot",
+            Payload::PackPallet(_) => "pack_pallet",
+            Payload::GateReceive(_) => "gate_receive",
+            Payload::Assemble(_) => "assemble",
+            Payload::StartRecall(_) => "start_recall",
+            Payload::CloseRecall { .. } => "close_recall",
         }
     }
 
@@ -494,7 +533,7 @@ pub struct SignedCode {
 }
 
 impl SignedCode {
-    fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         crate::gs1::validate_digital_signature(&self.signature)
     }
 }
@@ -762,14 +801,18 @@ impl ProductInfo {
         if self.media.len() > MAX_MEDIA {
             return Err(invalid("media", "at most 16 media items"));
         }
-        for m in &self.media {
-            validate_text("media caption", &m.caption, 200, false)?;
-            let ok_mime = m.mime.len() <= 100
-                && m.mime.contains('/')
-                && m.mime.bytes().all(|b| b.is_ascii_graphic());
-            if !ok_mime {
-                return Err(invalid("media mime", "must be a MIME type like image/png"));
-            }
+        self.media.iter().try_for_each(MediaRef::validate)
+    }
+}
+
+impl MediaRef {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        validate_text("media caption", &self.caption, 200, false)?;
+        let ok_mime = self.mime.len() <= 100
+            && self.mime.contains('/')
+            && self.mime.bytes().all(|b| b.is_ascii_graphic());
+        if !ok_mime {
+            return Err(invalid("media mime", "must be a MIME type like image/png"));
         }
         Ok(())
     }
@@ -797,7 +840,7 @@ pub fn validate_region(region: &str) -> Result<(), Error> {
     }
 }
 
-fn invalid(field: &'static str, reason: &str) -> Error {
+pub(crate) fn invalid(field: &'static str, reason: &str) -> Error {
     Error::InvalidField {
         field,
         reason: reason.to_string(),

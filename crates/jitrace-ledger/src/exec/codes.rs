@@ -30,7 +30,12 @@ use jitrace_types::{
 impl<R: StateReader> TxState<'_, '_, R> {
     /// The batch of a genuine code; rejects a code that was never issued or whose signature is
     /// not its batch's key's. `what` names the code in messages.
-    fn genuine(&self, chain_id: &str, code: &SignedCode, what: &str) -> RuleResult<(Batch, bool)> {
+    pub(super) fn genuine(
+        &self,
+        chain_id: &str,
+        code: &SignedCode,
+        what: &str,
+    ) -> RuleResult<(Batch, bool)> {
         let mut verify = |batch: &Batch, code: &SignedCode| {
             let key = (batch.code_key, code.code, code.signature.clone());
             if let Some(known) = self.exec.code_checks.borrow().get(&key) {
@@ -59,12 +64,12 @@ impl<R: StateReader> TxState<'_, '_, R> {
         }
     }
 
-    fn chain_id(&self) -> RuleResult<String> {
+    pub(super) fn chain_id(&self) -> RuleResult<String> {
         Ok(self.params()?.chain_id)
     }
 
     /// A new state for a code of `batch` that had none.
-    fn fresh_code(&self, code: CodeId, batch: &Batch) -> CodeState {
+    pub(super) fn fresh_code(&self, code: CodeId, batch: &Batch) -> CodeState {
         CodeState {
             code,
             lot: batch.lot.clone(),
@@ -83,11 +88,13 @@ impl<R: StateReader> TxState<'_, '_, R> {
             event_count: 0,
             scans: ScanSummary::default(),
             created_at: self.stamp,
+            parent: None,
+            parts: Vec::new(),
         }
     }
 
     /// Appends an event to the code's log and updates its latest place and time.
-    fn log_event(
+    pub(super) fn log_event(
         &mut self,
         state: &mut CodeState,
         signer: PublicKey,
@@ -187,9 +194,10 @@ impl<R: StateReader> TxState<'_, '_, R> {
                     _ => CodeEventKind::Commissioned,
                 }
             }
-            CodeStatus::Active | CodeStatus::InChannel | CodeStatus::InTransit => {
-                self.custody_event(&mut state, org, &event.action, place)?
-            }
+            CodeStatus::Active
+            | CodeStatus::InChannel
+            | CodeStatus::InTransit
+            | CodeStatus::InStock => self.custody_event(&mut state, org, &event.action, place)?,
         };
         self.log_event(
             &mut state,
@@ -307,7 +315,8 @@ impl<R: StateReader> TxState<'_, '_, R> {
                 format!("the item is in transit to {to}: it can only be received or redirected"),
             );
         }
-        if org == brand {
+        // The brand, and a manufacturer whose gate accepted the part, need no channel grant.
+        if org == brand || state.status == CodeStatus::InStock {
             return Ok(None);
         }
         self.channel_standing(brand, org, &state.code.gtin)
@@ -730,5 +739,6 @@ fn retirement(how: Retirement) -> &'static str {
     match how {
         Retirement::Destroyed => "destroyed",
         Retirement::Decommissioned => "decommissioned",
+        Retirement::Installed => "installed into another item: remove it first",
     }
 }
