@@ -20,6 +20,7 @@
 mod admission;
 pub mod alerts;
 pub mod auth;
+mod b2b;
 pub mod consumer;
 mod endpoints;
 mod error;
@@ -127,6 +128,12 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(lookup::digital_link))
         .routes(routes!(lookup::verdict_query))
         .routes(routes!(lookup::record_scan))
+        .routes(routes!(b2b::gate_receive))
+        .routes(routes!(b2b::gate_check))
+        .routes(routes!(b2b::gate_log))
+        .routes(routes!(b2b::trace_back))
+        .routes(routes!(b2b::trace_forward))
+        .routes(routes!(b2b::recall))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(media::upload))

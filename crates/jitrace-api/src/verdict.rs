@@ -151,7 +151,7 @@ impl<'a> Reads<'a> {
     }
 
     /// A record, decoded (a record that does not decode is an internal error, not a panic).
-    async fn record<T: Record>(&mut self, key: StateKey) -> Result<Option<T>, ApiError> {
+    pub(crate) async fn record<T: Record>(&mut self, key: StateKey) -> Result<Option<T>, ApiError> {
         self.fetch([key.clone()]).await?;
         match self.cache.0.get(&key).cloned().flatten() {
             None => Ok(None),
@@ -232,7 +232,10 @@ fn texts(code: &str) -> (&'static str, &'static str) {
             "The seller was not authorised by the brand to sell this product.",
             "销售方未获得品牌方对该商品的销售授权。",
         ),
-        "recalled" => ("The brand has recalled this item.", "品牌方已召回此商品。"),
+        "recalled" => (
+            "This item, or a part inside it, is under a recall.",
+            "此商品或其内部零部件已被召回。",
+        ),
         "stolen" => (
             "The owner reported this item lost or stolen.",
             "物主已报告此商品遗失或被盗。",
@@ -448,13 +451,20 @@ pub async fn verdict(
         if flags.stolen {
             reasons.push(reason("stolen", Severity::Warning));
         }
-        if flags.recalled {
+        // Recalled: its lot, product or issuer, or any part inside it.
+        if flags.recalled
+            || reads
+                .run(|r| jitrace_ledger::trace::recalled_within(r, state))
+                .await?
+                .is_some()
+        {
             reasons.push(reason("recalled", Severity::Warning));
         }
         if flags.grey_market {
             reasons.push(reason("outside_territory", Severity::Warning));
         }
-        if matches!(state.status, jitrace_ledger::state::CodeStatus::Retired(_)) {
+        if matches!(state.status, jitrace_ledger::state::CodeStatus::Retired(how) if how != jitrace_ledger::state::Retirement::Installed)
+        {
             reasons.push(reason("code_retired", Severity::Warning));
         }
         if let Some(record) = &state.sale {

@@ -5,15 +5,25 @@
 
 use jitrace_chain::{Block, block::to_hash};
 use jitrace_client::dto::{
-    AccountView, AttributeView, BatchView, BlockView, CodeKeyView, LicenceView, MediaView, OrgView,
-    ProductView, RevocationView, Status, TxState, TxStatus,
+    AccountView, AffectedItemView, AttributeView, BatchView, BlockView, CodeKeyView, CodeRef,
+    GateEntryView, GateVerdictView, LicenceView, LotView, MediaView, OrgView, ProductView,
+    RecallProgressView, RevocationView, SpecMismatchView, Status, TestResultView, TxState,
+    TxStatus,
 };
 use jitrace_ledger::{
-    state::{Account, Batch, Licence, Org, Outcome, Product, Receipt},
+    state::{
+        Account, Batch, CodeState, GateEntry, GateVerdict, Licence, LotEntry, Org, Outcome,
+        Product, Receipt,
+    },
+    trace::RecallProgress,
     tx_id,
 };
 use jitrace_store::Tip;
-use jitrace_types::{Gtin, Hash, PublicKey};
+use jitrace_types::{
+    Gtin, Hash, PublicKey,
+    parts::RecallScope,
+    tx::{Attribute, CodeId, MediaRef},
+};
 
 /// Where the API serves a media file.
 pub fn media_url(hash: &Hash) -> String {
@@ -175,17 +185,7 @@ pub fn product_view(product: &Product) -> ProductView {
                 value: a.value.clone(),
             })
             .collect(),
-        media: info
-            .media
-            .iter()
-            .map(|m| MediaView {
-                hash: m.hash.to_hex(),
-                mime: m.mime.clone(),
-                size: m.size,
-                caption: m.caption.clone(),
-                url: media_url(&m.hash),
-            })
-            .collect(),
+        media: info.media.iter().map(media_view).collect(),
         codes_issued: product.codes_issued,
         registered_height: product.registered_at.height,
         updated_height: product.updated_at.height,
@@ -205,5 +205,120 @@ pub fn batch_view(batch: &Batch) -> BatchView {
         issued_height: batch.issued_at.height,
         issued_time_ms: batch.issued_at.time_ms,
         tx: batch.tx.to_hex(),
+    }
+}
+
+/// A content-addressed media file.
+pub fn media_view(m: &MediaRef) -> MediaView {
+    MediaView {
+        hash: m.hash.to_hex(),
+        mime: m.mime.clone(),
+        size: m.size,
+        caption: m.caption.clone(),
+        url: media_url(&m.hash),
+    }
+}
+
+fn attribute_views(attributes: &[Attribute]) -> Vec<AttributeView> {
+    attributes
+        .iter()
+        .map(|a| AttributeView {
+            name: a.name.clone(),
+            value: a.value.clone(),
+        })
+        .collect()
+}
+
+/// A code's id.
+pub fn code_ref(code: &CodeId) -> CodeRef {
+    CodeRef {
+        gtin: code.gtin.to_string(),
+        serial: code.serial,
+    }
+}
+
+/// The gate's verdict on one part.
+pub fn gate_verdict_view(v: &GateVerdict) -> GateVerdictView {
+    GateVerdictView {
+        accepted: v.accepted(),
+        code: v.code.as_ref().map(code_ref),
+        pallet: v.pallet.map(|s| s.to_string()),
+        issuer: v.issuer.as_ref().map(ToString::to_string),
+        shipper: v.shipper.as_ref().map(ToString::to_string),
+        reasons: v.reasons.iter().map(|r| r.as_str().to_string()).collect(),
+        mismatches: v
+            .mismatches
+            .iter()
+            .map(|m| SpecMismatchView {
+                name: m.name.clone(),
+                found: m.found.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// One entry of a gate log, numbered `index`.
+pub fn gate_entry_view(index: u64, e: &GateEntry) -> GateEntryView {
+    GateEntryView {
+        index,
+        gate: e.gate.to_string(),
+        height: e.at.height,
+        time_ms: e.at.time_ms,
+        tx: e.tx.to_hex(),
+        verdict: gate_verdict_view(&e.verdict),
+    }
+}
+
+/// A lot's technical record.
+pub fn lot_view(lot: &LotEntry) -> LotView {
+    let r = &lot.record;
+    LotView {
+        attributes: attribute_views(&r.attributes),
+        produced_at: r.produced_at,
+        tests: r
+            .tests
+            .iter()
+            .map(|t| TestResultView {
+                name: t.name.clone(),
+                value: t.value.clone(),
+                passed: t.passed,
+            })
+            .collect(),
+        documents: r.documents.iter().map(media_view).collect(),
+    }
+}
+
+/// An item a forward trace or a recall reaches.
+pub fn affected_item_view(s: &CodeState) -> AffectedItemView {
+    AffectedItemView {
+        gtin: s.code.gtin.to_string(),
+        serial: s.code.serial,
+        brand: s.brand.to_string(),
+        status: s.status.as_str().to_string(),
+        custodian: s.custodian.as_ref().map(ToString::to_string),
+        sale_city: s.sale.as_ref().map(|x| x.city.clone()),
+        sale_region: s.sale.as_ref().map(|x| x.region.clone()),
+        owned: s.owner.is_some(),
+    }
+}
+
+/// A recall's scope as text: `lot:{gtin}:{lot}`, `product:{gtin}` or `issuer:{org}`.
+pub fn scope_text(scope: &RecallScope) -> String {
+    match scope {
+        RecallScope::Lot { gtin, lot } => format!("lot:{gtin}:{lot}"),
+        RecallScope::Product(gtin) => format!("product:{gtin}"),
+        RecallScope::Issuer(org) => format!("issuer:{org}"),
+    }
+}
+
+/// A recall's progress.
+pub fn recall_progress_view(p: &RecallProgress) -> RecallProgressView {
+    RecallProgressView {
+        affected: p.affected,
+        located: p.located,
+        in_transit: p.in_transit,
+        with_consumers: p.with_consumers,
+        returned: p.returned,
+        destroyed: p.destroyed,
     }
 }

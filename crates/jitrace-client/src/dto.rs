@@ -845,3 +845,198 @@ mod tests {
         );
     }
 }
+
+// ---- B2B: the receiving gate, traces and recalls ----
+
+/// A dry-run gate check: `POST /v1/gate/check` (signed request by a member of `org`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateCheckRequest {
+    /// The manufacturer whose gate it is.
+    pub org: String,
+    pub items: Vec<GateItemRequest>,
+}
+
+/// One thing scanned at the gate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateItemRequest {
+    /// What the scanner read: a code's Digital Link, a pallet's SSCC, or "" for no code.
+    pub scanned: String,
+    /// Attributes the dock measured.
+    #[serde(default)]
+    pub observed: Vec<AttributeView>,
+}
+
+/// A code by GTIN and serial.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeRef {
+    pub gtin: String,
+    pub serial: u64,
+}
+
+/// A specification rule a part breaks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SpecMismatchView {
+    pub name: String,
+    /// The value found; `null` when the attribute is missing.
+    pub found: Option<String>,
+}
+
+/// The gate's verdict on one part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateVerdictView {
+    pub accepted: bool,
+    pub code: Option<CodeRef>,
+    /// The pallet's SSCC, when the part came on a scanned pallet.
+    pub pallet: Option<String>,
+    pub issuer: Option<String>,
+    pub shipper: Option<String>,
+    /// Every reason for a rejection: `no_code`, `code_unreadable`, `code_not_issued`,
+    /// `code_forged`, `code_voided`, `unknown_pallet`, `supplier_not_authorised`,
+    /// `spec_mismatch`, `custody_broken`, `recalled`, `already_installed`, `already_received`,
+    /// `code_retired`.
+    pub reasons: Vec<String>,
+    pub mismatches: Vec<SpecMismatchView>,
+}
+
+/// The gate's answer: every part's verdict, and the transaction that records them (for
+/// `POST /v1/gate/receive`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateReport {
+    /// The gate transaction's id; its block makes the verdicts final. `null` for a dry run.
+    pub tx: Option<String>,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub verdicts: Vec<GateVerdictView>,
+}
+
+/// One entry of a gate log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateEntryView {
+    pub index: u64,
+    /// The manufacturer whose gate it was.
+    pub gate: String,
+    pub height: u64,
+    pub time_ms: u64,
+    pub tx: String,
+    pub verdict: GateVerdictView,
+}
+
+/// A page of an organisation's gate log: `GET /v1/gate/log/{org}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GateLogView {
+    pub total: u64,
+    pub start: u64,
+    pub entries: Vec<GateEntryView>,
+}
+
+/// A lot's technical record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LotView {
+    pub attributes: Vec<AttributeView>,
+    /// Production date, Unix seconds.
+    pub produced_at: Option<u64>,
+    pub tests: Vec<TestResultView>,
+    pub documents: Vec<MediaView>,
+}
+
+/// One quality test of a lot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TestResultView {
+    pub name: String,
+    pub value: String,
+    pub passed: bool,
+}
+
+/// A code in a backward trace, with the parts inside it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TraceNodeView {
+    pub gtin: String,
+    pub serial: u64,
+    pub lot: String,
+    /// Who issued the code (the supplier of a part).
+    pub issuer: String,
+    pub status: String,
+    pub custodian: Option<String>,
+    pub recalled: bool,
+    pub lot_record: Option<LotView>,
+    #[cfg_attr(feature = "openapi", schema(no_recursion))]
+    pub parts: Vec<TraceNodeView>,
+}
+
+/// `GET /v1/trace/back/{gtin}/{serial}`: an item and every part in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TraceBackView {
+    pub item: TraceNodeView,
+    /// How many codes the trace holds.
+    pub codes: u64,
+    /// The trace stopped at its size limit.
+    pub truncated: bool,
+}
+
+/// An item a forward trace or a recall reaches, and where it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AffectedItemView {
+    pub gtin: String,
+    pub serial: u64,
+    pub brand: String,
+    pub status: String,
+    pub custodian: Option<String>,
+    /// Where it was sold, when it was.
+    pub sale_city: Option<String>,
+    pub sale_region: Option<String>,
+    /// Whether a consumer key owns it (the key itself is not shown).
+    pub owned: bool,
+}
+
+/// `GET /v1/trace/forward`: the items containing a lot, a part type or an issuer's codes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TraceForwardView {
+    /// Items affected in all (the caller may see only its own, see `items`).
+    pub total: u64,
+    /// The items the caller may see: all for the scope's issuer, its own for a manufacturer.
+    pub items: Vec<AffectedItemView>,
+    pub truncated: bool,
+}
+
+/// A recall's progress over its items.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecallProgressView {
+    pub affected: u64,
+    pub located: u64,
+    pub in_transit: u64,
+    pub with_consumers: u64,
+    pub returned: u64,
+    pub destroyed: u64,
+}
+
+/// `GET /v1/recalls/{org}/{number}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecallView {
+    pub org: String,
+    pub number: u32,
+    /// `lot:{gtin}:{lot}`, `product:{gtin}` or `issuer:{org}`.
+    pub scope: String,
+    pub reason: String,
+    pub started_height: u64,
+    pub started_ms: u64,
+    pub closed: bool,
+    pub progress: RecallProgressView,
+    pub items: Vec<AffectedItemView>,
+    pub truncated: bool,
+}

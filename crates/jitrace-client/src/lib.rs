@@ -152,10 +152,55 @@ impl Client {
 
     /// A brand's alerts, as a member of the brand: `GET /v1/alerts?brand=…` (a signed request).
     pub async fn alerts(&self, key: &SecretKey, brand: &str, after: u64) -> Result<dto::AlertList> {
-        let mut url = self.url(&["v1", "alerts"])?;
-        url.query_pairs_mut()
-            .append_pair("brand", brand)
-            .append_pair("after", &after.to_string());
+        self.signed_get(
+            key,
+            &["v1", "alerts"],
+            &[("brand", brand), ("after", &after.to_string())],
+        )
+        .await
+    }
+
+    /// A signed `GET` of `segments` with `query`, as `key`.
+    pub async fn signed_get<T: DeserializeOwned>(
+        &self,
+        key: &SecretKey,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T> {
+        let mut url = self.url(segments)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let auth = Self::authorization(key, "GET", &url, b"");
+        self.send(
+            self.http
+                .get(url)
+                .header(reqwest::header::AUTHORIZATION, auth),
+        )
+        .await
+    }
+
+    /// A signed `POST` of `body` as JSON to `segments`, as `key`.
+    pub async fn signed_post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        key: &SecretKey,
+        segments: &[&str],
+        body: &B,
+    ) -> Result<T> {
+        let url = self.url(segments)?;
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Connect(e.to_string()))?;
+        let auth = Self::authorization(key, "POST", &url, &bytes);
+        self.send(
+            self.http
+                .post(url)
+                .header(reqwest::header::AUTHORIZATION, auth)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+        )
+        .await
+    }
+
+    fn authorization(key: &SecretKey, method: &str, url: &Url, body: &[u8]) -> String {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -163,12 +208,17 @@ impl Client {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_string(),
         };
-        let auth = jitrace_types::keys::authorization_header(key, "GET", &path, now, b"");
-        self.send(
-            self.http
-                .get(url)
-                .header(reqwest::header::AUTHORIZATION, auth),
-        )
+        jitrace_types::keys::authorization_header(key, method, &path, now, body)
+    }
+
+    /// Receives parts at a manufacturer's gate: signs `payload` (a `gate_receive`) with the
+    /// key's next nonce and posts it to `POST /v1/gate/receive`; answers every part's verdict.
+    pub async fn gate_receive(&self, key: &SecretKey, payload: Payload) -> Result<dto::GateReport> {
+        let tx = self.signed_tx(key, payload).await?;
+        let url = self.url(&["v1", "gate", "receive"])?;
+        self.send(self.http.post(url).json(&dto::SubmitRequest {
+            tx: hex::encode(tx.encode()),
+        }))
         .await
     }
 
@@ -259,6 +309,13 @@ impl Client {
     /// the same key still waiting in the mempool are not counted: submit the next one after
     /// the previous one has executed ([`Client::wait_for_tx`]), or sign nonces yourself.
     pub async fn sign_and_submit(&self, key: &SecretKey, payload: Payload) -> Result<Submitted> {
+        let tx = self.signed_tx(key, payload).await?;
+        self.submit(&tx).await
+    }
+
+    /// `payload` signed by `key` for this node's chain with the key's next nonce (see
+    /// [`Client::sign_and_submit`]).
+    pub async fn signed_tx(&self, key: &SecretKey, payload: Payload) -> Result<SignedTransaction> {
         let status = self.status().await?;
         let signer = key.public_key();
         let nonce = self
@@ -271,7 +328,7 @@ impl Client {
             nonce,
             payload,
         };
-        self.submit(&tx.sign(key)).await
+        Ok(tx.sign(key))
     }
 
     /// The URL of `segments` under the base URL, each segment percent-encoded.

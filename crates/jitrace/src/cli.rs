@@ -36,11 +36,11 @@ pub struct Global {
 }
 
 impl Global {
-    fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::new(&self.node)
     }
 
-    fn signer(&self) -> Result<SecretKey> {
+    pub(crate) fn signer(&self) -> Result<SecretKey> {
         let path = self.key.as_ref().ok_or_else(|| {
             anyhow!("this command signs a transaction: pass --key FILE or set JITRACE_KEY")
         })?;
@@ -48,7 +48,11 @@ impl Global {
     }
 }
 
-fn print<T: Serialize>(global: &Global, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+pub(crate) fn print<T: Serialize>(
+    global: &Global,
+    value: &T,
+    human: impl FnOnce(&T),
+) -> Result<()> {
     if global.json {
         println!("{}", serde_json::to_string_pretty(value)?);
     } else {
@@ -57,7 +61,7 @@ fn print<T: Serialize>(global: &Global, value: &T, human: impl FnOnce(&T)) -> Re
     Ok(())
 }
 
-fn pretty<T: Serialize>(value: &T) {
+pub(crate) fn pretty<T: Serialize>(value: &T) {
     // For records, indented JSON is the clearest human form too.
     println!(
         "{}",
@@ -66,7 +70,7 @@ fn pretty<T: Serialize>(value: &T) {
 }
 
 /// Signs, submits and (unless --no-wait) waits for the receipt. A rejection is an error.
-async fn send(global: &Global, payload: Payload) -> Result<()> {
+pub(crate) async fn send(global: &Global, payload: Payload) -> Result<()> {
     let key = global.signer()?;
     let client = global.client();
     let kind = payload.kind();
@@ -334,7 +338,7 @@ pub enum LicenceCommand {
 }
 
 /// Parses unix seconds or a calendar date (UTC midnight).
-fn parse_time(text: &str) -> Result<u64> {
+pub(crate) fn parse_time(text: &str) -> Result<u64> {
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(seconds);
     }

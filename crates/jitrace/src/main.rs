@@ -1,6 +1,7 @@
 //! `jitrace`: run a Jitrace node, manage keys, verify a chain, and drive every ledger
 //! transaction from the command line (signing locally).
 
+mod b2b;
 mod bench;
 mod cli;
 mod codes;
@@ -99,6 +100,44 @@ enum Command {
     /// Product codes: issue signed codes with label sheets, check one offline.
     #[command(subcommand)]
     Codes(codes::CodesCommand),
+    /// B2B: authorise suppliers for part types with their specifications, revoke.
+    #[command(subcommand)]
+    Supplier(b2b::SupplierCommand),
+    /// B2B: a lot's technical record.
+    #[command(subcommand)]
+    Lot(b2b::LotCommand),
+    /// B2B: pack codes onto an SSCC pallet.
+    Pallet {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        sscc: jitrace_types::Sscc,
+        /// The codes' URLs.
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+    /// B2B: the receiving gate (receive or check parts) and its log.
+    #[command(subcommand)]
+    Gate(b2b::GateCommand),
+    /// B2B: install parts into an item (--add), take them out (--remove), or both.
+    Assemble {
+        #[arg(long)]
+        org: String,
+        /// The item's code URL (commissioned by the assembly if new).
+        #[arg(long)]
+        parent: String,
+        /// A part: GTIN:SERIAL or its URL (repeatable).
+        #[arg(long)]
+        add: Vec<String>,
+        #[arg(long)]
+        remove: Vec<String>,
+    },
+    /// B2B: start, show or close a recall.
+    #[command(subcommand)]
+    Recall(b2b::RecallCommand),
+    /// B2B: trace an item back to its parts and suppliers, or a lot forward to its items.
+    #[command(subcommand)]
+    Trace(b2b::TraceCommand),
     /// Measure this machine: signature verification and ledger execution over the state store.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -346,6 +385,20 @@ fn run(cli: Cli) -> Result<()> {
                     Command::Product(c) => cli::product(&global, c).await,
                     Command::CodeKey(c) => cli::code_key(&global, c).await,
                     Command::Batch(c) => cli::batch(&global, c).await,
+                    Command::Supplier(c) => b2b::supplier(&global, c).await,
+                    Command::Lot(c) => b2b::lot(&global, c).await,
+                    Command::Pallet { org, sscc, codes } => {
+                        b2b::pallet(&global, org, sscc, codes).await
+                    }
+                    Command::Gate(c) => b2b::gate(&global, c).await,
+                    Command::Assemble {
+                        org,
+                        parent,
+                        add,
+                        remove,
+                    } => b2b::assemble(&global, org, parent, add, remove).await,
+                    Command::Recall(c) => b2b::recall(&global, c).await,
+                    Command::Trace(c) => b2b::trace(&global, c).await,
                     Command::Dev { .. }
                     | Command::Genesis { .. }
                     | Command::Node { .. }
