@@ -248,7 +248,7 @@ fn issue(global: &Global, args: IssueArgs) -> Result<()> {
     let name = args
         .name
         .as_deref()
-        .map(|name| label_name(name, args.font.as_ref()))
+        .map(|name| label_name(name, args.font.as_ref(), label_font::SYSTEM_FONTS))
         .transpose()?
         .filter(|n| !n.text.is_empty());
     prepare_out_dir(&args.out)?;
@@ -590,10 +590,10 @@ impl LabelName {
 }
 
 /// Says how `--name` is printed, choosing the font: Helvetica when it shows every character
-/// (or `--font none`), else `font` (from `--font` or `JITRACE_LABEL_FONT`), else the first
-/// system font that shows every character. Notes on stderr say what is left out and how to
+/// (or `--font none`), else `font` (from `--font` or `JITRACE_LABEL_FONT`), else the first of
+/// `system_fonts` that shows every character. Notes on stderr say what is left out and how to
 /// fix it.
-fn label_name(name: &str, font: Option<&FontPath>) -> Result<LabelName> {
+fn label_name(name: &str, font: Option<&FontPath>, system_fonts: &[&str]) -> Result<LabelName> {
     ensure!(
         name.chars().count() <= jitrace_types::tx::MAX_NAME_LEN,
         "--name is longer than {} characters",
@@ -619,7 +619,7 @@ fn label_name(name: &str, font: Option<&FontPath>) -> Result<LabelName> {
             return Ok(standard);
         }
         Some(font) => Some(font.load(name).context("--font")?),
-        None => label_font::discover(name, label_font::SYSTEM_FONTS),
+        None => label_font::discover(name, system_fonts),
     };
     let Some(file) = file else {
         eprintln!(
@@ -1751,23 +1751,38 @@ mod tests {
         let name = label_name(
             "Château Margaux",
             Some(&"/no/such/font.ttf".parse().unwrap()),
+            &[NOTO],
         );
         assert!(name.unwrap().font.is_none());
         // `--font none` keeps Helvetica; a font that cannot be read is an error.
-        let name = label_name("贵州 Moutai", Some(&"none".parse().unwrap())).unwrap();
+        let name = label_name("贵州 Moutai", Some(&"none".parse().unwrap()), &[NOTO]).unwrap();
         assert_eq!((name.text.as_str(), name.font.is_none()), ("Moutai", true));
-        let err = label_name("贵州", Some(&"/no/such/font.ttf".parse().unwrap()));
+        let err = label_name("贵州", Some(&"/no/such/font.ttf".parse().unwrap()), &[]);
         assert!(format!("{:#}", err.err().unwrap()).contains("/no/such/font.ttf"));
+        // No --font: the first system font that shows the name, else Helvetica.
+        assert!(
+            Path::new(NOTO).exists(),
+            "{NOTO} is missing: apt-get install fonts-noto-cjk"
+        );
+        let name = label_name("贵州 Moutai", None, &["/no/such/font.ttf"]).unwrap();
+        assert_eq!((name.text.as_str(), name.font.is_none()), ("Moutai", true));
+        let name = label_name("贵州 Moutai", None, &["/no/such/font.ttf", NOTO]).unwrap();
+        assert_eq!(name.text, "贵州 Moutai");
+        assert!(name.font.unwrap().1.starts_with(NOTO));
     }
+
+    /// From fonts-noto-cjk, which `.ci/run` installs.
+    const NOTO: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
     #[test]
     fn cjk_names_get_an_embedded_font() {
-        let noto = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+        let noto = NOTO;
         assert!(
             Path::new(noto).exists(),
             "{noto} is missing: apt-get install fonts-noto-cjk (.ci/run installs it)"
         );
-        let name = label_name("翡翠谷  干红葡萄酒 2024", Some(&noto.parse().unwrap())).unwrap();
+        let name =
+            label_name("翡翠谷  干红葡萄酒 2024", Some(&noto.parse().unwrap()), &[]).unwrap();
         assert_eq!(name.text, "翡翠谷 干红葡萄酒 2024");
         assert!(!name.dropped);
         let (font, source) = name.font.as_ref().unwrap();
