@@ -7,11 +7,19 @@
 //! channel, so the writer gets them in order and memory stays bounded whatever the count.
 //!
 //! Labels: QR modules are drawn as filled rectangles straight into the PDF content streams (no
-//! raster images), text uses the standard Helvetica fonts (no font embedding), and the PDF is
-//! streamed to disk page by page with a hand-written cross-reference table, so a label sheet
-//! never sits in memory as a whole. Product names are printed in the fonts' WinAnsi encoding
-//! (ASCII, Latin-1 and a few typographic signs); other characters (CJK, ...) are left out of
-//! the label, and a name with nothing printable is omitted: CJK font embedding is a later task.
+//! raster images), and the PDF is streamed to disk page by page with a hand-written
+//! cross-reference table, so a label sheet never sits in memory as a whole. Serials, GTIN and
+//! lot use the standard Helvetica fonts (no embedding). So does the product name when the
+//! fonts' WinAnsi encoding can show it (ASCII, Latin-1 and a few typographic signs); any other
+//! name (CJK, Greek, ...) is printed in a TrueType/OpenType font (`--font`, else
+//! `JITRACE_LABEL_FONT`, else the first system font in [`label_font::SYSTEM_FONTS`] that shows
+//! every character), subset to the name's characters and embedded once per PDF as a Type0
+//! font (Identity-H, with a ToUnicode CMap so the name can be searched and copied). The name
+//! is wrapped once per label size before the pages are drawn, so the font adds no per-label
+//! work. Without such a font, the characters WinAnsi lacks are left out, with a note on how to
+//! add one.
+
+mod label_font;
 
 use crate::{cli::Global, genesis::read_key};
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
@@ -24,6 +32,7 @@ use jitrace_types::{
     keys::domain,
     tx::{MAX_BATCH_SIZE, MAX_CHAIN_ID_LEN},
 };
+use label_font::{FontPath, LabelFont, Outlines};
 use pdf_writer::{Chunk, Content, Filter, Name, Rect, Ref, Str, TextStr};
 use serde::Serialize;
 use std::{
@@ -94,10 +103,17 @@ pub struct IssueArgs {
     /// The batch/lot (GS1 AI 10), printed on the labels and written to the CSV.
     #[arg(long)]
     lot: Option<String>,
-    /// The product name printed on labels (Helvetica, WinAnsi: characters outside ASCII and
-    /// Latin-1, such as CJK, are left out).
+    /// The product name printed on labels. Names beyond ASCII and Latin-1 (CJK, ...) need a
+    /// font: see --font.
     #[arg(long)]
     name: Option<String>,
+    /// The font for a --name that Helvetica cannot show: a TTF, OTF or TTC file; PATH#INDEX
+    /// picks a face of a collection (by default the one that suits the name, e.g. the SC face
+    /// of Noto Sans CJK for Chinese). Default: common system fonts (fonts-noto-cjk, WenQuanYi,
+    /// AR PL, Droid Sans Fallback, DejaVu Sans). `none`: Helvetica only. The font is subset to
+    /// the name's characters and embedded.
+    #[arg(long, env = "JITRACE_LABEL_FONT", value_name = "PATH[#INDEX]")]
+    font: Option<FontPath>,
     /// PDF label sheets to write.
     #[arg(long, value_enum, default_value_t = PdfChoice::Both)]
     pdf: PdfChoice,
@@ -182,6 +198,8 @@ struct IssueReport {
     pdf: Vec<PdfReport>,
     svg_files: u64,
     svg_dir: Option<String>,
+    /// The embedded font that prints the product name (none: Helvetica).
+    font: Option<String>,
     threads: usize,
     sign_seconds: f64,
     codes_per_sec: f64,
@@ -227,24 +245,12 @@ fn issue(global: &Global, args: IssueArgs) -> Result<()> {
         (1..=MAX_CHAIN_ID_LEN).contains(&chain_id.len()),
         "the chain id must be 1 to {MAX_CHAIN_ID_LEN} bytes"
     );
-    let name = args.name.as_deref().map(LabelName::new).transpose()?;
-    if let Some(name) = &name
-        && name.dropped
-    {
-        if name.bytes.is_empty() {
-            eprintln!(
-                "note: the label font (Helvetica, WinAnsi) cannot show any character of --name; \
-                 labels omit the name (CJK fonts are a later task)"
-            );
-        } else {
-            eprintln!(
-                "note: the label font (Helvetica, WinAnsi) cannot show every character of \
-                 --name; labels print {:?} (CJK fonts are a later task)",
-                name.printable
-            );
-        }
-    }
-    let name = name.filter(|n| !n.bytes.is_empty());
+    let name = args
+        .name
+        .as_deref()
+        .map(|name| label_name(name, args.font.as_ref(), label_font::SYSTEM_FONTS))
+        .transpose()?
+        .filter(|n| !n.text.is_empty());
     prepare_out_dir(&args.out)?;
 
     let pdf_labels = if args.pdf == PdfChoice::None {
@@ -279,6 +285,10 @@ fn issue(global: &Global, args: IssueArgs) -> Result<()> {
 
     // Labels.
     let labels_started = Instant::now();
+    let font = name
+        .as_ref()
+        .and_then(|n| n.font.as_ref())
+        .map(|(_, source)| source.clone());
     let text = LabelText {
         name,
         gtin: args.product.to_string(),
@@ -320,6 +330,7 @@ fn issue(global: &Global, args: IssueArgs) -> Result<()> {
             .collect(),
         svg_files: svg_labels,
         svg_dir: want.svg_dir.as_ref().map(|d| d.display().to_string()),
+        font,
         threads,
         sign_seconds,
         codes_per_sec: rate(args.count, sign_seconds),
@@ -375,6 +386,9 @@ fn print_issue_report(r: &IssueReport, pdf_limit: u64, svg_limit: u64) {
             String::new()
         };
         println!("  {:<40} {} files{cap}", format!("{dir}/"), r.svg_files);
+    }
+    if let Some(font) = &r.font {
+        println!("  product name in {font} (subset, embedded)");
     }
     println!(
         "signed and written in {:.2} s ({:.0} codes/s on {} threads); labels {:.2} s; total {:.2} s",
@@ -539,54 +553,109 @@ fn ordered_parallel<T: Send>(
 
 // ---------------------------------------------------------------- labels: text
 
-/// A product name as the label fonts can print it.
+/// A product name as the labels print it.
 struct LabelName {
-    /// Bytes in WinAnsiEncoding.
-    bytes: Vec<u8>,
-    /// The same, as text, for messages.
-    printable: String,
-    /// Whether characters were left out.
+    /// The characters printed, runs of whitespace collapsed to one space.
+    text: String,
+    /// Whether characters were left out because no font could show them.
     dropped: bool,
+    /// The embedded font that prints it and where it came from; `None`: Helvetica.
+    font: Option<(LabelFont, String)>,
 }
 
 impl LabelName {
-    fn new(name: &str) -> Result<Self> {
-        ensure!(
-            name.chars().count() <= jitrace_types::tx::MAX_NAME_LEN,
-            "--name is longer than {} characters",
-            jitrace_types::tx::MAX_NAME_LEN
-        );
-        let mut bytes = Vec::with_capacity(name.len());
-        let mut printable = String::with_capacity(name.len());
+    /// The characters of `name` that `can_show` accepts.
+    fn keep(name: &str, can_show: impl Fn(char) -> bool) -> Self {
+        let mut text = String::with_capacity(name.len());
         let mut dropped = false;
         for c in name.chars() {
-            match winansi(c) {
-                Some(b) => {
-                    // Collapse the whitespace that dropped characters leave behind.
-                    if !(b == b' ' && (bytes.is_empty() || bytes.last() == Some(&b' '))) {
-                        bytes.push(b);
-                        printable.push(c);
-                    }
+            if c.is_whitespace() {
+                // Collapse the whitespace, also what dropped characters leave behind.
+                if !text.is_empty() && !text.ends_with(' ') {
+                    text.push(' ');
                 }
-                None if c.is_whitespace() => {
-                    if bytes.last().is_some_and(|&b| b != b' ') {
-                        bytes.push(b' ');
-                        printable.push(' ');
-                    }
-                }
-                None => dropped = true,
+            } else if can_show(c) {
+                text.push(c);
+            } else {
+                dropped = true;
             }
         }
-        while bytes.last() == Some(&b' ') {
-            bytes.pop();
-            printable.pop();
-        }
-        Ok(Self {
-            bytes,
-            printable,
+        text.truncate(text.trim_end().len());
+        Self {
+            text,
             dropped,
-        })
+            font: None,
+        }
     }
+}
+
+/// Says how `--name` is printed, choosing the font: Helvetica when it shows every character
+/// (or `--font none`), else `font` (from `--font` or `JITRACE_LABEL_FONT`), else the first of
+/// `system_fonts` that shows every character. Notes on stderr say what is left out and how to
+/// fix it.
+fn label_name(name: &str, font: Option<&FontPath>, system_fonts: &[&str]) -> Result<LabelName> {
+    ensure!(
+        name.chars().count() <= jitrace_types::tx::MAX_NAME_LEN,
+        "--name is longer than {} characters",
+        jitrace_types::tx::MAX_NAME_LEN
+    );
+    let standard = LabelName::keep(name, |c| winansi(c).is_some());
+    if !standard.dropped {
+        return Ok(standard);
+    }
+    let omitted = |printed: &LabelName| {
+        if printed.text.is_empty() {
+            "labels omit the name".to_owned()
+        } else {
+            format!("labels print {:?}", printed.text)
+        }
+    };
+    let file = match font {
+        Some(font) if font.is_none() => {
+            eprintln!(
+                "note: --font none: Helvetica cannot show every character of --name; {}",
+                omitted(&standard)
+            );
+            return Ok(standard);
+        }
+        Some(font) => Some(font.load(name).context("--font")?),
+        None => label_font::discover(name, system_fonts),
+    };
+    let Some(file) = file else {
+        eprintln!(
+            "note: Helvetica cannot show every character of --name and no system font can \
+             either; {}. To print it, pass --font PATH (a TTF/OTF/TTC font that has the \
+             characters, e.g. NotoSansCJK-Regular.ttc for Chinese, Japanese or Korean) or set \
+             JITRACE_LABEL_FONT, or install a font such as fonts-noto-cjk (apt-get install \
+             fonts-noto-cjk)",
+            omitted(&standard)
+        );
+        return Ok(standard);
+    };
+    let source = format!(
+        "{}#{} ({})",
+        file.path.display(),
+        file.face.index,
+        file.face.family
+    );
+    let mut printed = LabelName::keep(name, |c| file.can_show(c));
+    if printed.text.is_empty() {
+        eprintln!(
+            "note: the font {source} shows no character of --name; {}",
+            omitted(&standard)
+        );
+        return Ok(standard);
+    }
+    if printed.dropped {
+        eprintln!(
+            "note: the font {source} cannot show every character of --name; {}",
+            omitted(&printed)
+        );
+    }
+    let subset = LabelFont::subset(&file.data, file.face.index, &printed.text)
+        .with_context(|| format!("the font {source}"))?;
+    printed.font = Some((subset, source));
+    Ok(printed)
 }
 
 /// The WinAnsiEncoding byte of `c`, if the standard fonts can show it.
@@ -641,27 +710,90 @@ fn glyph_width(b: u8, bold: bool) -> f32 {
     f32::from(w) * if bold { 1.1 } else { 1.0 }
 }
 
-fn text_width(text: &[u8], size: f32, bold: bool) -> f32 {
-    text.iter().map(|&b| glyph_width(b, bold)).sum::<f32>() * size / 1000.0
+/// A label font's advance widths, to measure text before it is drawn.
+#[derive(Clone, Copy)]
+enum Metrics<'a> {
+    /// Helvetica, or Helvetica-Bold, in WinAnsi.
+    Standard { bold: bool },
+    /// The embedded font of the product name.
+    Embedded(&'a LabelFont),
 }
 
-/// Breaks `text` into at most `max_lines` lines of at most `width` points; words longer than a
-/// line are cut, and text beyond the last line ends in "...".
-fn wrap(text: &[u8], size: f32, width: f32, max_lines: usize) -> Vec<Vec<u8>> {
-    let mut lines: Vec<Vec<u8>> = Vec::new();
-    let mut line: Vec<u8> = Vec::new();
-    let mut words = text
-        .split(|&b| b == b' ')
-        .filter(|w| !w.is_empty())
-        .peekable();
-    let mut truncated = false;
-    while let Some(word) = words.next() {
-        let mut candidate = line.clone();
-        if !candidate.is_empty() {
-            candidate.push(b' ');
+impl Metrics<'_> {
+    const REGULAR: Self = Self::Standard { bold: false };
+    const BOLD: Self = Self::Standard { bold: true };
+
+    /// The advance of `c` in 1/1000 em.
+    fn advance(self, c: char) -> f32 {
+        match self {
+            // Characters outside WinAnsi are never drawn; 0x80 measures them as 1 em.
+            Self::Standard { bold } => glyph_width(winansi(c).unwrap_or(0x80), bold),
+            Self::Embedded(font) => font.advance(c),
         }
-        candidate.extend_from_slice(word);
-        if text_width(&candidate, size, false) <= width {
+    }
+
+    /// `text` as the bytes of a PDF text string in this font.
+    fn encode(self, text: &str) -> Vec<u8> {
+        match self {
+            Self::Standard { .. } => text.chars().filter_map(winansi).collect(),
+            Self::Embedded(font) => font.encode(text),
+        }
+    }
+}
+
+fn text_width(text: &str, size: f32, metrics: Metrics<'_>) -> f32 {
+    text.chars().map(|c| metrics.advance(c)).sum::<f32>() * size / 1000.0
+}
+
+/// Whether a line may break before and after `c` without a space: CJK ideographs, kana,
+/// CJK punctuation and full-width forms (Chinese and Japanese put no spaces between words).
+fn breaks_anywhere(c: char) -> bool {
+    matches!(c,
+        '\u{2e80}'..='\u{a4cf}' | '\u{f900}'..='\u{faff}' | '\u{fe30}'..='\u{fe4f}'
+        | '\u{ff00}'..='\u{ffef}' | '\u{20000}'..='\u{3ffff}')
+}
+
+/// The pieces lines are made of: words, and single CJK characters. `(after a space, piece)`.
+fn line_pieces(text: &str) -> Vec<(bool, &str)> {
+    let mut pieces = Vec::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut space = true;
+        let mut start = 0;
+        for (i, c) in word.char_indices() {
+            if breaks_anywhere(c) {
+                let end = i + c.len_utf8();
+                for piece in [&word[start..i], &word[i..end]] {
+                    if !piece.is_empty() {
+                        pieces.push((space, piece));
+                        space = false;
+                    }
+                }
+                start = end;
+            }
+        }
+        if start < word.len() {
+            pieces.push((space, &word[start..]));
+        }
+    }
+    pieces
+}
+
+/// Breaks `text` into at most `max_lines` lines of at most `width` points, between words and
+/// CJK characters; words longer than a line are cut, and text beyond the last line ends in
+/// "...".
+fn wrap(text: &str, size: f32, width: f32, max_lines: usize, metrics: Metrics<'_>) -> Vec<String> {
+    let fits = |s: &str| text_width(s, size, metrics) <= width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut pieces = line_pieces(text).into_iter().peekable();
+    let mut truncated = false;
+    'pieces: while let Some((space, piece)) = pieces.next() {
+        let mut candidate = line.clone();
+        if space && !candidate.is_empty() {
+            candidate.push(' ');
+        }
+        candidate.push_str(piece);
+        if fits(&candidate) {
             line = candidate;
             continue;
         }
@@ -672,24 +804,24 @@ fn wrap(text: &[u8], size: f32, width: f32, max_lines: usize) -> Vec<Vec<u8>> {
                 break;
             }
         }
-        // The word alone: cut it to lines if it is wider than one.
-        let mut rest = word;
-        while text_width(rest, size, false) > width {
-            let fit = (1..=rest.len())
-                .take_while(|&n| text_width(rest.get(..n).unwrap_or(rest), size, false) <= width)
+        // The piece alone: cut it to lines if it is wider than one (at least a character each).
+        let mut rest = piece;
+        while !fits(rest) {
+            let fit = rest
+                .char_indices()
+                .map(|(i, c)| i + c.len_utf8())
+                .enumerate()
+                .take_while(|&(n, end)| n == 0 || fits(&rest[..end]))
                 .last()
-                .unwrap_or(1);
-            lines.push(rest.get(..fit).unwrap_or(rest).to_vec());
-            rest = rest.get(fit..).unwrap_or_default();
+                .map_or(rest.len(), |(_, end)| end);
+            lines.push(rest[..fit].to_owned());
+            rest = &rest[fit..];
             if lines.len() == max_lines {
-                truncated = !rest.is_empty() || words.peek().is_some();
-                break;
+                truncated = !rest.is_empty() || pieces.peek().is_some();
+                break 'pieces;
             }
         }
-        if lines.len() == max_lines {
-            break;
-        }
-        line = rest.to_vec();
+        line = rest.to_owned();
     }
     if !line.is_empty() {
         if lines.len() < max_lines {
@@ -699,19 +831,17 @@ fn wrap(text: &[u8], size: f32, width: f32, max_lines: usize) -> Vec<Vec<u8>> {
         }
     }
     if truncated && let Some(last) = lines.last_mut() {
-        while !last.is_empty()
-            && text_width(&[last.as_slice(), b"..."].concat(), size, false) > width
-        {
+        while !last.is_empty() && !fits(&format!("{last}...")) {
             last.pop();
         }
-        last.extend_from_slice(b"...");
+        last.push_str("...");
     }
     lines
 }
 
 /// The largest size not above `size` (and not below 4 pt) at which `text` fits in `width`.
-fn fit_size(text: &[u8], size: f32, width: f32, bold: bool) -> f32 {
-    let at_one = text_width(text, 1.0, bold);
+fn fit_size(text: &str, size: f32, width: f32, metrics: Metrics<'_>) -> f32 {
+    let at_one = text_width(text, 1.0, metrics);
     if at_one <= 0.0 {
         return size;
     }
@@ -733,6 +863,13 @@ struct LabelLayout {
     name_size: f32,
     name_lines: usize,
     small_size: f32,
+}
+
+impl LabelLayout {
+    /// The width of the text column right of the QR symbol.
+    fn text_column(&self) -> f32 {
+        self.width - 2.0 * self.pad - self.qr - 1.0 * MM
+    }
 }
 
 /// A4 sheet: 3 × 8 labels of 66 × 34 mm with 6 mm side and 12.5 mm top/bottom margins.
@@ -770,6 +907,39 @@ struct LabelText {
     name: Option<LabelName>,
     gtin: String,
     lot: Option<String>,
+}
+
+/// The product name broken into lines for one label size and encoded in its font, once
+/// before the labels are drawn.
+struct NameLines {
+    font: Name<'static>,
+    lines: Vec<Vec<u8>>,
+}
+
+impl NameLines {
+    fn new(name: Option<&LabelName>, layout: &LabelLayout) -> Self {
+        let Some(name) = name else {
+            return Self {
+                font: FONT,
+                lines: Vec::new(),
+            };
+        };
+        let (font, metrics) = match &name.font {
+            Some((font, _)) => (FONT_NAME, Metrics::Embedded(font)),
+            None => (FONT, Metrics::REGULAR),
+        };
+        let lines = wrap(
+            &name.text,
+            layout.name_size,
+            layout.text_column(),
+            layout.name_lines,
+            metrics,
+        );
+        Self {
+            font,
+            lines: lines.iter().map(|l| metrics.encode(l)).collect(),
+        }
+    }
 }
 
 /// A QR symbol as horizontal runs of dark modules: `(x, row, length)`, row 0 at the top.
@@ -890,6 +1060,8 @@ fn qr_penalty(width: usize, dark: &[bool]) -> usize {
 
 const FONT: Name<'static> = Name(b"F1");
 const FONT_BOLD: Name<'static> = Name(b"F2");
+/// The embedded font of a product name Helvetica cannot show.
+const FONT_NAME: Name<'static> = Name(b"F3");
 
 /// Draws one label with its lower-left corner at `(x, y)`.
 fn draw_label(
@@ -899,6 +1071,7 @@ fn draw_label(
     qr: &QrRuns,
     serial: u64,
     text: &LabelText,
+    name: &NameLines,
 ) {
     // QR: one unit per module, origin at the symbol's lower-left corner.
     let modules = (qr.width + 2 * QUIET_ZONE) as f32;
@@ -916,7 +1089,7 @@ fn draw_label(
 
     // Text column to the right of the QR symbol.
     let tx = x + layout.pad + layout.qr + 1.0 * MM;
-    let width = x + layout.width - layout.pad - tx;
+    let width = layout.text_column();
     let mut baseline = y + layout.height - layout.pad - layout.serial_size;
     let line = |content: &mut Content, font: Name<'_>, size: f32, bytes: &[u8], at: f32| {
         content
@@ -926,21 +1099,17 @@ fn draw_label(
             .show(Str(bytes))
             .end_text();
     };
-    let serial_text = format!("SN {serial}");
-    let serial_bytes = if text_width(serial_text.as_bytes(), layout.serial_size, true) <= width {
-        serial_text.into_bytes()
-    } else {
-        serial.to_string().into_bytes()
-    };
-    let size = fit_size(&serial_bytes, layout.serial_size, width, true);
-    line(content, FONT_BOLD, size, &serial_bytes, baseline);
+    let mut serial_text = format!("SN {serial}");
+    if text_width(&serial_text, layout.serial_size, Metrics::BOLD) > width {
+        serial_text = serial.to_string();
+    }
+    let size = fit_size(&serial_text, layout.serial_size, width, Metrics::BOLD);
+    line(content, FONT_BOLD, size, serial_text.as_bytes(), baseline);
     baseline -= layout.serial_size * 0.5;
 
-    if let Some(name) = &text.name {
-        for name_line in wrap(&name.bytes, layout.name_size, width, layout.name_lines) {
-            baseline -= layout.name_size * 1.2;
-            line(content, FONT, layout.name_size, &name_line, baseline);
-        }
+    for name_line in &name.lines {
+        baseline -= layout.name_size * 1.2;
+        line(content, name.font, layout.name_size, name_line, baseline);
     }
     let mut small = vec![format!("GTIN {}", text.gtin)];
     if let Some(lot) = &text.lot {
@@ -951,18 +1120,14 @@ fn draw_label(
         if baseline < y + layout.pad {
             break;
         }
-        let bytes = if text_width(s.as_bytes(), layout.small_size, false) <= width {
-            s.into_bytes()
+        // Drop the "GTIN "/"LOT " prefix before shrinking the value.
+        let s = if text_width(&s, layout.small_size, Metrics::REGULAR) <= width {
+            s.as_str()
         } else {
-            // Drop the "GTIN "/"LOT " prefix before shrinking the value.
-            s.split_once(' ')
-                .map(|(_, v)| v)
-                .unwrap_or(&s)
-                .as_bytes()
-                .to_vec()
+            s.split_once(' ').map_or(s.as_str(), |(_, v)| v)
         };
-        let size = fit_size(&bytes, layout.small_size, width, false);
-        line(content, FONT, size, &bytes, baseline);
+        let size = fit_size(s, layout.small_size, width, Metrics::REGULAR);
+        line(content, FONT, size, &Metrics::REGULAR.encode(s), baseline);
     }
 }
 
@@ -982,12 +1147,20 @@ struct PdfStream {
     info: Ref,
     font: Ref,
     font_bold: Ref,
+    /// The embedded font of the product name, if it has one.
+    name_font: Option<Ref>,
     page_refs: Vec<Ref>,
     page_size: (f32, f32),
 }
 
 impl PdfStream {
-    fn create(path: &Path, page_size: (f32, f32), title: &str) -> Result<Self> {
+    /// Starts the PDF at `path`, with the standard fonts and `name_font` (embedded here, once).
+    fn create(
+        path: &Path,
+        page_size: (f32, f32),
+        title: &str,
+        name_font: Option<&LabelFont>,
+    ) -> Result<Self> {
         let file =
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         let mut pdf = Self {
@@ -1000,6 +1173,7 @@ impl PdfStream {
             info: Ref::new(3),
             font: Ref::new(4),
             font_bold: Ref::new(5),
+            name_font: None,
             page_refs: Vec::new(),
             page_size,
         };
@@ -1023,7 +1197,104 @@ impl PdfStream {
             .title(TextStr(title))
             .producer(TextStr(concat!("jitrace ", env!("CARGO_PKG_VERSION"))));
         pdf.object(pdf.info, &chunk)?;
+        if let Some(font) = name_font {
+            pdf.name_font = Some(pdf.embed_font(font)?);
+        }
         Ok(pdf)
+    }
+
+    /// Writes `font` as a Type0 font with Identity-H encoding (two-byte CIDs), its widths, a
+    /// ToUnicode CMap and the subset font program. Returns the Type0 font's reference.
+    fn embed_font(&mut self, font: &LabelFont) -> Result<Ref> {
+        use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+        let [type0, cid_font, descriptor, to_unicode, program] = [(); 5].map(|()| self.alloc());
+        let base_font = Name(font.base_font.as_bytes());
+        let system_info = SystemInfo {
+            registry: Str(b"Adobe"),
+            ordering: Str(b"Identity"),
+            supplement: 0,
+        };
+
+        let mut chunk = Chunk::new();
+        chunk
+            .type0_font(type0)
+            .base_font(base_font)
+            .encoding_predefined(Name(b"Identity-H"))
+            .descendant_font(cid_font)
+            .to_unicode(to_unicode);
+        self.object(type0, &chunk)?;
+
+        let mut by_cid: Vec<(u16, char, f32)> = font
+            .glyphs
+            .iter()
+            .map(|(&c, &(cid, w))| (cid, c, w))
+            .collect();
+        by_cid.sort_by_key(|g| g.0);
+        let mut chunk = Chunk::new();
+        {
+            let mut cid = chunk.cid_font(cid_font);
+            cid.subtype(match font.outlines {
+                Outlines::TrueType => CidFontType::Type2,
+                Outlines::Cff => CidFontType::Type0,
+            })
+            .base_font(base_font)
+            .system_info(system_info)
+            .font_descriptor(descriptor)
+            .default_width(0.0);
+            if font.outlines == Outlines::TrueType {
+                cid.cid_to_gid_map_predefined(Name(b"Identity"));
+            }
+            let mut widths = cid.widths();
+            for &(c, _, w) in &by_cid {
+                widths.consecutive(c, [w]);
+            }
+        }
+        self.object(cid_font, &chunk)?;
+
+        let [x0, y0, x1, y1] = font.bbox;
+        let mut chunk = Chunk::new();
+        {
+            let mut d = chunk.font_descriptor(descriptor);
+            d.name(base_font)
+                .flags(FontFlags::SYMBOLIC)
+                .bbox(Rect::new(x0, y0, x1, y1))
+                .italic_angle(font.italic_angle)
+                .ascent(font.ascent)
+                .descent(font.descent)
+                .cap_height(font.cap_height)
+                .stem_v(font.stem_v);
+            match font.outlines {
+                Outlines::TrueType => d.font_file2(program),
+                Outlines::Cff => d.font_file3(program),
+            };
+        }
+        self.object(descriptor, &chunk)?;
+
+        let mut cmap = UnicodeCmap::new(Name(b"Custom"), system_info);
+        for &(cid, c, _) in &by_cid {
+            cmap.pair(cid, c);
+        }
+        let cmap = cmap.finish();
+        let mut chunk = Chunk::new();
+        chunk.cmap(to_unicode, &cmap);
+        self.object(to_unicode, &chunk)?;
+
+        let compressed = deflate(&font.program);
+        let mut chunk = Chunk::new();
+        {
+            let mut stream = chunk.stream(program, &compressed);
+            stream.filter(Filter::FlateDecode);
+            match font.outlines {
+                Outlines::TrueType => {
+                    stream.pair(Name(b"Length1"), i32::try_from(font.program.len())?);
+                }
+                Outlines::Cff => {
+                    stream.pair(Name(b"Subtype"), Name(b"CIDFontType0C"));
+                }
+            }
+        }
+        self.object(program, &chunk)?;
+        Ok(type0)
     }
 
     fn alloc(&mut self) -> Ref {
@@ -1077,11 +1348,12 @@ impl PdfStream {
                 .kids(self.page_refs.iter().copied())
                 .count(i32::try_from(self.page_refs.len())?);
             // Fonts are inherited by every page.
-            pages
-                .resources()
-                .fonts()
-                .pair(FONT, self.font)
-                .pair(FONT_BOLD, self.font_bold);
+            let mut resources = pages.resources();
+            let mut fonts = resources.fonts();
+            fonts.pair(FONT, self.font).pair(FONT_BOLD, self.font_bold);
+            if let Some(name_font) = self.name_font {
+                fonts.pair(FONT_NAME, name_font);
+            }
         }
         self.object(self.pages, &chunk)?;
         let mut chunk = Chunk::new();
@@ -1155,8 +1427,13 @@ fn write_labels(
     bar: &ProgressBar,
 ) -> Result<Vec<(PathBuf, u64)>> {
     let title = format!("Jitrace labels, GTIN {}", text.gtin);
+    let name_font = text
+        .name
+        .as_ref()
+        .and_then(|n| n.font.as_ref())
+        .map(|(font, _)| font);
     let mut a4 = match &want.a4 {
-        Some(path) if want.pdf_labels > 0 => Some(PdfStream::create(path, A4, &title)?),
+        Some(path) if want.pdf_labels > 0 => Some(PdfStream::create(path, A4, &title, name_font)?),
         _ => None,
     };
     let mut roll = match &want.roll {
@@ -1164,9 +1441,12 @@ fn write_labels(
             path,
             (ROLL_LABEL.width, ROLL_LABEL.height),
             &title,
+            name_font,
         )?),
         _ => None,
     };
+    let a4_name = NameLines::new(text.name.as_ref(), &A4_LABEL);
+    let roll_name = NameLines::new(text.name.as_ref(), &ROLL_LABEL);
     if let Some(dir) = &want.svg_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -1190,11 +1470,27 @@ fn write_labels(
                         let (col, row) = (i % A4_COLUMNS, i / A4_COLUMNS);
                         let x = A4_MARGIN.0 + col as f32 * A4_LABEL.width;
                         let y = A4.1 - A4_MARGIN.1 - (row + 1) as f32 * A4_LABEL.height;
-                        draw_label(&mut a4_content, &A4_LABEL, (x, y), &qr, *serial, text);
+                        draw_label(
+                            &mut a4_content,
+                            &A4_LABEL,
+                            (x, y),
+                            &qr,
+                            *serial,
+                            text,
+                            &a4_name,
+                        );
                     }
                     if do_roll {
                         let mut content = Content::new();
-                        draw_label(&mut content, &ROLL_LABEL, (0.0, 0.0), &qr, *serial, text);
+                        draw_label(
+                            &mut content,
+                            &ROLL_LABEL,
+                            (0.0, 0.0),
+                            &qr,
+                            *serial,
+                            text,
+                            &roll_name,
+                        );
                         roll_pages.push(deflate(&content.finish()));
                     }
                 }
@@ -1438,36 +1734,121 @@ mod tests {
 
     #[test]
     fn names_keep_what_the_font_can_show() {
-        let name = LabelName::new("Château Margaux™ 2015").unwrap();
+        let helvetica = |name| LabelName::keep(name, |c| winansi(c).is_some());
+        let name = helvetica("Château  Margaux™ 2015");
         assert!(!name.dropped);
-        assert_eq!(name.bytes, b"Ch\xe2teau Margaux\x99 2015");
-        let name = LabelName::new("贵州茅台酒 Moutai 53%").unwrap();
+        assert_eq!(name.text, "Château Margaux™ 2015");
+        assert_eq!(
+            Metrics::REGULAR.encode(&name.text),
+            b"Ch\xe2teau Margaux\x99 2015"
+        );
+        let name = helvetica("贵州茅台酒 Moutai 53%");
         assert!(name.dropped);
-        assert_eq!(name.printable, "Moutai 53%");
-        let name = LabelName::new("茅台").unwrap();
-        assert!(name.bytes.is_empty());
+        assert_eq!(name.text, "Moutai 53%");
+        let name = helvetica("茅台");
+        assert!(name.text.is_empty());
+        // A name Helvetica shows needs no font, whatever --font says.
+        let name = label_name(
+            "Château Margaux",
+            Some(&"/no/such/font.ttf".parse().unwrap()),
+            &[NOTO],
+        );
+        assert!(name.unwrap().font.is_none());
+        // `--font none` keeps Helvetica; a font that cannot be read is an error.
+        let name = label_name("贵州 Moutai", Some(&"none".parse().unwrap()), &[NOTO]).unwrap();
+        assert_eq!((name.text.as_str(), name.font.is_none()), ("Moutai", true));
+        let err = label_name("贵州", Some(&"/no/such/font.ttf".parse().unwrap()), &[]);
+        assert!(format!("{:#}", err.err().unwrap()).contains("/no/such/font.ttf"));
+        // No --font: the first system font that shows the name, else Helvetica.
+        assert!(
+            Path::new(NOTO).exists(),
+            "{NOTO} is missing: apt-get install fonts-noto-cjk"
+        );
+        let name = label_name("贵州 Moutai", None, &["/no/such/font.ttf"]).unwrap();
+        assert_eq!((name.text.as_str(), name.font.is_none()), ("Moutai", true));
+        let name = label_name("贵州 Moutai", None, &["/no/such/font.ttf", NOTO]).unwrap();
+        assert_eq!(name.text, "贵州 Moutai");
+        assert!(name.font.unwrap().1.starts_with(NOTO));
+    }
+
+    /// From fonts-noto-cjk, which `.ci/run` installs.
+    const NOTO: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+
+    #[test]
+    fn cjk_names_get_an_embedded_font() {
+        let noto = NOTO;
+        assert!(
+            Path::new(noto).exists(),
+            "{noto} is missing: apt-get install fonts-noto-cjk (.ci/run installs it)"
+        );
+        let name =
+            label_name("翡翠谷  干红葡萄酒 2024", Some(&noto.parse().unwrap()), &[]).unwrap();
+        assert_eq!(name.text, "翡翠谷 干红葡萄酒 2024");
+        assert!(!name.dropped);
+        let (font, source) = name.font.as_ref().unwrap();
+        assert!(source.contains("#2 (Noto Sans CJK SC)"), "{source}");
+        // Ideographs are 1 em wide, so 7 pt text 60 pt wide holds 8 of them and a narrow
+        // space a line, and lines break between ideographs where there is no space.
+        let metrics = Metrics::Embedded(font);
+        assert_eq!(text_width("翡翠谷", 7.0, metrics), 21.0);
+        let lines = wrap(&name.text, 7.0, 60.0, 3, metrics);
+        assert_eq!(lines, vec!["翡翠谷 干红葡萄酒", "2024"]);
+        let lines = wrap(&name.text, 7.0, 50.0, 3, metrics);
+        assert_eq!(lines, vec!["翡翠谷 干红葡", "萄酒 2024"]);
+        let lines = wrap(&name.text, 7.0, 30.0, 2, metrics);
+        assert_eq!(lines, vec!["翡翠谷 干", "红葡萄..."]);
+        for line in &lines {
+            assert!(text_width(line, 7.0, metrics) <= 30.0, "{line}");
+        }
+        let lines = NameLines::new(Some(&name), &ROLL_LABEL);
+        assert_eq!(lines.font, FONT_NAME);
+        assert_eq!(
+            lines.lines,
+            vec![font.encode("翡翠谷 干红葡萄酒"), font.encode("2024")]
+        );
     }
 
     #[test]
     fn wrapping_fits_and_truncates() {
         let width = 60.0;
-        let lines = wrap(b"Riesling Spatlese Trocken Mosel", 7.0, width, 2);
-        assert_eq!(
-            lines,
-            vec![b"Riesling Spatlese".to_vec(), b"Trocken Mosel".to_vec()]
+        let m = Metrics::REGULAR;
+        let lines = wrap("Riesling Spatlese Trocken Mosel", 7.0, width, 2, m);
+        assert_eq!(lines, vec!["Riesling Spatlese", "Trocken Mosel"]);
+        let lines = wrap(
+            "Riesling Spatlese Trocken Mosel Saar Ruwer",
+            7.0,
+            width,
+            2,
+            m,
         );
-        let lines = wrap(b"Riesling Spatlese Trocken Mosel Saar Ruwer", 7.0, width, 2);
         assert_eq!(lines.len(), 2);
         for line in &lines {
-            assert!(text_width(line, 7.0, false) <= width, "{line:?}");
+            assert!(text_width(line, 7.0, m) <= width, "{line:?}");
         }
-        assert!(lines[1].ends_with(b"..."));
-        let lines = wrap(b"Short", 7.0, width, 2);
-        assert_eq!(lines, vec![b"Short".to_vec()]);
-        let lines = wrap(&[b'W'; 200], 7.0, width, 3);
+        assert!(lines[1].ends_with("..."));
+        let lines = wrap("Short", 7.0, width, 2, m);
+        assert_eq!(lines, vec!["Short"]);
+        let lines = wrap(&"W".repeat(200), 7.0, width, 3, m);
         assert_eq!(lines.len(), 3);
-        assert!(lines[2].ends_with(b"..."));
-        assert!(wrap(b"", 7.0, width, 2).is_empty());
+        assert!(lines[2].ends_with("..."));
+        assert!(wrap("", 7.0, width, 2, m).is_empty());
+        // Mixed text breaks between CJK characters as well as at spaces.
+        assert_eq!(
+            line_pieces("Moutai 贵州茅台酒 53%"),
+            vec![
+                (true, "Moutai"),
+                (true, "贵"),
+                (false, "州"),
+                (false, "茅"),
+                (false, "台"),
+                (false, "酒"),
+                (true, "53%")
+            ]
+        );
+        assert_eq!(
+            line_pieces("A贵B"),
+            vec![(true, "A"), (false, "贵"), (false, "B")]
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `jitrace codes issue` and `jitrace codes verify` through the real binary: CSV rows that
-//! parse and verify, label PDFs and SVGs, tampered codes rejected, bad input rejected with
-//! nothing written.
+//! parse and verify, label PDFs and SVGs, Chinese product names in an embedded font, tampered
+//! codes rejected, bad input rejected with nothing written.
 
 use jitrace_types::{Gtin, PublicKey, code};
 use std::{
@@ -14,6 +14,8 @@ const CHAIN: &str = "test-chain";
 const RESOLVER: &str = "https://id.example.com";
 const COUNT: usize = 2_000;
 const FIRST: u64 = 1_000_001;
+/// The font of the CJK label tests, from Debian's fonts-noto-cjk (`.ci/run` installs it).
+const NOTO_CJK: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
 fn jitrace(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -151,6 +153,9 @@ fn issue_writes_codes_that_verify_with_labels() {
         "L2026,A",
         "--name",
         "Riesling Spätlese 贵州 Trocken",
+        // Helvetica only: what it cannot show is left out (the next test embeds a font).
+        "--font",
+        "none",
         "--svg",
         "--svg-limit",
         "30",
@@ -158,8 +163,14 @@ fn issue_writes_codes_that_verify_with_labels() {
     ]);
     let out = jitrace(&args);
     assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("labels print \"Riesling Spätlese Trocken\""),
+        "{}",
+        stderr(&out)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["count"], 2000);
+    assert_eq!(report["font"], serde_json::Value::Null);
     assert_eq!(report["last_serial"], 1_002_000);
     assert_eq!(report["code_key"], public.to_hex());
     assert_eq!(report["svg_files"], 30);
@@ -294,6 +305,113 @@ fn issue_writes_codes_that_verify_with_labels() {
     assert!(!out_dir.join("svg/1000031.svg").exists());
 }
 
+/// The path of `tool`, or a failure that says how to install it: the CJK label test checks
+/// text extraction and PDF structure with poppler and qpdf, which `.ci/run` installs.
+fn require(tool: &str, package: &str) -> PathBuf {
+    which(tool).unwrap_or_else(|| {
+        panic!("{tool} is missing: apt-get install {package} (.ci/run installs it)")
+    })
+}
+
+fn pdf_text(path: &Path) -> String {
+    let out = Command::new(require("pdftotext", "poppler-utils"))
+        .arg(path)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pdftotext {}: {}",
+        path.display(),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn chinese_names_print_in_an_embedded_subset_font() {
+    assert!(
+        Path::new(NOTO_CJK).exists(),
+        "{NOTO_CJK} is missing: apt-get install fonts-noto-cjk (.ci/run installs it)"
+    );
+    require("qpdf", "qpdf");
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = new_key(dir.path());
+    let out_dir = dir.path().join("batch");
+    let mut args = issue_args(key.to_str().unwrap(), out_dir.to_str().unwrap());
+    let name = "翡翠谷 干红葡萄酒 2024";
+    args.extend([
+        "--count", "30", "--name", name, "--font", NOTO_CJK, "--json",
+    ]);
+    let out = jitrace(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Every character printed: no note.
+    assert!(!stderr(&out).contains("note"), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["font"],
+        format!("{NOTO_CJK}#2 (Noto Sans CJK SC)"),
+        "the collection's Simplified Chinese face"
+    );
+
+    let (a4, roll) = (
+        out_dir.join("labels-a4.pdf"),
+        out_dir.join("labels-roll.pdf"),
+    );
+    check_pdf(&a4, 2);
+    check_pdf(&roll, 30);
+    for path in [&a4, &roll] {
+        let qpdf = Command::new("qpdf")
+            .arg("--check")
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(qpdf.status.success(), "qpdf --check: {}", stdout(&qpdf));
+        let pdf = std::fs::read(path).unwrap();
+        // One subset CFF font per file, searchable through its ToUnicode CMap.
+        let count = |needle: &[u8]| pdf.windows(needle.len()).filter(|w| *w == needle).count();
+        assert_eq!(count(b"/Subtype /Type0"), 1, "{}", path.display());
+        assert_eq!(count(b"/Subtype /CIDFontType0C"), 1);
+        assert_eq!(count(b"/Encoding /Identity-H"), 1);
+        assert_eq!(count(b"/ToUnicode"), 1);
+        assert_eq!(count(b"+NotoSansCJKsc-Regular"), 3);
+        // The whole font is 19 MB; the subset holds a dozen glyphs.
+        assert!(
+            pdf.len() < 150_000,
+            "{}: {} bytes",
+            path.display(),
+            pdf.len()
+        );
+    }
+    // A4 labels hold the name on one line; roll labels wrap it after the ideographs.
+    let text = pdf_text(&a4);
+    assert_eq!(text.matches(name).count(), 30, "{text}");
+    assert!(text.contains("SN 1000030"), "{text}");
+    let text = pdf_text(&roll);
+    assert_eq!(
+        text.matches("翡翠谷 干红葡萄酒\n2024").count(),
+        30,
+        "{text}"
+    );
+
+    // The font may also come from JITRACE_LABEL_FONT, one face of a collection chosen by
+    // `#INDEX` (here the Traditional Chinese face, which has these characters too).
+    let out_dir = dir.path().join("env");
+    let mut args = issue_args(key.to_str().unwrap(), out_dir.to_str().unwrap());
+    args.extend(["--count", "3", "--pdf", "roll", "--name", name, "--json"]);
+    let out = Command::new(BIN)
+        .args(&args)
+        .env("JITRACE_LABEL_FONT", format!("{NOTO_CJK}#3"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["font"], format!("{NOTO_CJK}#3 (Noto Sans CJK TC)"));
+    check_pdf(&out_dir.join("labels-roll.pdf"), 3);
+    let text = pdf_text(&out_dir.join("labels-roll.pdf"));
+    assert!(text.contains("翡翠谷 干红葡萄酒"), "{text}");
+}
+
 #[test]
 fn pdf_limit_and_choice() {
     let dir = tempfile::tempdir().unwrap();
@@ -377,6 +495,21 @@ fn bad_input_fails_clearly_and_writes_nothing() {
                 a
             },
             "overflows",
+        ),
+        (
+            {
+                let mut a = issue_args(key_s, out_s);
+                a.extend([
+                    "--count",
+                    "10",
+                    "--name",
+                    "茅台",
+                    "--font",
+                    "/no/such/font.ttc",
+                ]);
+                a
+            },
+            "cannot read the font /no/such/font.ttc",
         ),
     ];
     for (args, message) in cases {
