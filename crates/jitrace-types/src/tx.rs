@@ -686,6 +686,35 @@ impl TicketSecret {
         Ok(self.signing_key()?.public_key())
     }
 
+    /// The secret as a link carries it (`#claim=…`, `#transfer=…`): unpadded base64url, 43
+    /// characters.
+    pub fn to_text(&self) -> String {
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Reads [`TicketSecret::to_text`]'s form; anything else fails with
+    /// [`Error::BadEncoding`] (kind `"ticket secret"`).
+    pub fn from_text(text: &str) -> Result<Self, Error> {
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+        let malformed = |reason: String| Error::BadEncoding {
+            kind: "ticket secret",
+            reason,
+        };
+        if text.len() != 43 {
+            return Err(malformed(format!(
+                "must be 43 characters of unpadded base64url, got {}",
+                text.len()
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            Ok(32) => Ok(Self(bytes)),
+            Ok(n) => Err(malformed(format!("decodes to {n} bytes, expected 32"))),
+            Err(e) => Err(malformed(format!("not unpadded base64url: {e}"))),
+        }
+    }
+
     /// The redemption proof: the ticket key's signature giving `code` to `owner`.
     pub fn redeem(
         &self,
@@ -932,6 +961,14 @@ mod tests {
             "bound to the device"
         );
         assert_eq!(format!("{secret:?}"), "TicketSecret(..)", "never printed");
+        let text = secret.to_text();
+        assert_eq!(text.len(), 43);
+        assert_eq!(TicketSecret::from_text(&text).unwrap(), secret);
+        assert!(TicketSecret::from_text(&text[1..]).is_err(), "too short");
+        assert!(
+            TicketSecret::from_text(&format!("{}+", &text[1..])).is_err(),
+            "not base64url"
+        );
     }
 
     #[test]
