@@ -696,23 +696,7 @@ impl TicketSecret {
     /// Reads [`TicketSecret::to_text`]'s form; anything else fails with
     /// [`Error::BadEncoding`] (kind `"ticket secret"`).
     pub fn from_text(text: &str) -> Result<Self, Error> {
-        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-        let malformed = |reason: String| Error::BadEncoding {
-            kind: "ticket secret",
-            reason,
-        };
-        if text.len() != 43 {
-            return Err(malformed(format!(
-                "must be 43 characters of unpadded base64url, got {}",
-                text.len()
-            )));
-        }
-        let mut bytes = [0u8; 32];
-        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
-            Ok(32) => Ok(Self(bytes)),
-            Ok(n) => Err(malformed(format!("decodes to {n} bytes, expected 32"))),
-            Err(e) => Err(malformed(format!("not unpadded base64url: {e}"))),
-        }
+        crate::code::decode_base64url_exact("ticket secret", text).map(Self)
     }
 
     /// The redemption proof: the ticket key's signature giving `code` to `owner`.
