@@ -150,6 +150,14 @@ impl Client {
         self.send(self.http.get(url)).await
     }
 
+    /// Records a consumer scan and answers its verdict: `POST /v1/scans`. The node keeps only
+    /// the scan's ~5 km cell and a hash of `device`; `scan_queued` says whether it will reach
+    /// the ledger (for clone detection).
+    pub async fn scan(&self, scan: &dto::ScanRequest) -> Result<dto::Verdict> {
+        let url = self.url(&["v1", "scans"])?;
+        self.send(self.http.post(url).json(scan)).await
+    }
+
     /// A brand's alerts, as a member of the brand: `GET /v1/alerts?brand=…` (a signed request).
     pub async fn alerts(&self, key: &SecretKey, brand: &str, after: u64) -> Result<dto::AlertList> {
         self.signed_get(

@@ -77,23 +77,30 @@ pub fn sign_code(key: &SecretKey, chain_id: &str, gtin: &Gtin, serial: &str) -> 
 ///
 /// Fails with [`Error::BadEncoding`] (kind `"code signature"`) and the reason.
 pub fn decode_code_signature(sig_b64: &str) -> Result<Signature, Error> {
-    let malformed = |reason: String| Error::BadEncoding {
-        kind: "code signature",
-        reason,
-    };
-    if sig_b64.len() != CODE_SIGNATURE_LEN {
+    decode_base64url_exact("code signature", sig_b64).map(Signature)
+}
+
+/// Decodes exactly `N` bytes from unpadded, canonical base64url; fails with
+/// [`Error::BadEncoding`] of `kind` and the reason.
+pub(crate) fn decode_base64url_exact<const N: usize>(
+    kind: &'static str,
+    text: &str,
+) -> Result<[u8; N], Error> {
+    let malformed = |reason: String| Error::BadEncoding { kind, reason };
+    let len = (N * 4).div_ceil(3);
+    if text.len() != len {
         return Err(malformed(format!(
-            "must be {CODE_SIGNATURE_LEN} characters of unpadded base64url, got {}",
-            sig_b64.len()
+            "must be {len} characters of unpadded base64url, got {}",
+            text.len()
         )));
     }
-    let mut bytes = [0u8; 64];
-    match URL_SAFE_NO_PAD.decode_slice(sig_b64, &mut bytes) {
-        Ok(64) => Ok(Signature(bytes)),
-        Ok(n) => Err(malformed(format!("decodes to {n} bytes, expected 64"))),
+    let mut bytes = [0u8; N];
+    match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+        Ok(n) if n == N => Ok(bytes),
+        Ok(n) => Err(malformed(format!("decodes to {n} bytes, expected {N}"))),
         Err(e) => Err(malformed(format!(
             "{:?} is not unpadded base64url: {e}",
-            excerpt(sig_b64)
+            excerpt(text)
         ))),
     }
 }

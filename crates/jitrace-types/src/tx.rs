@@ -725,6 +725,19 @@ impl TicketSecret {
         Ok(self.signing_key()?.public_key())
     }
 
+    /// The secret as a link carries it (`#claim=…`, `#transfer=…`): unpadded base64url, 43
+    /// characters.
+    pub fn to_text(&self) -> String {
+        use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// Reads [`TicketSecret::to_text`]'s form; anything else fails with
+    /// [`Error::BadEncoding`] (kind `"ticket secret"`).
+    pub fn from_text(text: &str) -> Result<Self, Error> {
+        crate::code::decode_base64url_exact("ticket secret", text).map(Self)
+    }
+
     /// The redemption proof: the ticket key's signature giving `code` to `owner`.
     pub fn redeem(
         &self,
@@ -975,6 +988,14 @@ mod tests {
             "bound to the device"
         );
         assert_eq!(format!("{secret:?}"), "TicketSecret(..)", "never printed");
+        let text = secret.to_text();
+        assert_eq!(text.len(), 43);
+        assert_eq!(TicketSecret::from_text(&text).unwrap(), secret);
+        assert!(TicketSecret::from_text(&text[1..]).is_err(), "too short");
+        assert!(
+            TicketSecret::from_text(&format!("{}+", &text[1..])).is_err(),
+            "not base64url"
+        );
     }
 
     #[test]

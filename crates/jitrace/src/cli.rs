@@ -69,16 +69,66 @@ pub(crate) fn pretty<T: Serialize>(value: &T) {
     );
 }
 
+/// What became of a submitted transaction: admitted (with `--no-wait`) or executed.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum Receipt {
+    Submitted(dto::Submitted),
+    Executed(dto::TxStatus),
+}
+
+impl Receipt {
+    /// One line for a person; nothing for a rejection (the error says it).
+    pub(crate) fn print_human(&self, kind: &str) {
+        match self {
+            Receipt::Submitted(s) => println!("submitted {kind}: {}", s.hash),
+            Receipt::Executed(s) if s.status == "ok" => println!(
+                "{kind} finalised at height {}: ok (tx {})",
+                s.height.unwrap_or(0),
+                s.hash
+            ),
+            Receipt::Executed(_) => {}
+        }
+    }
+
+    /// Whether the ledger rejected the transaction.
+    pub(crate) fn rejected(&self) -> bool {
+        matches!(self, Receipt::Executed(s) if s.status != "ok")
+    }
+
+    /// An error carrying the ledger's reason when it rejected the transaction.
+    pub(crate) fn check(&self, kind: &str) -> Result<()> {
+        if let Receipt::Executed(status) = self
+            && status.status != "ok"
+        {
+            bail!(
+                "{kind} was rejected at height {}: {} — {}",
+                status.height.unwrap_or(0),
+                status.reason.as_deref().unwrap_or_default(),
+                status.detail.as_deref().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Signs, submits and (unless --no-wait) waits for the receipt. A rejection is an error.
 pub(crate) async fn send(global: &Global, payload: Payload) -> Result<()> {
+    let kind = payload.kind();
+    let receipt = submit(global, payload).await?;
+    print(global, &receipt, |r| r.print_human(kind))?;
+    receipt.check(kind)
+}
+
+/// Signs with `--key`, submits and (unless --no-wait) waits for the block that executes it.
+/// A rejection is a receipt, not an error: see [`Receipt::check`].
+pub(crate) async fn submit(global: &Global, payload: Payload) -> Result<Receipt> {
     let key = global.signer()?;
     let client = global.client();
     let kind = payload.kind();
     let submitted = client.sign_and_submit(&key, payload).await?;
     if global.no_wait {
-        return print(global, &submitted, |s| {
-            println!("submitted {kind}: {}", s.hash)
-        });
+        return Ok(Receipt::Submitted(submitted));
     }
     let spinner = if global.json {
         ProgressBar::hidden()
@@ -94,25 +144,7 @@ pub(crate) async fn send(global: &Global, payload: Payload) -> Result<()> {
     let hash = Hash::from_hex(&submitted.hash)?;
     let status = client.wait_for_tx(&hash, Duration::from_secs(60)).await;
     spinner.finish_and_clear();
-    let status = status?;
-    print(global, &status, |s| {
-        if s.status == "ok" {
-            println!(
-                "{kind} finalised at height {}: ok (tx {})",
-                s.height.unwrap_or(0),
-                s.hash
-            );
-        }
-    })?;
-    if status.status != "ok" {
-        bail!(
-            "{kind} was rejected at height {}: {} — {}",
-            status.height.unwrap_or(0),
-            status.reason.unwrap_or_default(),
-            status.detail.unwrap_or_default()
-        );
-    }
-    Ok(())
+    Ok(Receipt::Executed(status?))
 }
 
 // ---------------------------------------------------------------- keys
@@ -316,15 +348,8 @@ pub enum LicenceCommand {
         /// How many codes it allows.
         #[arg(long)]
         quota: u64,
-        /// Start: unix seconds or YYYY-MM-DD (default: now).
-        #[arg(long)]
-        valid_from: Option<String>,
-        /// End: unix seconds or YYYY-MM-DD.
-        #[arg(long, conflicts_with = "days")]
-        valid_until: Option<String>,
-        /// Or: valid for this many days from the start.
-        #[arg(long)]
-        days: Option<u64>,
+        #[command(flatten)]
+        validity: Validity,
     },
     /// Revoke a licence (platform operator only).
     Revoke {
@@ -335,6 +360,36 @@ pub enum LicenceCommand {
     },
     /// Show a licence.
     Show { id: String },
+}
+
+/// A validity window: `--from` (default now) and `--until` or `--days`.
+#[derive(Args)]
+pub struct Validity {
+    /// Start: unix seconds or YYYY-MM-DD (default: now).
+    #[arg(long = "from", visible_alias = "valid-from")]
+    from: Option<String>,
+    /// End: unix seconds or YYYY-MM-DD.
+    #[arg(long = "until", visible_alias = "valid-until", conflicts_with = "days")]
+    until: Option<String>,
+    /// Or: valid for this many days from the start.
+    #[arg(long)]
+    days: Option<u64>,
+}
+
+impl Validity {
+    /// The window in unix seconds: start inclusive, end exclusive.
+    pub(crate) fn window(&self) -> Result<(u64, u64)> {
+        let from = match &self.from {
+            Some(t) => parse_time(t)?,
+            None => jitrace_chain::app::wall_clock_ms() / 1000,
+        };
+        let until = match (&self.until, self.days) {
+            (Some(t), _) => parse_time(t)?,
+            (None, Some(days)) => from + days * 86_400,
+            (None, None) => bail!("give --until or --days"),
+        };
+        Ok((from, until))
+    }
 }
 
 /// Parses unix seconds or a calendar date (UTC midnight).
@@ -367,19 +422,9 @@ pub async fn licence(global: &Global, command: LicenceCommand) -> Result<()> {
             id,
             org,
             quota,
-            valid_from,
-            valid_until,
-            days,
+            validity,
         } => {
-            let from = match valid_from {
-                Some(t) => parse_time(&t)?,
-                None => jitrace_chain::app::wall_clock_ms() / 1000,
-            };
-            let until = match (valid_until, days) {
-                (Some(t), _) => parse_time(&t)?,
-                (None, Some(days)) => from + days * 86_400,
-                (None, None) => bail!("give --valid-until or --days"),
-            };
+            let (from, until) = validity.window()?;
             send(
                 global,
                 Payload::IssueLicence(IssueLicence {
@@ -639,15 +684,27 @@ pub async fn batch(global: &Global, command: BatchCommand) -> Result<()> {
 
 // ---------------------------------------------------------------- verify
 
+/// `--lat` and `--lon` (decimal degrees): both or neither.
+pub(crate) fn position(lat: Option<f64>, lon: Option<f64>) -> Result<Option<(f64, f64)>> {
+    match (lat, lon) {
+        (Some(lat), Some(lon)) => Ok(Some((lat, lon))),
+        (None, None) => Ok(None),
+        _ => bail!("give both --lat and --lon, or neither"),
+    }
+}
+
 /// `jitrace verify URL`: the verdict a consumer's scan gets, in the terminal.
 pub async fn verify(global: &Global, uri: &str, lat: Option<f64>, lon: Option<f64>) -> Result<()> {
-    let position = match (lat, lon) {
-        (Some(lat), Some(lon)) => Some((lat, lon)),
-        (None, None) => None,
-        _ => bail!("give both --lat and --lon, or neither"),
-    };
+    let position = position(lat, lon)?;
+    // A fragment (`#claim=…`) is the holder's secret: it never goes to a server.
+    let uri = crate::items::without_fragment(uri);
     let verdict = global.client().verdict(uri, position).await?;
-    print(global, &verdict, |v: &dto::Verdict| {
+    print_verdict(global, &verdict)
+}
+
+/// Prints a verdict; a counterfeit is an error (non-zero exit).
+pub(crate) fn print_verdict(global: &Global, verdict: &dto::Verdict) -> Result<()> {
+    print(global, verdict, |v: &dto::Verdict| {
         let word = match v.verdict {
             dto::VerdictKind::Genuine => "GENUINE 正品",
             dto::VerdictKind::Warning => "WARNING 警告",
@@ -665,6 +722,15 @@ pub async fn verify(global: &Global, uri: &str, lat: Option<f64>, lon: Option<f6
         }
         if let Some(status) = &v.status {
             println!("status    {status}");
+        }
+        if !v.flags.is_empty() {
+            println!("flags     {}", v.flags.join(", "));
+        }
+        if let Some(owner) = &v.ownership.owner {
+            println!("owner     {owner}");
+        }
+        if let Some(ticket) = &v.ownership.pending_ticket {
+            println!("ticket    a {ticket} ticket is waiting to be redeemed");
         }
         if let Some(km) = v.distance_km {
             println!("distance  {km} km from its latest known place");

@@ -7,6 +7,7 @@ mod cli;
 mod codes;
 mod demo;
 mod genesis;
+mod items;
 mod node;
 mod testnet;
 mod verify;
@@ -97,6 +98,13 @@ enum Command {
     /// Code batches: issue a serial range under a licence, show.
     #[command(subcommand)]
     Batch(cli::BatchCommand),
+    /// Channel grants of a brand: grant, revoke.
+    #[command(subcommand)]
+    Channel(items::ChannelCommand),
+    /// An item's life by its printed code: events, sale, voiding, ownership tickets, stolen
+    /// reports, scans, show.
+    #[command(subcommand)]
+    Item(items::ItemCommand),
     /// Product codes: issue signed codes with label sheets, check one offline.
     #[command(subcommand)]
     Codes(codes::CodesCommand),
@@ -399,6 +407,8 @@ fn run(cli: Cli) -> Result<()> {
                     } => b2b::assemble(&global, org, parent, add, remove).await,
                     Command::Recall(c) => b2b::recall(&global, c).await,
                     Command::Trace(c) => b2b::trace(&global, c).await,
+                    Command::Channel(c) => items::channel(&global, c).await,
+                    Command::Item(c) => items::item(&global, c).await,
                     Command::Dev { .. }
                     | Command::Genesis { .. }
                     | Command::Node { .. }
