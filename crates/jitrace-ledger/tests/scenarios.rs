@@ -75,6 +75,21 @@
 //! - `cancel_ticket` / `report_stolen` / `clear_stolen` {code: {gtin, serial}}
 //! - `record_scans` {scans: [{code: <printed code>, cell: [lat_micro, lon_micro], device:
 //!   <device name>, time_ms}]}
+//! - `authorise_supplier` {manufacturer, supplier, part: <GTIN>, spec: [<spec rule>],
+//!   document?: "<hex sha-256>", valid_from, valid_until}; a spec rule is {name} and exactly
+//!   one of `exactly`: text, `one_of`: [texts] or `range`: [min, max] (decimal texts, converted
+//!   with `parts::decimal_milli`)
+//! - `revoke_supplier` {manufacturer, supplier, part, reason?}
+//! - `record_lot` {gtin, lot, attributes?: [{name, value}], produced_at?, tests?: [{name, value,
+//!   passed}], documents?: [media as for products]}
+//! - `pack_pallet` {org, sscc: "<18 digits>", codes: [<printed code>]}
+//! - `gate_receive` {org, items: [{scanned, observed?: [{name, value}]}]}; `scanned` is a
+//!   printed code (the harness prints its Digital Link, `code::code_uri` with [`RESOLVER`]),
+//!   `"sscc:<18 digits>"` (the pallet label's bare SSCC), `""` (no code) or any other text as is
+//! - `assemble` {org, parent: <printed code>, remove?: [{gtin, serial}], add?: [{gtin, serial}]}
+//! - `start_recall` {org, scope, reason}; a scope is `{"lot": {gtin, lot}}`, `{"product":
+//!   gtin}` or `{"issuer": org}`
+//! - `close_recall` {org, recall: <number>}
 //!
 //! A printed code is {gtin, serial} and either `signed_by` (a key name: the harness signs it
 //! with `code::sign_code` for the scenario's chain) or `signature` (the AI 8030 text as is). A
@@ -101,6 +116,17 @@
 //!   each, see [`event_summary`]], last_region?, last_city?, scan_count?, device_count?}
 //!   (`""` for "none" in the optional text fields)
 //! - `tickets`: {gtin, serial, ticket: <name>, exists?, kind?, state?, redeemed_by?}
+//! - on `codes` also `parent?`: {gtin, serial} or `null`, and `parts?`: [{gtin, serial}] (in
+//!   installation order); the statuses include `in_stock` and `installed`
+//! - `gate_log`: {org, entries: [{code?: {gtin, serial}, gate?: <org, when not the log's>,
+//!   pallet?: "<18 digits>", accepted, reasons: [`GateReason::as_str` names, in the verdict's
+//!   order], mismatches?: [rule names]}]}: the organisation's whole log, exact and in order
+//!   (its own gate's entries, and its codes' entries at other gates)
+//! - `recalls`: {org, number, exists?, closed?, scope?}
+//! - `trace_forward`: {scope, items: [{gtin, serial}]}: `trace::trace_forward`'s items, exact,
+//!   in code order
+//! - `trace_back`: {code: {gtin, serial}, lines: [...]}: `trace::trace_back` one line a node
+//!   (see [`trace_lines`])
 //!
 //! Besides the files: `every_reason_is_covered` and `every_payload_kind_succeeds_somewhere` keep
 //! the files' coverage from regressing, `a_million_codes_are_one_transaction_and_a_bounded_write`
@@ -111,18 +137,25 @@
 use jitrace_ledger::{
     BlockEnv, Executor, Genesis, Missing, Reason, StateReader, WriteSet, decode, encode, read,
     state::{
-        Account, Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeKeyOwner, CodeState,
-        CodeStatus, Count, Licence, MAX_EVENTS_PER_CODE, MAX_GRANTS_PER_CHANNEL,
-        MAX_TRACKED_DEVICES, MAX_VOIDED_RANGES, Org, OrgIndex, Outcome, PAGE_LEN, Params, Product,
-        ProductPage, Receipt, Record, ScanRules, SerialRanges, StateKey, Ticket, TicketKind,
-        TicketState, VoidedRanges,
+        Account, Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeKeyOwner, CodePage,
+        CodeState, CodeStatus, Count, GatePage, GateReason, LIST_PAGE_LEN, Licence, LotEntry,
+        MAX_EVENTS_PER_CODE, MAX_GRANTS_PER_CHANNEL, MAX_PARTS, MAX_RECALLS_ON_SCOPE,
+        MAX_TRACKED_DEVICES, MAX_VOIDED_RANGES, Org, OrgIndex, Outcome, PAGE_LEN, Pallet, Params,
+        Product, ProductPage, Recall, RecallRefs, Receipt, Record, Retirement, ScanRules,
+        SerialRanges, StateKey, SupplierAuthorisation, Ticket, TicketKind, TicketState,
+        VoidedRanges,
     },
+    trace,
 };
 use jitrace_types::{
-    Gtin, Hash, LicenceId, OrgId, Payload, PublicKey, Role, SecretKey, SignedTransaction,
+    Gtin, Hash, LicenceId, OrgId, Payload, PublicKey, Role, SecretKey, SignedTransaction, Sscc,
     Transaction,
-    code::sign_code,
+    code::{code_uri, sign_code},
     keys::domain,
+    parts::{
+        Allowed, Assemble, AuthoriseSupplier, GateItem, GateReceive, LotRecord, PackPallet,
+        PartSpec, RecallScope, SpecRule, StartRecall, TestResult, decimal_milli,
+    },
     tx::{
         Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId, GeoPoint,
         Geofence, IssueCodeBatch, IssueLicence, MediaRef, Place, ProductInfo, RegisterOrg, Scan,
@@ -349,10 +382,117 @@ enum PayloadDto {
     RecordScans {
         scans: Vec<ScanDto>,
     },
+    AuthoriseSupplier {
+        manufacturer: String,
+        supplier: String,
+        part: String,
+        /// The specification's rules.
+        spec: Vec<SpecRuleDto>,
+        /// The hex SHA-256 of the drawing or specification document.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        document: Option<String>,
+        valid_from: u64,
+        valid_until: u64,
+    },
+    RevokeSupplier {
+        manufacturer: String,
+        supplier: String,
+        part: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        reason: String,
+    },
+    RecordLot {
+        gtin: String,
+        lot: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attributes: Vec<AttributeDto>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        produced_at: Option<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tests: Vec<TestResultDto>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<MediaDto>,
+    },
+    PackPallet {
+        org: String,
+        /// 18 digits.
+        sscc: String,
+        codes: Vec<SignedCodeDto>,
+    },
+    GateReceive {
+        org: String,
+        items: Vec<GateItemDto>,
+    },
+    Assemble {
+        org: String,
+        parent: SignedCodeDto,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove: Vec<CodeIdDto>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        add: Vec<CodeIdDto>,
+    },
+    StartRecall {
+        org: String,
+        scope: ScopeDto,
+        reason: String,
+    },
+    CloseRecall {
+        org: String,
+        recall: u32,
+    },
+}
+
+/// One rule of a part specification: `{name}` and exactly one of `exactly` (a text),
+/// `one_of` (texts) or `range` (`[min, max]`, decimal texts, see `parts::decimal_milli`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecRuleDto {
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exactly: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    one_of: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    range: Option<[String; 2]>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestResultDto {
+    name: String,
+    value: String,
+    passed: bool,
+}
+
+/// One entry at the receiving gate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateItemDto {
+    scanned: ScannedDto,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    observed: Vec<AttributeDto>,
+}
+
+/// What the gate's scanner read: a printed code (turned into its Digital Link), or a text:
+/// `"sscc:<18 digits>"` for a pallet label, `""` for a part without a code, anything else as is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum ScannedDto {
+    Code(SignedCodeDto),
+    Text(String),
+}
+
+/// A recall's scope: `{"lot": {gtin, lot}}`, `{"product": gtin}` or `{"issuer": org}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum ScopeDto {
+    Lot { gtin: String, lot: String },
+    Product(String),
+    Issuer(String),
 }
 
 /// A code without its signature: `{gtin, serial}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CodeIdDto {
     gtin: String,
@@ -493,6 +633,72 @@ struct ExpectState {
     codes: Vec<CodeCheck>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     tickets: Vec<TicketCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gate_log: Vec<GateLogCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    recalls: Vec<RecallCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trace_forward: Vec<TraceForwardCheck>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trace_back: Vec<TraceBackCheck>,
+}
+
+/// An organisation's whole gate log (its own gate's entries and its parts' at others'), in
+/// order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateLogCheck {
+    org: String,
+    entries: Vec<GateEntryCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GateEntryCheck {
+    /// The code read, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code: Option<CodeIdDto>,
+    /// The gate's organisation, when it is not the log's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gate: Option<String>,
+    /// The pallet's 18 digits, when the part came on a scanned pallet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pallet: Option<String>,
+    accepted: bool,
+    /// `GateReason::as_str` names, in the verdict's order.
+    reasons: Vec<String>,
+    /// The names of the broken specification rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mismatches: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecallCheck {
+    org: String,
+    number: u32,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    exists: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    closed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<ScopeDto>,
+}
+
+/// `trace::trace_forward` of a scope: the affected items (roots of assembly), in code order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceForwardCheck {
+    scope: ScopeDto,
+    items: Vec<CodeIdDto>,
+}
+
+/// `trace::trace_back` of a code, one line a node (see [`trace_lines`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TraceBackCheck {
+    code: CodeIdDto,
+    lines: Vec<String>,
 }
 
 impl ExpectState {
@@ -509,6 +715,10 @@ impl ExpectState {
             && self.voided.is_empty()
             && self.codes.is_empty()
             && self.tickets.is_empty()
+            && self.gate_log.is_empty()
+            && self.recalls.is_empty()
+            && self.trace_forward.is_empty()
+            && self.trace_back.is_empty()
     }
 }
 
@@ -558,7 +768,8 @@ struct CodeCheck {
     serial: u64,
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     exists: bool,
-    /// `issued`, `active`, `in_transit`, `in_channel`, `sold`, `owned`, `retired`.
+    /// `issued`, `active`, `in_transit`, `in_channel`, `sold`, `owned`, `in_stock`, `installed`,
+    /// `retired`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<String>,
     /// An org id, or `""` for none.
@@ -593,6 +804,25 @@ struct CodeCheck {
     scan_count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     device_count: Option<usize>,
+    /// The item it is installed in; `null` for none.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    parent: Option<Option<CodeIdDto>>,
+    /// The parts installed in it, in installation order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parts: Option<Vec<CodeIdDto>>,
+}
+
+/// A field that may be `null`: absent is `None`, `null` is `Some(None)`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -844,15 +1074,7 @@ impl ProductDto {
             media: self
                 .media
                 .iter()
-                .map(|m| {
-                    Ok(MediaRef {
-                        hash: Hash::from_hex(&m.hash)
-                            .map_err(|e| format!("media hash {:?}: {e}", m.hash))?,
-                        mime: m.mime.clone(),
-                        size: m.size,
-                        caption: m.caption.clone(),
-                    })
-                })
+                .map(MediaDto::to_media)
                 .collect::<Result<_, String>>()?,
         })
     }
@@ -1136,6 +1358,202 @@ impl PayloadDto {
                     })
                     .collect::<Result<_, String>>()?,
             },
+            PayloadDto::AuthoriseSupplier {
+                manufacturer,
+                supplier,
+                part,
+                spec,
+                document,
+                valid_from,
+                valid_until,
+            } => Payload::AuthoriseSupplier(AuthoriseSupplier {
+                manufacturer: org_id(manufacturer)?,
+                supplier: org_id(supplier)?,
+                part: gtin(part)?,
+                spec: PartSpec {
+                    rules: spec
+                        .iter()
+                        .map(SpecRuleDto::to_rule)
+                        .collect::<Result<_, _>>()?,
+                    document: document
+                        .as_deref()
+                        .map(|h| Hash::from_hex(h).map_err(|e| format!("document {h:?}: {e}")))
+                        .transpose()?,
+                },
+                valid_from: *valid_from,
+                valid_until: *valid_until,
+            }),
+            PayloadDto::RevokeSupplier {
+                manufacturer,
+                supplier,
+                part,
+                reason,
+            } => Payload::RevokeSupplier {
+                manufacturer: org_id(manufacturer)?,
+                supplier: org_id(supplier)?,
+                part: gtin(part)?,
+                reason: reason.clone(),
+            },
+            PayloadDto::RecordLot {
+                gtin: g,
+                lot,
+                attributes,
+                produced_at,
+                tests,
+                documents,
+            } => Payload::RecordLot(LotRecord {
+                gtin: gtin(g)?,
+                lot: lot.clone(),
+                attributes: attributes.iter().map(AttributeDto::to_attribute).collect(),
+                produced_at: *produced_at,
+                tests: tests
+                    .iter()
+                    .map(|t| TestResult {
+                        name: t.name.clone(),
+                        value: t.value.clone(),
+                        passed: t.passed,
+                    })
+                    .collect(),
+                documents: documents
+                    .iter()
+                    .map(MediaDto::to_media)
+                    .collect::<Result<_, _>>()?,
+            }),
+            PayloadDto::PackPallet { org, sscc, codes } => Payload::PackPallet(PackPallet {
+                org: org_id(org)?,
+                sscc: Sscc::parse(sscc).map_err(|e| format!("SSCC {sscc:?}: {e}"))?,
+                codes: codes
+                    .iter()
+                    .map(|c| c.to_signed(keys, chain_id))
+                    .collect::<Result<_, _>>()?,
+            }),
+            PayloadDto::GateReceive { org, items } => Payload::GateReceive(GateReceive {
+                org: org_id(org)?,
+                items: items
+                    .iter()
+                    .map(|item| {
+                        Ok(GateItem {
+                            scanned: item.scanned.to_text(keys, chain_id)?,
+                            observed: item
+                                .observed
+                                .iter()
+                                .map(AttributeDto::to_attribute)
+                                .collect(),
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+            }),
+            PayloadDto::Assemble {
+                org,
+                parent,
+                remove,
+                add,
+            } => Payload::Assemble(Assemble {
+                org: org_id(org)?,
+                parent: parent.to_signed(keys, chain_id)?,
+                remove: remove
+                    .iter()
+                    .map(CodeIdDto::to_id)
+                    .collect::<Result<_, _>>()?,
+                add: add.iter().map(CodeIdDto::to_id).collect::<Result<_, _>>()?,
+            }),
+            PayloadDto::StartRecall { org, scope, reason } => Payload::StartRecall(StartRecall {
+                org: org_id(org)?,
+                scope: scope.to_scope()?,
+                reason: reason.clone(),
+            }),
+            PayloadDto::CloseRecall { org, recall } => Payload::CloseRecall {
+                org: org_id(org)?,
+                recall: *recall,
+            },
+        })
+    }
+}
+
+/// The resolver of the Digital Links the harness prints.
+const RESOLVER: &str = "https://id.jitrace.dev";
+
+impl SpecRuleDto {
+    fn to_rule(&self) -> Result<SpecRule, String> {
+        let decimal = |text: &str| {
+            decimal_milli(text)
+                .ok_or_else(|| format!("spec rule {}: {text:?} is no decimal", self.name))
+        };
+        let allowed = match (&self.exactly, &self.one_of, &self.range) {
+            (Some(v), None, None) => Allowed::Exactly(v.clone()),
+            (None, Some(vs), None) => Allowed::OneOf(vs.clone()),
+            (None, None, Some([min, max])) => Allowed::Range {
+                min_milli: decimal(min)?,
+                max_milli: decimal(max)?,
+            },
+            _ => {
+                return Err(format!(
+                    "spec rule {}: exactly one of exactly, one_of and range",
+                    self.name
+                ));
+            }
+        };
+        Ok(SpecRule {
+            name: self.name.clone(),
+            allowed,
+        })
+    }
+}
+
+impl AttributeDto {
+    fn to_attribute(&self) -> Attribute {
+        Attribute {
+            name: self.name.clone(),
+            value: self.value.clone(),
+        }
+    }
+}
+
+impl MediaDto {
+    fn to_media(&self) -> Result<MediaRef, String> {
+        Ok(MediaRef {
+            hash: Hash::from_hex(&self.hash)
+                .map_err(|e| format!("media hash {:?}: {e}", self.hash))?,
+            mime: self.mime.clone(),
+            size: self.size,
+            caption: self.caption.clone(),
+        })
+    }
+}
+
+impl ScannedDto {
+    /// The text the scanner read.
+    fn to_text(&self, keys: &Keys, chain_id: &str) -> Result<String, String> {
+        Ok(match self {
+            ScannedDto::Code(code) => {
+                let signed = code.to_signed(keys, chain_id)?;
+                code_uri(
+                    RESOLVER,
+                    &signed.code.gtin,
+                    &signed.code.serial_text(),
+                    &signed.signature,
+                )
+            }
+            ScannedDto::Text(text) => match text.strip_prefix("sscc:") {
+                Some(digits) => {
+                    Sscc::parse(digits).map_err(|e| format!("SSCC {digits:?}: {e}"))?;
+                    digits.to_string()
+                }
+                None => text.clone(),
+            },
+        })
+    }
+}
+
+impl ScopeDto {
+    fn to_scope(&self) -> Result<RecallScope, String> {
+        Ok(match self {
+            ScopeDto::Lot { gtin: g, lot } => RecallScope::Lot {
+                gtin: gtin(g)?,
+                lot: lot.clone(),
+            },
+            ScopeDto::Product(g) => RecallScope::Product(gtin(g)?),
+            ScopeDto::Issuer(org) => RecallScope::Issuer(org_id(org)?),
         })
     }
 }
@@ -2067,6 +2485,16 @@ impl Checker<'_> {
                 c.device_count,
                 code.scans.devices.len(),
             );
+            self.field(
+                &format!("{what} parent"),
+                c.parent.clone(),
+                code.parent.map(code_dto),
+            );
+            self.field(
+                &format!("{what} parts"),
+                c.parts.clone(),
+                code.parts.iter().copied().map(code_dto).collect(),
+            );
         }
         for c in &expect.tickets {
             let Some(g) = self.parsed(gtin(&c.gtin)) else {
@@ -2099,6 +2527,139 @@ impl Checker<'_> {
             );
             self.field(&format!("{what} redeemed_by"), c.redeemed_by.clone(), by);
         }
+        for c in &expect.gate_log {
+            let Some(org) = self.parsed(org_id(&c.org)) else {
+                continue;
+            };
+            let (total, entries) =
+                trace::gate_log(state, &org, 0, u64::MAX).expect("a map reader never misses");
+            if total != entries.len() as u64 {
+                self.errors.push(format!(
+                    "gate log of {}: count {total}, {} entries",
+                    c.org,
+                    entries.len()
+                ));
+            }
+            let got: Vec<GateEntryCheck> = entries
+                .iter()
+                .map(|e| GateEntryCheck {
+                    code: e.verdict.code.map(code_dto),
+                    gate: (e.gate != org).then(|| e.gate.to_string()),
+                    pallet: e.verdict.pallet.map(|p| p.as_str().to_string()),
+                    accepted: e.verdict.accepted(),
+                    reasons: e
+                        .verdict
+                        .reasons
+                        .iter()
+                        .map(|r| r.as_str().to_string())
+                        .collect(),
+                    mismatches: e
+                        .verdict
+                        .mismatches
+                        .iter()
+                        .map(|m| m.name.clone())
+                        .collect(),
+                })
+                .collect();
+            if got != c.entries {
+                let lines = |entries: &[GateEntryCheck]| {
+                    entries
+                        .iter()
+                        .map(|e| serde_json::to_string(e).expect("serialises"))
+                        .collect::<Vec<_>>()
+                        .join("\n      ")
+                };
+                self.errors.push(format!(
+                    "gate log of {}:\n    expected:\n      {}\n    got:\n      {}",
+                    c.org,
+                    lines(&c.entries),
+                    lines(&got)
+                ));
+            }
+        }
+        for c in &expect.recalls {
+            let Some(org) = self.parsed(org_id(&c.org)) else {
+                continue;
+            };
+            let what = format!("recall {} of {}", c.number, c.org);
+            let got = get::<Recall>(state, &StateKey::Recall(org, c.number));
+            let Some(recall) = self.presence(&what, c.exists, got) else {
+                continue;
+            };
+            self.field(
+                &format!("{what} closed"),
+                c.closed,
+                recall.closed_at.is_some(),
+            );
+            if let Some(scope) = &c.scope
+                && let Some(want) = self.parsed(scope.to_scope())
+            {
+                self.field(&format!("{what} scope"), Some(want), recall.scope.clone());
+            }
+        }
+        for c in &expect.trace_forward {
+            let Some(scope) = self.parsed(c.scope.to_scope()) else {
+                continue;
+            };
+            let (items, truncated) =
+                trace::trace_forward(state, &scope).expect("a map reader never misses");
+            if truncated {
+                self.errors
+                    .push(format!("forward trace of {scope:?}: truncated"));
+            }
+            let got: Vec<CodeIdDto> = items.iter().map(|s| code_dto(s.code)).collect();
+            self.field(
+                &format!("forward trace of {scope:?}"),
+                Some(c.items.clone()),
+                got,
+            );
+        }
+        for c in &expect.trace_back {
+            let Some(id) = self.parsed(c.code.to_id()) else {
+                continue;
+            };
+            let what = format!("backward trace of {}/{}", c.code.gtin, c.code.serial);
+            match trace::trace_back(state, &id).expect("a map reader never misses") {
+                None => self.errors.push(format!("{what}: the code has no state")),
+                Some((node, truncated)) => {
+                    if truncated {
+                        self.errors.push(format!("{what}: truncated"));
+                    }
+                    let mut lines = Vec::new();
+                    trace_lines(&node, 0, &mut lines);
+                    self.field(&what, Some(c.lines.clone()), lines);
+                }
+            }
+        }
+    }
+}
+
+fn code_dto(id: CodeId) -> CodeIdDto {
+    CodeIdDto {
+        gtin: id.gtin.to_string(),
+        serial: id.serial,
+    }
+}
+
+/// A backward trace, one line a node, depth-first: two spaces of indent a level, then
+/// `"<gtin>/<serial> lot <lot> by <issuer>"`, and `" (lot record)"` when the lot has one.
+fn trace_lines(node: &trace::TraceNode, depth: usize, out: &mut Vec<String>) {
+    let s = &node.state;
+    out.push(format!(
+        "{}{}/{} lot {} by {}{}",
+        "  ".repeat(depth),
+        s.code.gtin,
+        s.code.serial,
+        s.lot,
+        s.brand,
+        if node.lot.is_some() {
+            " (lot record)"
+        } else {
+            ""
+        }
+    ));
+    for part in &node.parts {
+        trace_lines(part, depth + 1, out);
     }
 }
 
@@ -2114,7 +2675,9 @@ fn brand_channels(state: &State, brand: &OrgId) -> Vec<OrgId> {
 /// commissioned"`, `"xinyue shipped to jiuhe"`, `"jiuhe received from xinyue"`, `"jiuhe sold
 /// (claim ticket)"`, `"jiuhe sold (owner alice, grey market)"`), `"<key name> <what>"` for an
 /// owner's (`"alice claimed"`, `"bob took over"`, `"bob reported stolen"`, `"bob cleared
-/// stolen"`).
+/// stolen"`); the assembly events are `"harbin-motors installed into <gtin>/<serial>"`,
+/// `"... removed from <gtin>/<serial>"` (on the part) and `"harbin-motors assembled (+2 -1)"`
+/// (on the item: parts added and removed).
 fn event_summary(event: &CodeEventRecord, keys: &Keys) -> String {
     let actor = match &event.org {
         Some(org) => org.to_string(),
@@ -2148,6 +2711,13 @@ fn event_summary(event: &CodeEventRecord, keys: &Keys) -> String {
         },
         CodeEventKind::ReportedStolen => "reported stolen".to_string(),
         CodeEventKind::StolenCleared => "cleared stolen".to_string(),
+        CodeEventKind::Installed { into } => {
+            format!("installed into {}/{}", into.gtin, into.serial)
+        }
+        CodeEventKind::Removed { from } => format!("removed from {}/{}", from.gtin, from.serial),
+        CodeEventKind::Assembled { added, removed } => {
+            format!("assembled (+{added} -{removed})")
+        }
     };
     format!("{actor} {what}")
 }
@@ -2443,6 +3013,142 @@ fn check_invariants(state: &State) -> Vec<String> {
                     None => err(format!("ticket {hash} of a code without state")),
                 }
             }
+            StateKey::SupplierAuth(manufacturer, part, supplier) => {
+                let auth: SupplierAuthorisation = decode(bytes);
+                if &auth.manufacturer != manufacturer
+                    || &auth.part != part
+                    || &auth.supplier != supplier
+                    || auth.spec_hash != auth.spec.hash()
+                    || auth.valid_from >= auth.valid_until
+                    || !state.contains_key(&StateKey::Product(*part))
+                    || !state.contains_key(&StateKey::Org(manufacturer.clone()))
+                    || !state.contains_key(&StateKey::Org(supplier.clone()))
+                {
+                    err(format!(
+                        "supplier authorisation {manufacturer}/{part}/{supplier}: malformed"
+                    ));
+                }
+            }
+            StateKey::Lot(g, lot) => {
+                let entry: LotEntry = decode(bytes);
+                if &entry.record.gtin != g
+                    || &entry.record.lot != lot
+                    || !state.contains_key(&StateKey::Batch(*g, lot.clone()))
+                {
+                    err(format!(
+                        "lot record {g}/{lot}: key, record or batch disagree"
+                    ));
+                }
+            }
+            StateKey::Pallet(sscc) => {
+                let pallet: Pallet = decode(bytes);
+                if &pallet.sscc != sscc
+                    || pallet.codes.is_empty()
+                    || !state.contains_key(&StateKey::Org(pallet.org.clone()))
+                    || pallet.codes.iter().any(|c| {
+                        read::batch_of(state, &c.code)
+                            .expect("a map reader never misses")
+                            .is_none()
+                    })
+                {
+                    err(format!("pallet {sscc}: malformed or holds unissued codes"));
+                }
+            }
+            StateKey::GateLog(org, page) => {
+                let entries = decode::<GatePage>(bytes).0;
+                if entries.iter().any(|e| {
+                    &e.gate != org && e.verdict.issuer.as_ref() != Some(org)
+                        || e.verdict.accepted() != e.verdict.reasons.is_empty()
+                        || !e.verdict.reasons.windows(2).all(|w| w[0] < w[1])
+                        || e.verdict.mismatches.is_empty()
+                            == e.verdict.reasons.contains(&GateReason::SpecMismatch)
+                }) {
+                    err(format!("gate log {org} page {page}: an entry is not its"));
+                }
+                check_list_page(
+                    state,
+                    &StateKey::GateCount(org.clone()),
+                    *page,
+                    entries.len(),
+                    &mut err,
+                );
+            }
+            StateKey::GateCount(org) => {
+                let count = decode::<Count>(bytes).0;
+                check_list_count(
+                    state,
+                    count,
+                    |p| StateKey::GateLog(org.clone(), p),
+                    &mut err,
+                );
+            }
+            StateKey::LotInstalls(g, lot, page) => {
+                let codes = decode::<CodePage>(bytes).0;
+                for code in &codes {
+                    match get::<CodeState>(state, &StateKey::Code(*code)) {
+                        Some(c) if code.gtin == *g && &c.lot == lot => {}
+                        _ => err(format!("installs of {g}/{lot}: {code:?} is not of the lot")),
+                    }
+                }
+                check_list_page(
+                    state,
+                    &StateKey::LotInstallCount(*g, lot.clone()),
+                    *page,
+                    codes.len(),
+                    &mut err,
+                );
+            }
+            StateKey::LotInstallCount(g, lot) => {
+                let count = decode::<Count>(bytes).0;
+                check_list_count(
+                    state,
+                    count,
+                    |p| StateKey::LotInstalls(*g, lot.clone(), p),
+                    &mut err,
+                );
+            }
+            StateKey::Recall(org, number) => {
+                let recall: Recall = decode(bytes);
+                if &recall.org != org || recall.number != *number {
+                    err(format!("recall {org}/{number}: key and record disagree"));
+                }
+                let count =
+                    get::<Count>(state, &StateKey::RecallCount(org.clone())).map_or(0, |c| c.0);
+                if u64::from(*number) >= count {
+                    err(format!("recall {org}/{number}: beyond the count {count}"));
+                }
+                let on = get::<RecallRefs>(state, &StateKey::RecallsOn(recall.scope.clone()))
+                    .unwrap_or_default();
+                let listed = on.0.iter().filter(|(o, n)| o == org && n == number).count();
+                if listed != usize::from(recall.closed_at.is_none()) {
+                    err(format!(
+                        "recall {org}/{number}: listed {listed} times on its scope"
+                    ));
+                }
+            }
+            StateKey::RecallCount(org) => {
+                let count = decode::<Count>(bytes).0;
+                for n in 0..count {
+                    let n = u32::try_from(n).expect("few recalls");
+                    if !state.contains_key(&StateKey::Recall(org.clone(), n)) {
+                        err(format!("recall {org}/{n}: counted but missing"));
+                    }
+                }
+            }
+            StateKey::RecallsOn(scope) => {
+                let refs: RecallRefs = decode(bytes);
+                if refs.0.len() > MAX_RECALLS_ON_SCOPE {
+                    err(format!("recalls on {scope:?}: over the limit"));
+                }
+                for (org, n) in &refs.0 {
+                    match get::<Recall>(state, &StateKey::Recall(org.clone(), *n)) {
+                        Some(r) if &r.scope == scope && r.closed_at.is_none() => {}
+                        _ => err(format!(
+                            "recalls on {scope:?}: {org}/{n} is not an open recall of it"
+                        )),
+                    }
+                }
+            }
         }
     }
     if !state.is_empty() {
@@ -2475,6 +3181,40 @@ fn check_invariants(state: &State) -> Vec<String> {
     errors
 }
 
+/// A page of a B2B list ([`LIST_PAGE_LEN`] entries a page) agrees with its count: full before
+/// the last page, not empty, not beyond it.
+fn check_list_page(
+    state: &State,
+    count_key: &StateKey,
+    page: u32,
+    len: usize,
+    err: &mut dyn FnMut(String),
+) {
+    let count = get::<Count>(state, count_key).map_or(0, |c| c.0);
+    let first = u64::from(page) * LIST_PAGE_LEN;
+    let want = count.saturating_sub(first).min(LIST_PAGE_LEN);
+    if want == 0 || len as u64 != want {
+        err(format!(
+            "{count_key:?}: page {page} holds {len} entries, the count {count} says {want}"
+        ));
+    }
+}
+
+/// Every page a B2B list's count implies is there.
+fn check_list_count(
+    state: &State,
+    count: u64,
+    page_key: impl Fn(u32) -> StateKey,
+    err: &mut dyn FnMut(String),
+) {
+    for page in 0..count.div_ceil(LIST_PAGE_LEN) {
+        let key = page_key(u32::try_from(page).expect("few pages"));
+        if !state.contains_key(&key) {
+            err(format!("{key:?}: counted but missing"));
+        }
+    }
+}
+
 /// A code's state agrees with itself, its batch, its events and its ticket.
 fn check_code_invariants(
     state: &State,
@@ -2498,14 +3238,16 @@ fn check_code_invariants(
     }
     let held = matches!(
         code.status,
-        CodeStatus::Active | CodeStatus::InChannel | CodeStatus::InTransit
+        CodeStatus::Active | CodeStatus::InChannel | CodeStatus::InTransit | CodeStatus::InStock
     );
+    let installed = code.status == CodeStatus::Retired(Retirement::Installed);
     let consistent = (code.custodian.is_some() == held
-        || matches!(code.status, CodeStatus::Retired(_)))
+        || matches!(code.status, CodeStatus::Retired(_)) && !installed)
         && (code.status == CodeStatus::Active)
             == (code.custodian.as_ref() == Some(&code.brand)
-                && held
-                && code.status != CodeStatus::InTransit)
+                && matches!(code.status, CodeStatus::Active | CodeStatus::InChannel))
+        && code.parent.is_some() == installed
+        && code.parts.len() <= MAX_PARTS
         && code.in_transit_to.is_some() == (code.status == CodeStatus::InTransit)
         && code.owner.is_some() == (code.status == CodeStatus::Owned)
         && code.sale.is_some() == matches!(code.status, CodeStatus::Sold | CodeStatus::Owned)
@@ -2517,6 +3259,21 @@ fn check_code_invariants(
         && (code.status != CodeStatus::Issued || code.event_count == 0);
     if !consistent {
         err(format!("{name}: inconsistent state {code:?}"));
+    }
+    if let Some(parent) = code.parent {
+        match get::<CodeState>(state, &StateKey::Code(parent)) {
+            Some(p) if p.parts.iter().filter(|c| *c == id).count() == 1 => {}
+            _ => err(format!("{name}: its parent does not list it once")),
+        }
+    }
+    for part in &code.parts {
+        match get::<CodeState>(state, &StateKey::Code(*part)) {
+            Some(p) if p.parent == Some(*id) => {}
+            _ => err(format!(
+                "{name}: part {}/{} is not installed in it",
+                part.gtin, part.serial
+            )),
+        }
     }
     if let Some(pending) = code.ticket {
         match get::<Ticket>(state, &StateKey::Ticket(pending.hash)) {
@@ -2690,9 +3447,17 @@ fn kind_slot(payload: &Payload) -> usize {
         Payload::ReportStolen { .. } => 17,
         Payload::ClearStolen { .. } => 18,
         Payload::RecordScans { .. } => 19,
+        Payload::AuthoriseSupplier(_) => 20,
+        Payload::RevokeSupplier { .. } => 21,
+        Payload::RecordLot(_) => 22,
+        Payload::PackPallet(_) => 23,
+        Payload::GateReceive(_) => 24,
+        Payload::Assemble(_) => 25,
+        Payload::StartRecall(_) => 26,
+        Payload::CloseRecall { .. } => 27,
     }
 }
-const KINDS: usize = 20;
+const KINDS: usize = 28;
 /// [`Payload::kind`] of each slot of [`kind_slot`].
 const KIND_NAMES: [&str; KINDS] = [
     "register_org",
@@ -2715,6 +3480,14 @@ const KIND_NAMES: [&str; KINDS] = [
     "report_stolen",
     "clear_stolen",
     "record_scans",
+    "authorise_supplier",
+    "revoke_supplier",
+    "record_lot",
+    "pack_pallet",
+    "gate_receive",
+    "assemble",
+    "start_recall",
+    "close_recall",
 ];
 
 #[test]

@@ -128,9 +128,20 @@ impl<R: StateReader> TxState<'_, '_, R> {
             if voided {
                 return reject(Reason::CodeVoided, format!("{:?} is voided", code.code));
             }
+            // Only an item someone holds: not a sold, destroyed or installed one (whose
+            // custodian is none, or stale, and must not fall back to the brand).
             let holder = self
                 .get::<CodeState>(&StateKey::Code(code.code))?
-                .map(|s| s.custodian.unwrap_or(s.brand));
+                .filter(|s| {
+                    matches!(
+                        s.status,
+                        CodeStatus::Active
+                            | CodeStatus::InChannel
+                            | CodeStatus::InTransit
+                            | CodeStatus::InStock
+                    )
+                })
+                .and_then(|s| s.custodian);
             if holder.as_ref() != Some(&p.org) {
                 return reject(
                     Reason::NotCustodian,
