@@ -65,10 +65,6 @@ pub enum StateKey {
     GateLog(OrgId, u32) = 22,
     /// How many entries an organisation's gate log has.
     GateCount(OrgId) = 23,
-    /// A page of the codes of a lot installed into items, in order of installation.
-    LotInstalls(Gtin, String, u32) = 24,
-    /// How many installations a lot has had.
-    LotInstallCount(Gtin, String) = 25,
     /// An organisation's recall, by its number.
     Recall(OrgId, u32) = 26,
     /// How many recalls an organisation has started.
@@ -579,6 +575,9 @@ pub struct CodeState {
     pub parent: Option<CodeId>,
     /// The parts installed in this item, in installation order; at most [`MAX_PARTS`].
     pub parts: Vec<CodeId>,
+    /// Levels of assembly below this item (0: no parts), at most [`MAX_ASSEMBLY_DEPTH`]; an
+    /// upper bound, kept when parts are removed.
+    pub height: u8,
 }
 impl Record for CodeState {}
 
@@ -717,8 +716,8 @@ pub struct GateEntry {
     pub verdict: GateVerdict,
 }
 
-/// Entries a page of the B2B logs holds ([`GatePage`], [`CodePage`]): small, because an
-/// append rewrites its page.
+/// Entries a page of a gate log holds ([`GatePage`]): small, because an append rewrites its
+/// page.
 pub const LIST_PAGE_LEN: u64 = 100;
 
 /// The page of a B2B log that holds entry `index`.
@@ -732,16 +731,6 @@ pub struct GatePage(pub Vec<GateEntry>);
 impl Record for GatePage {}
 impl AsMut<Vec<GateEntry>> for GatePage {
     fn as_mut(&mut self) -> &mut Vec<GateEntry> {
-        &mut self.0
-    }
-}
-
-/// A page of code ids.
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct CodePage(pub Vec<CodeId>);
-impl Record for CodePage {}
-impl AsMut<Vec<CodeId>> for CodePage {
-    fn as_mut(&mut self) -> &mut Vec<CodeId> {
         &mut self.0
     }
 }

@@ -10,9 +10,9 @@ use crate::{
     Missing, StateReader, decode,
     read::{self, CodeCheck},
     state::{
-        Batch, CodePage, CodeState, CodeStatus, Count, GateEntry, GatePage, GateReason,
-        GateVerdict, LIST_PAGE_LEN, LotEntry, MAX_ASSEMBLY_DEPTH, PAGE_LEN, Pallet, ProductPage,
-        Recall, RecallRefs, Record, Retirement, SerialRanges, StateKey, SupplierAuthorisation,
+        Batch, CodeState, CodeStatus, Count, GateEntry, GatePage, GateReason, GateVerdict,
+        LIST_PAGE_LEN, LotEntry, MAX_ASSEMBLY_DEPTH, PAGE_LEN, Pallet, ProductPage, Recall,
+        RecallRefs, Record, Retirement, SerialRanges, StateKey, SupplierAuthorisation,
         list_page_of,
     },
 };
@@ -150,12 +150,16 @@ pub fn parse_scanned(text: &str) -> Scanned {
     Scanned::Unreadable
 }
 
+/// What a gate entry stands for: the pallet it was (if one) and its codes, or the verdict on
+/// the entry itself.
+pub type GateCodes = Result<(Option<Sscc>, Vec<SignedCode>), GateVerdict>;
+
 /// The codes a gate entry stands for: one code, or every code of a pallet. `Err` is a verdict
 /// for the entry itself (nothing, unreadable, unknown pallet).
 pub fn gate_codes<R: StateReader + ?Sized>(
     reader: &R,
     item: &GateItem,
-) -> Result<Result<(Option<Sscc>, Vec<SignedCode>), GateVerdict>, Missing> {
+) -> Result<GateCodes, Missing> {
     let verdict = |reason| GateVerdict {
         code: None,
         pallet: None,
@@ -367,9 +371,10 @@ fn back<R: StateReader + ?Sized>(
     Ok(TraceNode { state, lot, parts })
 }
 
-/// Forward trace: the items (roots of assembly) that contain, at any depth, a code of
-/// `scope` — or are such a code, once it has state — in code order, at most
-/// [`MAX_TRACE_NODES`] visited; the flag says whether it stopped short.
+/// Forward trace: the items that contain, at any depth, a code of `scope`, or are such a code
+/// (a finished item, or a part in stock), in code order. It visits every serial of the
+/// scope's lots (a code gets state with its first event), at most [`MAX_TRACE_NODES`]; the
+/// flag says whether it stopped short.
 pub fn trace_forward<R: StateReader + ?Sized>(
     reader: &R,
     scope: &RecallScope,
@@ -392,34 +397,26 @@ pub fn trace_forward<R: StateReader + ?Sized>(
             }
         }
     }
+    // Every code of each lot that has state, and the item it is in now.
     let mut roots = BTreeSet::new();
     let mut out = Vec::new();
     let mut visited = 0usize;
     for (gtin, lot) in lots {
-        let installs = get::<Count, _>(reader, &StateKey::LotInstallCount(gtin, lot.clone()))?
-            .map_or(0, |c| c.0);
-        for page in 0..=list_page_of(installs.saturating_sub(1)) {
-            if installs == 0 {
-                break;
+        let Some(batch) = get::<Batch, _>(reader, &StateKey::Batch(gtin, lot))? else {
+            continue;
+        };
+        for serial in batch.first_serial..batch.first_serial.saturating_add(batch.count) {
+            visited += 1;
+            if visited > MAX_TRACE_NODES {
+                out.sort_by_key(|s: &CodeState| s.code);
+                return Ok((out, true));
             }
-            let codes: CodePage =
-                get(reader, &StateKey::LotInstalls(gtin, lot.clone(), page))?.unwrap_or_default();
-            for code in codes.0 {
-                visited += 1;
-                if visited > MAX_TRACE_NODES {
-                    return Ok((out, true));
-                }
-                let Some(state) = read::code_state(reader, &code)? else {
-                    continue;
-                };
-                if state.parent.is_none() {
-                    // Removed since: no longer in an item.
-                    continue;
-                }
-                let root = root_of(reader, state)?;
-                if roots.insert(root.code) {
-                    out.push(root);
-                }
+            let Some(state) = read::code_state(reader, &CodeId { gtin, serial })? else {
+                continue;
+            };
+            let root = root_of(reader, state)?;
+            if roots.insert(root.code) {
+                out.push(root);
             }
         }
     }

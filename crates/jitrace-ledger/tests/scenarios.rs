@@ -137,8 +137,8 @@
 use jitrace_ledger::{
     BlockEnv, Executor, Genesis, Missing, Reason, StateReader, WriteSet, decode, encode, read,
     state::{
-        Account, Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeKeyOwner, CodePage,
-        CodeState, CodeStatus, Count, GatePage, GateReason, LIST_PAGE_LEN, Licence, LotEntry,
+        Account, Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeKeyOwner, CodeState,
+        CodeStatus, Count, GatePage, GateReason, LIST_PAGE_LEN, Licence, LotEntry,
         MAX_EVENTS_PER_CODE, MAX_GRANTS_PER_CHANNEL, MAX_PARTS, MAX_RECALLS_ON_SCOPE,
         MAX_TRACKED_DEVICES, MAX_VOIDED_RANGES, Org, OrgIndex, Outcome, PAGE_LEN, Pallet, Params,
         Product, ProductPage, Recall, RecallRefs, Receipt, Record, Retirement, ScanRules,
@@ -3079,31 +3079,6 @@ fn check_invariants(state: &State) -> Vec<String> {
                     state,
                     count,
                     |p| StateKey::GateLog(org.clone(), p),
-                    &mut err,
-                );
-            }
-            StateKey::LotInstalls(g, lot, page) => {
-                let codes = decode::<CodePage>(bytes).0;
-                for code in &codes {
-                    match get::<CodeState>(state, &StateKey::Code(*code)) {
-                        Some(c) if code.gtin == *g && &c.lot == lot => {}
-                        _ => err(format!("installs of {g}/{lot}: {code:?} is not of the lot")),
-                    }
-                }
-                check_list_page(
-                    state,
-                    &StateKey::LotInstallCount(*g, lot.clone()),
-                    *page,
-                    codes.len(),
-                    &mut err,
-                );
-            }
-            StateKey::LotInstallCount(g, lot) => {
-                let count = decode::<Count>(bytes).0;
-                check_list_count(
-                    state,
-                    count,
-                    |p| StateKey::LotInstalls(*g, lot.clone(), p),
                     &mut err,
                 );
             }

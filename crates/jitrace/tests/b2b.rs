@@ -554,15 +554,44 @@ async fn suppliers_gate_assembly_recall_and_traces() {
             LOT1,
         ],
     );
-    let expected: BTreeSet<(String, u64)> = [1, 3].iter().map(|s| (car.to_string(), *s)).collect();
+    // Cars 1 and 3 hold lot-1 bolts; bolts 5 and 6 wait in stock and bolt 7 is on its way:
+    // they are to be found too. Car 2 (a lot-2 bolt) and bolts never shipped are not.
+    let expected: BTreeSet<(String, u64)> = [(car, 1), (car, 3), (bolt, 5), (bolt, 6), (bolt, 7)]
+        .iter()
+        .map(|(g, s)| (g.to_string(), *s))
+        .collect();
     assert_eq!(codes_of(&forward["items"]), expected, "{forward:#}");
     let recall = ok(
         &node_url,
         &supplier_file,
         &["recall", "show", "--org", SUPPLIER, "0"],
     );
-    assert_eq!(recall["progress"]["affected"], 2, "{recall:#}");
+    let progress = &recall["progress"];
+    assert_eq!(
+        (
+            progress["affected"].as_u64(),
+            progress["located"].as_u64(),
+            progress["in_transit"].as_u64()
+        ),
+        (Some(5), Some(4), Some(1)),
+        "{recall:#}"
+    );
     assert_eq!(codes_of(&recall["items"]), expected);
+    // The manufacturer sees the cars that are its own.
+    let maker_view = ok(
+        &node_url,
+        &maker_file,
+        &[
+            "trace",
+            "forward",
+            "--gtin",
+            &bolt.to_string(),
+            "--lot",
+            LOT1,
+        ],
+    );
+    let own: BTreeSet<(String, u64)> = [1, 3].iter().map(|s| (car.to_string(), *s)).collect();
+    assert_eq!(codes_of(&maker_view["items"]), own, "{maker_view:#}");
     // A recalled part cannot be installed; bolt 5 (lot 1, in stock from the pallet).
     refused(
         &node_url,

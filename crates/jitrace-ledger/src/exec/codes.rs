@@ -90,6 +90,7 @@ impl<R: StateReader> TxState<'_, '_, R> {
             created_at: self.stamp,
             parent: None,
             parts: Vec::new(),
+            height: 0,
         }
     }
 

@@ -5,8 +5,8 @@ use super::{Failure, Reject, RuleResult, TxState, reject};
 use crate::{
     Reason, StateReader, read,
     state::{
-        Batch, CodeEventKind, CodePage, CodeState, CodeStatus, Count, GateEntry, GatePage,
-        GateVerdict, LotEntry, MAX_PARTS, MAX_RECALLS_ON_SCOPE, Pallet, Product, Recall,
+        Batch, CodeEventKind, CodeState, CodeStatus, Count, GateEntry, GatePage, GateVerdict,
+        LotEntry, MAX_ASSEMBLY_DEPTH, MAX_PARTS, MAX_RECALLS_ON_SCOPE, Pallet, Product, Recall,
         RecallRefs, Record, Retirement, Revocation, StateKey, SupplierAuthorisation, list_page_of,
     },
     trace,
@@ -381,6 +381,13 @@ impl<R: StateReader> TxState<'_, '_, R> {
                     ),
                 );
             }
+            let height = part.height.saturating_add(1);
+            if usize::from(height) > MAX_ASSEMBLY_DEPTH {
+                return reject(
+                    Reason::LimitReached,
+                    format!("items nest at most {MAX_ASSEMBLY_DEPTH} levels deep"),
+                );
+            }
             if parent.parts.len() >= MAX_PARTS {
                 return reject(
                     Reason::LimitReached,
@@ -400,11 +407,7 @@ impl<R: StateReader> TxState<'_, '_, R> {
             )?;
             self.put(StateKey::Code(*code), &part);
             parent.parts.push(*code);
-            self.append::<CodePage, _>(
-                StateKey::LotInstallCount(code.gtin, part.lot.clone()),
-                |page| StateKey::LotInstalls(code.gtin, part.lot.clone(), page),
-                *code,
-            )?;
+            parent.height = parent.height.max(height);
         }
         self.log_event(
             &mut parent,
