@@ -147,18 +147,21 @@ pub(crate) fn alerts_of(state: &CodeState, height: u64) -> Vec<Alert> {
 }
 
 /// Records a counterfeit scan for the brand whose product it claims to be, and counts it in
-/// the brand's scan analytics (by the scan's ~5 km cell, when it has a position).
+/// the brand's scan analytics (by the scan's ~5 km cell, when it has a position) unless
+/// `on_chain`: a scan queued for the ledger (a voided code's) is counted from its block.
 pub(crate) fn counterfeit_scan(
     hub: &AlertHub,
     brand: &OrgId,
     gtin: &str,
     serial: u64,
     point: Option<GeoPoint>,
+    on_chain: bool,
     reasons: &str,
 ) -> Result<(), ApiError> {
     let time_ms = now_ms();
     let cell = point.map(geo::cell_of);
     let scans: Vec<ScanKey> = cell
+        .filter(|_| !on_chain)
         .map(|cell| ScanKey {
             brand: brand.to_string(),
             day: day_of(time_ms),

@@ -205,6 +205,7 @@ pub(crate) async fn record_scan(
             code.gtin.as_str(),
             code.serial_number().unwrap_or(0),
             point,
+            queued,
             &reasons.join(","),
         ) {
             tracing::error!(error = %e, "could not store a counterfeit-scan alert");

@@ -822,7 +822,7 @@ async fn unknown_routes_and_methods_answer_json() {
 }
 
 #[tokio::test]
-async fn cors_allows_any_origin_to_read() {
+async fn cors_allows_any_origin_to_read_submit_and_sign() {
     let f = Fixture::new();
     let request = Request::get("/v1/status")
         .header(header::ORIGIN, "https://partner.example")
@@ -845,6 +845,31 @@ async fn cors_allows_any_origin_to_read() {
         answer
             .header(header::ACCESS_CONTROL_ALLOW_METHODS)
             .contains("GET")
+    );
+
+    // A partner's page submits signed transactions and makes signed reads.
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/v1/tx")
+        .header(header::ORIGIN, "https://partner.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&f.router, preflight).await;
+    assert!(answer.status.is_success(), "{}", answer.status);
+    assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    let methods = answer.header(header::ACCESS_CONTROL_ALLOW_METHODS).to_string();
+    assert!(methods.contains("POST") && methods.contains("OPTIONS"), "{methods}");
+    let headers = answer
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS)
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
     );
 }
 

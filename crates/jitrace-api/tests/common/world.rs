@@ -127,10 +127,15 @@ pub fn assert_receipt_ok(
 /// sold ([`SOLD`], [`CLONED`]), commissioned only ([`UNSOLD`]), sold to alice who reported it
 /// stolen ([`STOLEN`]), and voided ([`VOIDED`]).
 pub fn world(gateway: bool) -> Fixture {
-    let f = Fixture::with(Options {
+    world_with(Options {
         gateway_key: gateway.then(gateway_key),
         ..Options::default()
-    });
+    })
+}
+
+/// [`world`] over a fixture with `options`.
+pub fn world_with(options: Options) -> Fixture {
+    let f = Fixture::with(options);
     let t2 = BLOCK_TIME_MS + HOUR_MS;
     block(
         &f,
