@@ -151,10 +151,7 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
     let mut reads = Reads::new(api.state.as_ref());
     let mut states = std::collections::BTreeMap::new();
     for code in codes {
-        let Some(state) = reads
-            .record::<CodeState>(StateKey::Code(code))
-            .await?
-        else {
+        let Some(state) = reads.record::<CodeState>(StateKey::Code(code)).await? else {
             continue;
         };
         out.alerts.extend(crate::alerts::alerts_of(&state, height));
@@ -255,11 +252,8 @@ pub(crate) struct ChannelQuery {
 
 /// A UTC date as days since the Unix epoch.
 fn parse_day(name: &str, text: &str) -> Result<u32, ApiError> {
-    let date = time::Date::parse(
-        text,
-        &time::format_description::well_known::Iso8601::DATE,
-    )
-    .map_err(|_| ApiError::BadRequest(format!("{name} must be a date YYYY-MM-DD")))?;
+    let date = time::Date::parse(text, &time::format_description::well_known::Iso8601::DATE)
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be a date YYYY-MM-DD")))?;
     u32::try_from(date.to_julian_day() - 2_440_588)
         .map_err(|_| ApiError::BadRequest(format!("{name} must not be before 1970-01-01")))
 }
@@ -483,10 +477,7 @@ mod tests {
             action: "sold".into(),
         };
         let text = encode_cursor(&key).unwrap();
-        assert_eq!(
-            decode_cursor::<ChannelKey>(Some(&text)).unwrap(),
-            Some(key)
-        );
+        assert_eq!(decode_cursor::<ChannelKey>(Some(&text)).unwrap(), Some(key));
         for bad in ["zz", "00", &"0".repeat(MAX_CURSOR_HEX + 2)] {
             assert!(matches!(
                 decode_cursor::<ChannelKey>(Some(bad)),

@@ -11,11 +11,7 @@
 //! no transactions. Like the verdict, it needs the printed code's signature (`8030`), so that
 //! nobody can walk the serial numbers and rebuild a brand's distribution from the public paths.
 
-use crate::{
-    ApiError, Shared, auth,
-    verdict::Reads,
-    views::code_event_view,
-};
+use crate::{ApiError, Shared, auth, verdict::Reads, views::code_event_view};
 use axum::{
     Json,
     extract::{Path, Query, State, rejection::PathRejection, rejection::QueryRejection},
@@ -132,11 +128,8 @@ pub(crate) async fn events(
                 let grants = reads
                     .run(|r| read::channel_grants(r, &batch.org, &org.id))
                     .await?;
-                entitled = grants.is_some_and(|g| {
-                    read::grants_in_force(&g, &gtin, now_s)
-                        .next()
-                        .is_some()
-                });
+                entitled = grants
+                    .is_some_and(|g| read::grants_in_force(&g, &gtin, now_s).next().is_some());
             }
             entitled
         }
@@ -153,7 +146,13 @@ pub(crate) async fn events(
         // A malformed signature is `bad_code`, as for the verdict.
         decode_code_signature(&signature).map_err(|e| ApiError::BadCode(e.to_string()))?;
         let check = reads
-            .check_code(&api.chain_id, &SignedCode { code: id, signature })
+            .check_code(
+                &api.chain_id,
+                &SignedCode {
+                    code: id,
+                    signature,
+                },
+            )
             .await?;
         if !matches!(check, CodeCheck::Genuine { .. }) {
             return Err(ApiError::Forbidden(

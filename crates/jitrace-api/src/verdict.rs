@@ -34,9 +34,8 @@ use jitrace_ledger::{
     Missing, StateReader, geo,
     read::{self, CodeCheck},
     state::{
-        Batch, ChannelGrants, CodeEventRecord, CodeState, Licence,
-        MAX_EVENTS_PER_CODE, Org, OrgIndex, Params, Product, Record, ScanRules, StateKey,
-        TicketKind,
+        Batch, ChannelGrants, CodeEventRecord, CodeState, Licence, MAX_EVENTS_PER_CODE, Org,
+        OrgIndex, Params, Product, Record, ScanRules, StateKey, TicketKind,
     },
 };
 use jitrace_types::{
@@ -108,7 +107,10 @@ impl<'a> Reads<'a> {
     }
 
     /// Fetches `keys` (those not fetched yet) concurrently.
-    pub(crate) async fn fetch(&mut self, keys: impl IntoIterator<Item = StateKey>) -> Result<(), ApiError> {
+    pub(crate) async fn fetch(
+        &mut self,
+        keys: impl IntoIterator<Item = StateKey>,
+    ) -> Result<(), ApiError> {
         let wanted: Vec<StateKey> = keys
             .into_iter()
             .filter(|k| !self.cache.0.contains_key(k))

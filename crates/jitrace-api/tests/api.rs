@@ -734,6 +734,11 @@ async fn openapi_lists_every_endpoint() {
         "/v1/products/{gtin}/batches",
         "/v1/products/{gtin}/batches/{lot}",
         "/v1/media/{sha256}",
+        "/v1/alerts",
+        "/v1/alerts/stream",
+        "/v1/codes/{gtin}/{serial}/events",
+        "/v1/analytics/scans",
+        "/v1/analytics/channels",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -756,6 +761,9 @@ async fn openapi_lists_every_endpoint() {
         "BatchView",
         "BatchList",
         "ErrorBody",
+        "CodeHistory",
+        "ScanAnalytics",
+        "ChannelVolumes",
     ] {
         assert!(schemas.contains_key(schema), "{schema} is not documented");
     }
@@ -862,8 +870,13 @@ async fn cors_allows_any_origin_to_read_submit_and_sign() {
     let answer = send(&f.router, preflight).await;
     assert!(answer.status.is_success(), "{}", answer.status);
     assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
-    let methods = answer.header(header::ACCESS_CONTROL_ALLOW_METHODS).to_string();
-    assert!(methods.contains("POST") && methods.contains("OPTIONS"), "{methods}");
+    let methods = answer
+        .header(header::ACCESS_CONTROL_ALLOW_METHODS)
+        .to_string();
+    assert!(
+        methods.contains("POST") && methods.contains("OPTIONS"),
+        "{methods}"
+    );
     let headers = answer
         .header(header::ACCESS_CONTROL_ALLOW_HEADERS)
         .to_ascii_lowercase();

@@ -43,8 +43,12 @@ async fn get(router: &Router, path: &str, key: Option<&SecretKey>) -> (StatusCod
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{path}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
     (status, body)
 }
 
@@ -104,7 +108,10 @@ async fn history_is_public_for_holders_of_the_code_and_private_for_the_entitled(
     assert_eq!(first["place"]["city"], "银川");
     assert_eq!(first["place"]["lat"], 38.5);
     for private_field in ["signer", "tx", "disposition", "detail"] {
-        assert!(first.get(private_field).is_none(), "{private_field}: {first}");
+        assert!(
+            first.get(private_field).is_none(),
+            "{private_field}: {first}"
+        );
     }
     assert!(first["place"].get("lat_micro").is_none());
     assert!(public["events"][3].get("detail").is_none());
@@ -225,7 +232,9 @@ async fn history_pages_and_refuses_bad_input() {
 #[tokio::test]
 async fn channel_volumes_are_the_brands_and_each_channel_sees_its_own() {
     let f = indexed_world().await;
-    let path = |query: &str| format!("/v1/analytics/channels?brand=acme&from={WORLD_DAY}&to={WORLD_DAY}{query}");
+    let path = |query: &str| {
+        format!("/v1/analytics/channels?brand=acme&from={WORLD_DAY}&to={WORLD_DAY}{query}")
+    };
     let rows = |v: &Value| -> Vec<(String, String, u64)> {
         v["rows"]
             .as_array()
@@ -281,15 +290,26 @@ async fn channel_volumes_are_the_brands_and_each_channel_sees_its_own() {
     let peek = get(&f.router, &path("&channel=acme"), Some(&shop())).await;
     assert_eq!(error_code(&peek), (StatusCode::FORBIDDEN, "forbidden"));
     let stranger_view = get(&f.router, &path(""), Some(&stranger())).await;
-    assert_eq!(error_code(&stranger_view), (StatusCode::FORBIDDEN, "forbidden"));
+    assert_eq!(
+        error_code(&stranger_view),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
     let unsigned = get(&f.router, &path(""), None).await;
-    assert_eq!(error_code(&unsigned), (StatusCode::UNAUTHORIZED, "unauthorised"));
+    assert_eq!(
+        error_code(&unsigned),
+        (StatusCode::UNAUTHORIZED, "unauthorised")
+    );
 
     // Pages: one row at a time, following `next`.
     let mut seen = Vec::new();
     let mut after = String::new();
     loop {
-        let (status, page) = get(&f.router, &path(&format!("&limit=1{after}")), Some(&brand())).await;
+        let (status, page) = get(
+            &f.router,
+            &path(&format!("&limit=1{after}")),
+            Some(&brand()),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         seen.extend(rows(&page));
         match page["next"].as_str() {
@@ -307,16 +327,28 @@ async fn channel_volumes_are_the_brands_and_each_channel_sees_its_own() {
         "&channel=NOT%20AN%20ID",
     ] {
         let answer = get(&f.router, &path(query), Some(&brand())).await;
-        assert_eq!(error_code(&answer), (StatusCode::BAD_REQUEST, "bad_request"), "{query}");
+        assert_eq!(
+            error_code(&answer),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{query}"
+        );
     }
-    for (from, to) in [("2025-06-16", "2025-06-15"), ("2024-01-01", "2025-06-15"), ("15/06/2025", "2025-06-15")] {
+    for (from, to) in [
+        ("2025-06-16", "2025-06-15"),
+        ("2024-01-01", "2025-06-15"),
+        ("15/06/2025", "2025-06-15"),
+    ] {
         let answer = get(
             &f.router,
             &format!("/v1/analytics/channels?brand=acme&from={from}&to={to}"),
             Some(&brand()),
         )
         .await;
-        assert_eq!(error_code(&answer), (StatusCode::BAD_REQUEST, "bad_request"), "{from}..{to}");
+        assert_eq!(
+            error_code(&answer),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{from}..{to}"
+        );
     }
 }
 
@@ -344,7 +376,8 @@ async fn scans_are_counted_by_cell_and_outcome_and_alerts_are_kept() {
     // forgery in Beijing (answered here, never on chain).
     post_scan(link(CLONED), FAR, "phone-1").await;
     post_scan(link(VOIDED), NEAR, "phone-2").await;
-    let forged = jitrace_types::code::sign_code(&SecretKey::from_seed(666), CHAIN_ID, &gtin(), "13");
+    let forged =
+        jitrace_types::code::sign_code(&SecretKey::from_seed(666), CHAIN_ID, &gtin(), "13");
     post_scan(format!("/01/{GTIN14}/21/13?8030={forged}"), FAR, "phone-3").await;
     gateway.flush().await.unwrap().expect("a transaction");
     let time_ms = now_ms();

@@ -188,8 +188,7 @@ impl IndexStore {
                 channels.insert(key, old.saturating_add(*n))?;
             }
             stored = insert_alerts(&txn, &block.alerts)?;
-            txn.open_table(META)?
-                .insert(INDEXED_HEIGHT, block.height)?;
+            txn.open_table(META)?.insert(INDEXED_HEIGHT, block.height)?;
         }
         txn.commit()?;
         Ok(stored)
@@ -274,30 +273,22 @@ impl IndexStore {
             Some(day) => Bound::Excluded((brand, day, "", i32::MIN, i32::MIN, "")),
             None => Bound::Included((brand, u32::MAX, "\u{10FFFF}", i32::MAX, i32::MAX, "")),
         };
-        let mut rows = Vec::new();
-        let mut examined = 0;
-        let mut last = None;
-        for entry in table.range::<(&str, u32, &str, i32, i32, &str)>((start, end))? {
-            if rows.len() >= range.limit || examined >= range.max_examined {
-                return Ok(Page { rows, next: last });
-            }
-            let (key, value) = entry?;
-            let (_, day, gtin, cell_lat, cell_lon, outcome) = key.value();
-            let key = ScanKey {
-                brand: brand.to_string(),
-                day,
-                gtin: gtin.to_string(),
-                cell_lat,
-                cell_lon,
-                outcome: outcome.to_string(),
-            };
-            examined += 1;
-            if keep(&key) {
-                rows.push((key.clone(), value.value()));
-            }
-            last = Some(key);
-        }
-        Ok(Page { rows, next: None })
+        let entries = table
+            .range::<(&str, u32, &str, i32, i32, &str)>((start, end))?
+            .map(|entry| {
+                let (key, value) = entry?;
+                let (_, day, gtin, cell_lat, cell_lon, outcome) = key.value();
+                let key = ScanKey {
+                    brand: brand.to_string(),
+                    day,
+                    gtin: gtin.to_string(),
+                    cell_lat,
+                    cell_lon,
+                    outcome: outcome.to_string(),
+                };
+                Ok((key, value.value()))
+            });
+        collect_page(entries, range, keep)
     }
 
     /// A page of a brand's channel volumes in a day range, in key order, that `keep` accepts.
@@ -323,30 +314,44 @@ impl IndexStore {
             Some(day) => Bound::Excluded((brand, day, "", "", "")),
             None => Bound::Included((brand, u32::MAX, "\u{10FFFF}", "", "")),
         };
-        let mut rows = Vec::new();
-        let mut examined = 0;
-        let mut last = None;
-        for entry in table.range::<(&str, u32, &str, &str, &str)>((start, end))? {
-            if rows.len() >= range.limit || examined >= range.max_examined {
-                return Ok(Page { rows, next: last });
-            }
-            let (key, value) = entry?;
-            let (_, day, channel, gtin, action) = key.value();
-            let key = ChannelKey {
-                brand: brand.to_string(),
-                day,
-                channel: channel.to_string(),
-                gtin: gtin.to_string(),
-                action: action.to_string(),
-            };
-            examined += 1;
-            if keep(&key) {
-                rows.push((key.clone(), value.value()));
-            }
-            last = Some(key);
-        }
-        Ok(Page { rows, next: None })
+        let entries = table
+            .range::<(&str, u32, &str, &str, &str)>((start, end))?
+            .map(|entry| {
+                let (key, value) = entry?;
+                let (_, day, channel, gtin, action) = key.value();
+                let key = ChannelKey {
+                    brand: brand.to_string(),
+                    day,
+                    channel: channel.to_string(),
+                    gtin: gtin.to_string(),
+                    action: action.to_string(),
+                };
+                Ok((key, value.value()))
+            });
+        collect_page(entries, range, keep)
     }
+}
+
+/// The page `range` asks for out of `entries` (in key order), ending early after
+/// `range.max_examined` entries.
+fn collect_page<K: Clone>(
+    entries: impl Iterator<Item = Result<(K, u64), Error>>,
+    range: &Range<'_, K>,
+    keep: impl Fn(&K) -> bool,
+) -> Result<Page<K>, Error> {
+    let mut rows = Vec::new();
+    let mut last = None;
+    for (examined, entry) in entries.enumerate() {
+        if rows.len() >= range.limit || examined >= range.max_examined {
+            return Ok(Page { rows, next: last });
+        }
+        let (key, count) = entry?;
+        if keep(&key) {
+            rows.push((key.clone(), count));
+        }
+        last = Some(key);
+    }
+    Ok(Page { rows, next: None })
 }
 
 /// Stores `alerts` with the next sequence numbers, dropping each brand's oldest beyond
@@ -489,10 +494,7 @@ mod tests {
                 .is_empty()
         );
         let alerts = index.alerts("acme", 0, 10, |_| true).unwrap();
-        assert_eq!(
-            alerts.iter().map(|a| a.seq).collect::<Vec<_>>(),
-            vec![1, 2]
-        );
+        assert_eq!(alerts.iter().map(|a| a.seq).collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(index.alerts("acme", 1, 10, |_| true).unwrap().len(), 1);
         let off_chain = index
             .add_alert(alert("acme", 0), &[scan("acme", 10, "g1", "counterfeit")])

@@ -243,4 +243,3 @@ pub fn world_with(options: Options) -> Fixture {
     block(&f, t2 + HOUR_MS, &txs);
     f
 }
-
