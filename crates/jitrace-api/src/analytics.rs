@@ -305,6 +305,50 @@ fn decode_cursor<K: borsh::BorshDeserialize>(text: Option<&str>) -> Result<Optio
     borsh::from_slice(&bytes).map(Some).map_err(|_| bad())
 }
 
+/// The checked page parameters both endpoints share.
+struct Window<K> {
+    from_day: u32,
+    to_day: u32,
+    /// 14-digit GTIN to keep, if any.
+    gtin: Option<String>,
+    after: Option<K>,
+    limit: usize,
+}
+
+impl<K: borsh::BorshDeserialize> Window<K> {
+    fn parse(
+        from: &str,
+        to: &str,
+        gtin: Option<&str>,
+        after: Option<&str>,
+        rows: Option<usize>,
+    ) -> Result<Self, ApiError> {
+        let (from_day, to_day) = day_range(from, to)?;
+        Ok(Self {
+            from_day,
+            to_day,
+            gtin: gtin_filter(gtin)?,
+            after: decode_cursor(after)?,
+            limit: limit(rows)?,
+        })
+    }
+
+    fn range<'a>(&'a self, brand: &'a OrgId) -> Range<'a, K> {
+        Range {
+            brand: brand.as_str(),
+            from_day: self.from_day,
+            to_day: self.to_day,
+            after: self.after.as_ref(),
+            limit: self.limit,
+            max_examined: MAX_EXAMINED,
+        }
+    }
+
+    fn keeps(&self, gtin: &str) -> bool {
+        self.gtin.as_deref().is_none_or(|g| g == gtin)
+    }
+}
+
 fn brand_id(brand: &str) -> Result<OrgId, ApiError> {
     OrgId::new(brand).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
@@ -336,27 +380,21 @@ pub(crate) async fn scans(
             "only members of {brand} read its scan analytics"
         )));
     }
-    let (from_day, to_day) = day_range(&query.from, &query.to)?;
-    let gtin = gtin_filter(query.gtin.as_deref())?;
-    let after = decode_cursor::<ScanKey>(query.after.as_deref())?;
+    let window = Window::<ScanKey>::parse(
+        &query.from,
+        &query.to,
+        query.gtin.as_deref(),
+        query.after.as_deref(),
+        query.limit,
+    )?;
     let page = api
         .index
-        .scans(
-            &Range {
-                brand: brand.as_str(),
-                from_day,
-                to_day,
-                after: after.as_ref(),
-                limit: limit(query.limit)?,
-                max_examined: MAX_EXAMINED,
-            },
-            |k| gtin.as_ref().is_none_or(|g| &k.gtin == g),
-        )
+        .scans(&window.range(&brand), |k| window.keeps(&k.gtin))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(ScanAnalytics {
         brand: brand.to_string(),
-        from: date_of_day(from_day),
-        to: date_of_day(to_day),
+        from: date_of_day(window.from_day),
+        to: date_of_day(window.to_day),
         rows: page
             .rows
             .iter()
@@ -416,30 +454,23 @@ pub(crate) async fn channels(
         }
         Some(own)
     };
-    let (from_day, to_day) = day_range(&query.from, &query.to)?;
-    let gtin = gtin_filter(query.gtin.as_deref())?;
-    let after = decode_cursor::<ChannelKey>(query.after.as_deref())?;
+    let window = Window::<ChannelKey>::parse(
+        &query.from,
+        &query.to,
+        query.gtin.as_deref(),
+        query.after.as_deref(),
+        query.limit,
+    )?;
     let page = api
         .index
-        .channels(
-            &Range {
-                brand: brand.as_str(),
-                from_day,
-                to_day,
-                after: after.as_ref(),
-                limit: limit(query.limit)?,
-                max_examined: MAX_EXAMINED,
-            },
-            |k| {
-                gtin.as_ref().is_none_or(|g| &k.gtin == g)
-                    && allowed.as_ref().is_none_or(|a| a.contains(&k.channel))
-            },
-        )
+        .channels(&window.range(&brand), |k| {
+            window.keeps(&k.gtin) && allowed.as_ref().is_none_or(|a| a.contains(&k.channel))
+        })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(ChannelVolumes {
         brand: brand.to_string(),
-        from: date_of_day(from_day),
-        to: date_of_day(to_day),
+        from: date_of_day(window.from_day),
+        to: date_of_day(window.to_day),
         rows: page
             .rows
             .iter()

@@ -86,6 +86,12 @@ fn cli(node: &str, key: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The secret key the dev node wrote to `keys/<name>.key`.
+fn key_file(data_dir: &Path, name: &str) -> jitrace_types::SecretKey {
+    let path = data_dir.join(format!("keys/{name}.key"));
+    jitrace_types::SecretKey::from_hex(std::fs::read_to_string(path).unwrap().trim()).unwrap()
+}
+
 fn verify(data_dir: &Path) -> Output {
     Command::new(BIN)
         .arg("verify-chain")
@@ -139,12 +145,7 @@ async fn node_survives_sigkill_and_verify_chain_catches_corruption() {
         ));
     }
     // The demo's clone alert, raised by the indexer from finalised blocks.
-    let brand_key = jitrace_types::SecretKey::from_hex(
-        std::fs::read_to_string(data_dir.join("keys/brand-admin.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
+    let brand_key = key_file(&data_dir, "brand-admin");
     eventually("the clone alert", Duration::from_secs(30), || async {
         client
             .alerts(&brand_key, "jade-valley", 0)
@@ -326,12 +327,7 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
     }
 
     // The brand sees the clone alert, raised from the finalised scans; others may not look.
-    let brand_key = jitrace_types::SecretKey::from_hex(
-        std::fs::read_to_string(data_dir.join("keys/brand-admin.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
+    let brand_key = key_file(&data_dir, "brand-admin");
     eventually("the clone alert", Duration::from_secs(30), || async {
         let alerts = client
             .alerts(&brand_key, "jade-valley", 0)
@@ -368,12 +364,7 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
         "{first}"
     );
     drop(stream);
-    let retailer_key = jitrace_types::SecretKey::from_hex(
-        std::fs::read_to_string(data_dir.join("keys/retailer.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
+    let retailer_key = key_file(&data_dir, "retailer");
     let refused = client
         .alerts(&retailer_key, "jade-valley", 0)
         .await
