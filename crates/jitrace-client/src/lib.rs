@@ -156,20 +156,97 @@ impl Client {
         url.query_pairs_mut()
             .append_pair("brand", brand)
             .append_pair("after", &after.to_string());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        let auth = jitrace_types::keys::authorization_header(key, "GET", &path, now, b"");
-        self.send(
-            self.http
-                .get(url)
-                .header(reqwest::header::AUTHORIZATION, auth),
-        )
-        .await
+        self.signed_get(url, Some(key)).await
+    }
+
+    /// A page of a code's events from index `from`: `GET /v1/codes/{gtin}/{serial}/events`.
+    /// Signed by `key` when given (the private view, for the organisations entitled to it);
+    /// the public view needs the printed code's `signature` (AI 8030).
+    pub async fn code_history(
+        &self,
+        key: Option<&SecretKey>,
+        gtin: &Gtin,
+        serial: u64,
+        signature: Option<&str>,
+        from: u32,
+    ) -> Result<dto::CodeHistory> {
+        let mut url = self.url(&["v1", "codes", gtin.as_str(), &serial.to_string(), "events"])?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("from", &from.to_string());
+            if let Some(signature) = signature {
+                query.append_pair("8030", signature);
+            }
+        }
+        self.signed_get(url, key).await
+    }
+
+    /// A page of a brand's scan counts between two UTC dates (`YYYY-MM-DD`, inclusive), as a
+    /// member of the brand: `GET /v1/analytics/scans` (a signed request). `after` is the
+    /// previous page's `next`.
+    pub async fn scan_analytics(
+        &self,
+        key: &SecretKey,
+        brand: &str,
+        (from, to): (&str, &str),
+        after: Option<&str>,
+    ) -> Result<dto::ScanAnalytics> {
+        let mut url = self.url(&["v1", "analytics", "scans"])?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("brand", brand)
+                .append_pair("from", from)
+                .append_pair("to", to);
+            if let Some(after) = after {
+                query.append_pair("after", after);
+            }
+        }
+        self.signed_get(url, Some(key)).await
+    }
+
+    /// A page of a brand's channel volumes between two UTC dates, as a member of the brand or
+    /// of one of its channels (which reads its own): `GET /v1/analytics/channels` (signed).
+    pub async fn channel_volumes(
+        &self,
+        key: &SecretKey,
+        brand: &str,
+        (from, to): (&str, &str),
+        after: Option<&str>,
+    ) -> Result<dto::ChannelVolumes> {
+        let mut url = self.url(&["v1", "analytics", "channels"])?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("brand", brand)
+                .append_pair("from", from)
+                .append_pair("to", to);
+            if let Some(after) = after {
+                query.append_pair("after", after);
+            }
+        }
+        self.signed_get(url, Some(key)).await
+    }
+
+    /// A GET, signed by `key` when given (`Authorization: Jitrace …` over the path and query).
+    async fn signed_get<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        key: Option<&SecretKey>,
+    ) -> Result<T> {
+        let mut request = self.http.get(url.clone());
+        if let Some(key) = key {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let path = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_string(),
+            };
+            let auth = jitrace_types::keys::authorization_header(key, "GET", &path, now, b"");
+            request = request.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        self.send(request).await
     }
 
     /// A transaction's status: `GET /v1/tx/{hash}`.
