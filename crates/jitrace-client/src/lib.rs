@@ -188,21 +188,10 @@ impl Client {
         &self,
         key: &SecretKey,
         brand: &str,
-        (from, to): (&str, &str),
+        days: (&str, &str),
         after: Option<&str>,
     ) -> Result<dto::ScanAnalytics> {
-        let mut url = self.url(&["v1", "analytics", "scans"])?;
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("brand", brand)
-                .append_pair("from", from)
-                .append_pair("to", to);
-            if let Some(after) = after {
-                query.append_pair("after", after);
-            }
-        }
-        self.signed_get(url, Some(key)).await
+        self.analytics("scans", key, brand, days, after).await
     }
 
     /// A page of a brand's channel volumes between two UTC dates, as a member of the brand or
@@ -211,10 +200,21 @@ impl Client {
         &self,
         key: &SecretKey,
         brand: &str,
-        (from, to): (&str, &str),
+        days: (&str, &str),
         after: Option<&str>,
     ) -> Result<dto::ChannelVolumes> {
-        let mut url = self.url(&["v1", "analytics", "channels"])?;
+        self.analytics("channels", key, brand, days, after).await
+    }
+
+    async fn analytics<T: DeserializeOwned>(
+        &self,
+        which: &str,
+        key: &SecretKey,
+        brand: &str,
+        (from, to): (&str, &str),
+        after: Option<&str>,
+    ) -> Result<T> {
+        let mut url = self.url(&["v1", "analytics", which])?;
         {
             let mut query = url.query_pairs_mut();
             query
