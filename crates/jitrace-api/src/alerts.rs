@@ -21,7 +21,7 @@ use jitrace_store::{
     IndexStore,
     index::{Alert, MAX_ALERTS_PER_BRAND, ScanKey, day_of},
 };
-use jitrace_types::{Hash, OrgId, tx::GeoPoint};
+use jitrace_types::{Hash, OrgId, token::Scope, tx::GeoPoint};
 use std::{convert::Infallible, sync::Arc, time::Duration};
 use tokio::sync::broadcast;
 
@@ -217,7 +217,15 @@ async fn authorise(
     headers: &HeaderMap,
     brand: &str,
 ) -> Result<(), ApiError> {
-    let caller = auth::authenticate(api, method, uri, headers, &Hash::of(&[b""])).await?;
+    let caller = auth::authenticate(
+        api,
+        method,
+        uri,
+        headers,
+        &Hash::of(&[b""]),
+        auth::Access::Read(Scope::ReadAlerts),
+    )
+    .await?;
     let brand = OrgId::new(brand).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let platform = caller
         .orgs

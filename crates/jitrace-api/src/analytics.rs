@@ -33,6 +33,7 @@ use jitrace_ledger::{
 use jitrace_store::index::{BlockIndex, ChannelKey, Range, ScanKey, day_of};
 use jitrace_types::{
     Gtin, Hash, OrgId, Payload, SignedTransaction,
+    token::Scope,
     tx::{CodeAction, CodeId},
 };
 use std::{collections::BTreeSet, sync::Arc};
@@ -349,6 +350,17 @@ impl<K: borsh::BorshDeserialize> Window<K> {
     }
 }
 
+/// The caller of a signed analytics read (a member's key or a `read:analytics` token).
+async fn reader(
+    api: &ApiState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<auth::Caller, ApiError> {
+    let access = auth::Access::Read(Scope::ReadAnalytics);
+    auth::authenticate(api, method, uri, headers, &Hash::of(&[b""]), access).await
+}
+
 fn brand_id(brand: &str) -> Result<OrgId, ApiError> {
     OrgId::new(brand).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
@@ -373,7 +385,7 @@ pub(crate) async fn scans(
     query: Result<Query<ScanQuery>, QueryRejection>,
 ) -> Result<Json<ScanAnalytics>, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""])).await?;
+    let caller = reader(&api, &method, &uri, &headers).await?;
     let brand = brand_id(&query.brand)?;
     if !caller.member_of(&brand) {
         return Err(ApiError::Forbidden(format!(
@@ -425,7 +437,7 @@ pub(crate) async fn channels(
     query: Result<Query<ChannelQuery>, QueryRejection>,
 ) -> Result<Json<ChannelVolumes>, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""])).await?;
+    let caller = reader(&api, &method, &uri, &headers).await?;
     let brand = brand_id(&query.brand)?;
     let channel = query.channel.as_deref().map(brand_id).transpose()?;
     // `None`: every channel; otherwise the channels the caller may read.

@@ -25,6 +25,7 @@ use jitrace_ledger::{
 use jitrace_types::{
     Gtin, Hash, OrgId,
     code::decode_code_signature,
+    token::Scope,
     tx::{CodeId, SignedCode},
 };
 
@@ -87,7 +88,16 @@ pub(crate) async fn events(
     // A caller who signs but is no member of anything sees the public view; a signature
     // that does not verify is an error.
     let caller = if headers.contains_key(header::AUTHORIZATION) {
-        match auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""])).await {
+        match auth::authenticate(
+            &api,
+            &method,
+            &uri,
+            &headers,
+            &Hash::of(&[b""]),
+            auth::Access::Read(Scope::ReadHistory),
+        )
+        .await
+        {
             Ok(caller) => Some(caller),
             Err(ApiError::Forbidden(_)) => None,
             Err(e) => return Err(e),

@@ -27,12 +27,14 @@ fn stranger() -> SecretKey {
 const WORLD_DAY: &str = "2025-06-15";
 
 async fn get(router: &Router, path: &str, key: Option<&SecretKey>) -> (StatusCode, Value) {
+    let auth = key.map(|key| authorization_header(key, "GET", path, now_ms(), b""));
+    get_with(router, path, auth).await
+}
+
+async fn get_with(router: &Router, path: &str, auth: Option<String>) -> (StatusCode, Value) {
     let mut request = Request::get(path);
-    if let Some(key) = key {
-        request = request.header(
-            header::AUTHORIZATION,
-            authorization_header(key, "GET", path, now_ms(), b""),
-        );
+    if let Some(auth) = auth {
+        request = request.header(header::AUTHORIZATION, auth);
     }
     let response = router
         .clone()
@@ -166,18 +168,11 @@ async fn history_is_public_for_holders_of_the_code_and_private_for_the_entitled(
     // A signature that does not verify is an error, not a quiet downgrade.
     let path = events_path(SOLD, &public_query);
     let forged = authorization_header(&brand(), "GET", "/elsewhere", now_ms(), b"");
-    let response = f
-        .router
-        .clone()
-        .oneshot(
-            Request::get(&path)
-                .header(header::AUTHORIZATION, forged)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let answer = get_with(&f.router, &path, Some(forged)).await;
+    assert_eq!(
+        error_code(&answer),
+        (StatusCode::UNAUTHORIZED, "unauthorised")
+    );
 }
 
 #[tokio::test]
@@ -448,5 +443,83 @@ async fn scans_are_counted_by_cell_and_outcome_and_alerts_are_kept() {
             })
             .unwrap()
             .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn scoped_tokens_read_only_their_scope_for_their_organisation() {
+    use jitrace_types::token::{ApiToken, Scope, authorization_header_with_token};
+    let f = indexed_world().await;
+    let server = SecretKey::from_seed(300);
+    let hour_ahead = now_ms() + HOUR_MS;
+    let send = |token: ApiToken, signer: SecretKey, path: String| {
+        let router = f.router.clone();
+        async move {
+            let auth =
+                authorization_header_with_token(&signer, &token, "GET", &path, now_ms(), b"");
+            get_with(&router, &path, Some(auth)).await
+        }
+    };
+    let grant = |grantor: &SecretKey, scope, expires_ms| {
+        ApiToken::issue(
+            grantor,
+            org_id("acme"),
+            server.public_key(),
+            scope,
+            expires_ms,
+        )
+    };
+    let channels = format!("/v1/analytics/channels?brand=acme&from={WORLD_DAY}&to={WORLD_DAY}");
+    let analytics = grant(&brand(), Scope::ReadAnalytics, hour_ahead);
+
+    // A read:analytics token reads what the brand's member reads, and nothing else.
+    let (status, by_token) = send(analytics.clone(), server.clone(), channels.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{by_token}");
+    let (_, by_member) = get(&f.router, &channels, Some(&brand())).await;
+    assert_eq!(by_token, by_member);
+    let alerts = send(
+        analytics.clone(),
+        server.clone(),
+        "/v1/alerts?brand=acme".into(),
+    )
+    .await;
+    assert_eq!(error_code(&alerts), (StatusCode::FORBIDDEN, "forbidden"));
+    // For a code's history it is just another caller: the public view.
+    let (_, history) = send(
+        analytics.clone(),
+        server.clone(),
+        events_path(SOLD, &format!("?8030={}", sig(SOLD))),
+    )
+    .await;
+    assert_eq!(history["view"], "public");
+    let history_token = grant(&brand(), Scope::ReadHistory, hour_ahead);
+    let (_, history) = send(history_token, server.clone(), events_path(SOLD, "")).await;
+    assert_eq!(history["view"], "private");
+
+    // Expired, used by another key, or granted by someone who is not a member: refused.
+    let expired = send(
+        grant(&brand(), Scope::ReadAnalytics, now_ms() - 1),
+        server.clone(),
+        channels.clone(),
+    )
+    .await;
+    assert_eq!(
+        error_code(&expired),
+        (StatusCode::UNAUTHORIZED, "unauthorised")
+    );
+    let borrowed = send(analytics, SecretKey::from_seed(301), channels.clone()).await;
+    assert_eq!(
+        error_code(&borrowed),
+        (StatusCode::UNAUTHORIZED, "unauthorised")
+    );
+    let self_granted = send(
+        grant(&stranger(), Scope::ReadAnalytics, hour_ahead),
+        server.clone(),
+        channels,
+    )
+    .await;
+    assert_eq!(
+        error_code(&self_granted),
+        (StatusCode::FORBIDDEN, "forbidden")
     );
 }

@@ -15,6 +15,7 @@ pub mod gs1;
 mod hash;
 pub mod ids;
 pub mod keys;
+pub mod token;
 pub mod tx;
 
 pub use code::ScannedCode;
