@@ -149,7 +149,13 @@ impl IndexStore {
     /// the alerts with their sequence numbers; a block already indexed changes nothing and
     /// returns none.
     pub fn apply_block(&self, block: &BlockIndex) -> Result<Vec<Alert>, Error> {
-        let indexed = self.indexed_height()?;
+        // Checked inside the write transaction: writers are serialised, so two callers cannot
+        // both index the same block.
+        let txn = self.db.begin_write()?;
+        let indexed = txn
+            .open_table(META)?
+            .get(INDEXED_HEIGHT)?
+            .map_or(0, |v| v.value());
         if block.height <= indexed {
             return Ok(Vec::new());
         }
@@ -159,7 +165,6 @@ impl IndexStore {
                 got: block.height,
             });
         }
-        let txn = self.db.begin_write()?;
         let stored;
         {
             let mut scans = txn.open_table(SCANS)?;
