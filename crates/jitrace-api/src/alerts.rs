@@ -2,82 +2,69 @@
 //! counterfeit scans from the scan endpoint; listed and filtered, and streamed live as
 //! Server-Sent Events, to the brand's members only.
 //!
-//! Alerts are derived data: the chain watcher rebuilds the on-chain ones from the blocks after a
-//! restart; counterfeit scans are kept in memory (bounded per brand).
+//! Alerts are kept in the node's off-chain index (`jitrace_store::index`): the chain-derived
+//! ones are written by the indexer ([`crate::analytics`]) in the same transaction as the block's
+//! height, so a restart neither loses nor repeats them, and their sequence numbers stay the
+//! same; counterfeit scans are written as they are answered.
 
-use crate::{ApiError, ApiState, Shared, auth, source::read_record};
+use crate::{ApiError, ApiState, Shared, auth, views::alert_view};
 use axum::{
     Json,
     extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, Method, Uri},
     response::sse::{Event, KeepAlive, Sse},
 };
-use commonware_codec::DecodeExt as _;
 use futures::Stream;
-use jitrace_client::dto::{AlertList, AlertView, ErrorBody};
-use jitrace_ledger::state::{CodeState, StateKey};
-use jitrace_types::{Hash, OrgId, Payload, SignedTransaction, tx::CodeAction};
-use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
-    convert::Infallible,
-    sync::{Arc, Mutex},
-    time::Duration,
+use jitrace_client::dto::{AlertList, ErrorBody};
+use jitrace_ledger::{geo, state::CodeState};
+use jitrace_store::{
+    IndexStore,
+    index::{Alert, MAX_ALERTS_PER_BRAND, ScanKey, day_of},
 };
+use jitrace_types::{Hash, OrgId, token::Scope, tx::GeoPoint};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 use tokio::sync::broadcast;
 
-/// Alerts kept per brand (the oldest go first).
-const MAX_PER_BRAND: usize = 10_000;
+/// Most alerts one list answers.
+const MAX_LISTED: usize = 1_000;
 
 /// The alert store and live feed.
 pub struct AlertHub {
-    inner: Mutex<Inner>,
-    live: broadcast::Sender<AlertView>,
-}
-
-#[derive(Default)]
-struct Inner {
-    next_seq: u64,
-    by_brand: BTreeMap<String, VecDeque<AlertView>>,
+    index: Arc<IndexStore>,
+    live: broadcast::Sender<Alert>,
 }
 
 impl AlertHub {
-    /// An empty hub.
-    pub fn new() -> Arc<Self> {
+    /// A hub keeping its alerts in `index`.
+    pub fn new(index: Arc<IndexStore>) -> Arc<Self> {
         Arc::new(Self {
-            inner: Mutex::default(),
+            index,
             live: broadcast::channel(1024).0,
         })
     }
 
-    /// Records an alert (its `seq` is assigned here) and sends it to live subscribers.
-    pub fn push(&self, mut alert: AlertView) {
-        {
-            let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            inner.next_seq += 1;
-            alert.seq = inner.next_seq;
-            let list = inner.by_brand.entry(alert.brand.clone()).or_default();
-            if list.len() >= MAX_PER_BRAND {
-                list.pop_front();
-            }
-            list.push_back(alert.clone());
+    /// Sends alerts already stored (with their sequence numbers) to live subscribers.
+    pub fn publish(&self, alerts: Vec<Alert>) {
+        for alert in alerts {
+            let _ = self.live.send(alert);
         }
-        let _ = self.live.send(alert);
     }
 
-    /// A brand's alerts after `after`, filtered, oldest first, at most `limit`.
-    pub fn list(&self, brand: &str, filter: &AlertFilter, limit: usize) -> Vec<AlertView> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner
-            .by_brand
-            .get(brand)
-            .map(|list| {
-                list.iter()
-                    .filter(|a| filter.matches(a))
-                    .take(limit)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// Stores an alert that is not on chain, with the scans it counts, and sends it live.
+    fn record(&self, alert: Alert, scans: &[ScanKey]) -> Result<(), ApiError> {
+        let stored = self
+            .index
+            .add_alert(alert, scans)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.publish(vec![stored]);
+        Ok(())
+    }
+
+    /// A brand's alerts matching `filter`, oldest first, at most `limit`.
+    pub fn list(&self, filter: &AlertFilter, limit: usize) -> Result<Vec<Alert>, ApiError> {
+        self.index
+            .alerts(&filter.brand, filter.after, limit, |a| filter.matches(a))
+            .map_err(|e| ApiError::Internal(e.to_string()))
     }
 }
 
@@ -96,7 +83,7 @@ pub struct AlertFilter {
 }
 
 impl AlertFilter {
-    fn matches(&self, alert: &AlertView) -> bool {
+    fn matches(&self, alert: &Alert) -> bool {
         alert.brand == self.brand
             && alert.seq > self.after
             && self.kind.as_ref().is_none_or(|k| &alert.kind == k)
@@ -115,21 +102,20 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The alert a code's state raises at `height`, if any.
-fn alerts_of(state: &CodeState, height: u64) -> Vec<AlertView> {
-    let base =
-        |kind: &str, region: Option<String>, city: Option<String>, detail: String| AlertView {
-            seq: 0,
-            brand: state.brand.to_string(),
-            kind: kind.into(),
-            gtin: state.code.gtin.to_string(),
-            serial: state.code.serial,
-            region,
-            city,
-            height,
-            time_ms: 0,
-            detail,
-        };
+/// The alerts a code's state raises at `height`.
+pub(crate) fn alerts_of(state: &CodeState, height: u64) -> Vec<Alert> {
+    let base = |kind: &str, region: Option<String>, city: Option<String>, detail: String| Alert {
+        seq: 0,
+        brand: state.brand.to_string(),
+        kind: kind.into(),
+        gtin: state.code.gtin.to_string(),
+        serial: state.code.serial,
+        region,
+        city,
+        height,
+        time_ms: 0,
+        detail,
+    };
     let mut out = Vec::new();
     if let Some(sale) = &state.sale
         && sale.grey_market
@@ -160,86 +146,53 @@ fn alerts_of(state: &CodeState, height: u64) -> Vec<AlertView> {
     out
 }
 
-/// Watches finalised blocks and raises the alerts their transactions caused. Runs until the
-/// tip channel closes.
-pub fn spawn_chain_watcher(api: Arc<ApiState>, hub: Arc<AlertHub>) {
-    tokio::spawn(async move {
-        let mut tip = api.tip.clone();
-        let mut next = 1u64;
-        loop {
-            let height = tip.borrow().map_or(0, |t| t.height);
-            while next <= height {
-                if let Err(e) = scan_block(&api, &hub, next).await {
-                    tracing::warn!(height = next, %e, "alerts: could not read a block");
-                }
-                next += 1;
-            }
-            if tip.changed().await.is_err() {
-                return;
-            }
-        }
-    });
-}
-
-async fn scan_block(api: &ApiState, hub: &AlertHub, height: u64) -> Result<(), ApiError> {
-    let Some(bytes) = api
-        .store
-        .block(height)
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-    else {
-        return Ok(());
-    };
-    let block =
-        jitrace_chain::Block::decode(bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut codes = BTreeSet::new();
-    for raw in &block.txs {
-        let Some(tx) = SignedTransaction::decode(raw)
-            .ok()
-            .and_then(|s| s.transaction().ok())
-        else {
-            continue;
-        };
-        match tx.payload {
-            Payload::RecordCodeEvent(event) if matches!(event.action, CodeAction::Sell { .. }) => {
-                codes.insert(event.code.code);
-            }
-            Payload::RecordScans { scans } => codes.extend(scans.iter().map(|s| s.code.code)),
-            _ => {}
-        }
-    }
-    for code in codes {
-        if let Some(state) =
-            read_record::<CodeState>(api.state.as_ref(), StateKey::Code(code)).await?
-        {
-            for alert in alerts_of(&state, height) {
-                hub.push(alert);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Records a counterfeit scan for the brand whose product it claims to be.
+/// Records a counterfeit scan for the brand whose product it claims to be, and counts it in
+/// the brand's scan analytics (by the scan's ~5 km cell, when it has a position) unless
+/// `on_chain`: a scan queued for the ledger (a voided code's) is counted from its block.
 pub(crate) fn counterfeit_scan(
     hub: &AlertHub,
     brand: &OrgId,
     gtin: &str,
     serial: u64,
-    cell: Option<(f64, f64)>,
+    point: Option<GeoPoint>,
+    on_chain: bool,
     reasons: &str,
-) {
-    hub.push(AlertView {
-        seq: 0,
-        brand: brand.to_string(),
-        kind: "counterfeit_scan".into(),
-        gtin: gtin.into(),
-        serial,
-        region: None,
-        city: cell.map(|(lat, lon)| format!("near {lat:.1},{lon:.1}")),
-        height: 0,
-        time_ms: now_ms(),
-        detail: reasons.into(),
-    });
+) -> Result<(), ApiError> {
+    let time_ms = now_ms();
+    let cell = point.map(geo::cell_of);
+    let scans: Vec<ScanKey> = cell
+        .filter(|_| !on_chain)
+        .map(|cell| ScanKey {
+            brand: brand.to_string(),
+            day: day_of(time_ms),
+            gtin: gtin.into(),
+            cell_lat: cell.lat_micro,
+            cell_lon: cell.lon_micro,
+            outcome: "counterfeit".into(),
+        })
+        .into_iter()
+        .collect();
+    hub.record(
+        Alert {
+            seq: 0,
+            brand: brand.to_string(),
+            kind: "counterfeit_scan".into(),
+            gtin: gtin.into(),
+            serial,
+            region: None,
+            city: cell.map(|c| {
+                format!(
+                    "near {:.1},{:.1}",
+                    f64::from(c.lat_micro) / 1e6,
+                    f64::from(c.lon_micro) / 1e6
+                )
+            }),
+            height: 0,
+            time_ms,
+            detail: reasons.into(),
+        },
+        &scans,
+    )
 }
 
 /// The filter of a signed alerts request whose caller is a member of the brand (or of the
@@ -264,7 +217,15 @@ async fn authorise(
     headers: &HeaderMap,
     brand: &str,
 ) -> Result<(), ApiError> {
-    let caller = auth::authenticate(api, method, uri, headers, &Hash::of(&[b""])).await?;
+    let caller = auth::authenticate(
+        api,
+        method,
+        uri,
+        headers,
+        &Hash::of(&[b""]),
+        auth::Access::Read(Scope::ReadAlerts),
+    )
+    .await?;
     let brand = OrgId::new(brand).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let platform = caller
         .orgs
@@ -298,7 +259,12 @@ pub(crate) async fn list(
 ) -> Result<Json<AlertList>, ApiError> {
     let filter = authorised_filter(&api, &method, &uri, &headers, query).await?;
     Ok(Json(AlertList {
-        alerts: api.alerts.list(&filter.brand, &filter, 1_000),
+        alerts: api
+            .alerts
+            .list(&filter, MAX_LISTED)?
+            .iter()
+            .map(alert_view)
+            .collect(),
     }))
 }
 
@@ -323,7 +289,7 @@ pub(crate) async fn stream(
     let filter = authorised_filter(&api, &method, &uri, &headers, query).await?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let live = api.alerts.live.subscribe();
-    let backlog = api.alerts.list(&filter.brand, &filter, MAX_PER_BRAND);
+    let backlog = api.alerts.list(&filter, MAX_ALERTS_PER_BRAND as usize)?;
     let after = AlertFilter {
         after: backlog.last().map_or(filter.after, |a| a.seq),
         ..filter
@@ -345,11 +311,11 @@ pub(crate) async fn stream(
 }
 
 /// An alert as an SSE event.
-fn event(alert: &AlertView) -> Result<Event, Infallible> {
+fn event(alert: &Alert) -> Result<Event, Infallible> {
     Ok(Event::default()
         .event("alert")
         .id(alert.seq.to_string())
-        .json_data(alert)
+        .json_data(alert_view(alert))
         .unwrap_or_default())
 }
 
@@ -357,8 +323,8 @@ fn event(alert: &AlertView) -> Result<Event, Infallible> {
 mod tests {
     use super::*;
 
-    fn alert(brand: &str, kind: &str, region: Option<&str>) -> AlertView {
-        AlertView {
+    fn alert(brand: &str, kind: &str, region: Option<&str>) -> Alert {
+        Alert {
             seq: 0,
             brand: brand.into(),
             kind: kind.into(),
@@ -373,40 +339,38 @@ mod tests {
     }
 
     #[test]
-    fn alerts_are_per_brand_filtered_and_bounded() {
-        let hub = AlertHub::new();
-        hub.push(alert("acme", "grey_market", Some("CN-SH")));
-        hub.push(alert("acme", "clone_suspected", Some("CN-BJ")));
-        hub.push(alert("other", "grey_market", Some("CN-SH")));
+    fn alerts_are_per_brand_and_filtered() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = AlertHub::new(Arc::new(
+            IndexStore::open(&dir.path().join("index.redb")).unwrap(),
+        ));
+        hub.record(alert("acme", "grey_market", Some("CN-SH")), &[])
+            .unwrap();
+        hub.record(alert("acme", "clone_suspected", Some("CN-BJ")), &[])
+            .unwrap();
+        hub.record(alert("other", "grey_market", Some("CN-SH")), &[])
+            .unwrap();
         let all = AlertFilter {
             brand: "acme".into(),
             ..AlertFilter::default()
         };
-        assert_eq!(hub.list("acme", &all, 10).len(), 2);
+        assert_eq!(hub.list(&all, 10).unwrap().len(), 2);
         let grey = AlertFilter {
             kind: Some("grey_market".into()),
             ..all.clone()
         };
-        assert_eq!(hub.list("acme", &grey, 10).len(), 1);
+        assert_eq!(hub.list(&grey, 10).unwrap().len(), 1);
         let china = AlertFilter {
             region: Some("CN".into()),
             ..all.clone()
         };
-        assert_eq!(hub.list("acme", &china, 10).len(), 2);
+        assert_eq!(hub.list(&china, 10).unwrap().len(), 2);
         let beijing = AlertFilter {
             region: Some("CN-BJ".into()),
             ..all.clone()
         };
-        assert_eq!(hub.list("acme", &beijing, 10)[0].kind, "clone_suspected");
+        assert_eq!(hub.list(&beijing, 10).unwrap()[0].kind, "clone_suspected");
         let after_first = AlertFilter { after: 1, ..all };
-        assert_eq!(hub.list("acme", &after_first, 10).len(), 1);
-        for _ in 0..MAX_PER_BRAND + 5 {
-            hub.push(alert("busy", "grey_market", None));
-        }
-        let busy = AlertFilter {
-            brand: "busy".into(),
-            ..AlertFilter::default()
-        };
-        assert_eq!(hub.list("busy", &busy, usize::MAX).len(), MAX_PER_BRAND);
+        assert_eq!(hub.list(&after_first, 10).unwrap().len(), 1);
     }
 }

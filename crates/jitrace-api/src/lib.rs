@@ -19,11 +19,13 @@
 
 mod admission;
 pub mod alerts;
+pub mod analytics;
 pub mod auth;
 mod b2b;
 pub mod consumer;
 mod endpoints;
 mod error;
+mod history;
 mod lookup;
 mod media;
 mod pages;
@@ -38,8 +40,13 @@ pub use media::store_media;
 pub use scans::{ScanGateway, device_pseudonym};
 pub use source::{MemoryState, StateSource};
 
-use axum::{Router, extract::DefaultBodyLimit, http::Method, routing::get};
-use jitrace_store::{BlockStore, Tip};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{Method, header},
+    routing::get,
+};
+use jitrace_store::{BlockStore, IndexStore, Tip};
 use jitrace_types::PublicKey;
 use std::{path::PathBuf, sync::Arc};
 use tower_http::cors::{Any, CorsLayer};
@@ -72,8 +79,10 @@ pub struct ApiState {
     /// Where `POST /v1/scans` queues scans; `None`: the node records no scans (503
     /// `scans_disabled`).
     pub scan_gateway: Option<Arc<ScanGateway>>,
-    /// Brand alerts (see [`alerts`]).
+    /// Brand alerts (see [`alerts`]), kept in `index`.
     pub alerts: Arc<alerts::AlertHub>,
+    /// The off-chain index of finalised blocks: analytics and alerts (see [`analytics`]).
+    pub index: Arc<IndexStore>,
 }
 
 /// The state handlers share.
@@ -95,7 +104,9 @@ type Shared = Arc<ApiState>;
         (name = "transactions", description = "Submit transactions and read their receipts"),
         (name = "registry", description = "Accounts, organisations, licences, products and batches"),
         (name = "media", description = "Product photos, videos and documents by content hash"),
-        (name = "codes", description = "Scan a printed product code: its verdict, and recording scans"),
+        (name = "codes", description = "Scan a printed product code: its verdict, recording scans, and its history"),
+        (name = "alerts", description = "Brand alerts, listed and streamed (signed requests)"),
+        (name = "analytics", description = "Scan counts and channel volumes for brands and their channels (signed requests)"),
     ),
     components(schemas(jitrace_client::dto::ErrorBody, jitrace_client::dto::ErrorDetail))
 )]
@@ -134,6 +145,9 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(b2b::trace_back))
         .routes(routes!(b2b::trace_forward))
         .routes(routes!(b2b::recall))
+        .routes(routes!(history::events))
+        .routes(routes!(analytics::scans))
+        .routes(routes!(analytics::channels))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(media::upload))
@@ -147,11 +161,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented_api().1
 }
 
-/// The whole HTTP API over `state`, with the background tasks a node runs beside it (the alert
-/// watcher over finalised blocks). Must be called inside a tokio runtime.
+/// The whole HTTP API over `state`, with the background task a node runs beside it (the
+/// indexer of finalised blocks: analytics and alerts). Must be called inside a tokio runtime.
 pub fn router_with_watchers(state: ApiState) -> Router {
     let state = Arc::new(state);
-    alerts::spawn_chain_watcher(state.clone(), state.alerts.clone());
+    analytics::spawn_indexer(state.clone());
     router_shared(state)
 }
 
@@ -162,9 +176,12 @@ pub fn router(state: ApiState) -> Router {
 
 fn router_shared(state: Shared) -> Router {
     let (api, openapi) = documented_api();
+    // Every write and every private read is signed, so any origin may call the API: a
+    // partner's page can submit transactions and make signed reads.
     let cors = CorsLayer::new()
         .allow_origin(Any)
-        .allow_methods([Method::GET, Method::HEAD]);
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     api.route("/", get(pages::index))
         .route("/metrics", get(pages::metrics))
         .route("/healthz", get(pages::healthz))

@@ -198,14 +198,18 @@ pub(crate) async fn record_scan(
             .and_then(|b| OrgId::new(b.id.clone()).ok())
     {
         let reasons: Vec<&str> = answer.reasons.iter().map(|r| r.code.as_str()).collect();
-        crate::alerts::counterfeit_scan(
+        // The consumer gets the verdict even if the alert cannot be stored.
+        if let Err(e) = crate::alerts::counterfeit_scan(
             &api.alerts,
             &brand,
             code.gtin.as_str(),
             code.serial_number().unwrap_or(0),
-            request.lat.zip(request.lon),
+            point,
+            queued,
             &reasons.join(","),
-        );
+        ) {
+            tracing::error!(error = %e, "could not store a counterfeit-scan alert");
+        }
     }
     Ok(Json(answer))
 }

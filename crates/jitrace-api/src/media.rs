@@ -204,9 +204,15 @@ pub(crate) async fn upload(
         let mut digest = [0u8; 32];
         digest.copy_from_slice(&hasher.finalize());
         let hash = Hash(digest);
-        let caller =
-            crate::auth::authenticate(&api, &parts.method, &parts.uri, &parts.headers, &hash)
-                .await?;
+        let caller = crate::auth::authenticate(
+            &api,
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &hash,
+            crate::auth::Access::Member,
+        )
+        .await?;
         if !caller.issues_codes() {
             return Err(ApiError::Forbidden(
                 "only members of a brand, manufacturer or supplier upload product media".into(),

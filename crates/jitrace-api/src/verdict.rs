@@ -20,7 +20,11 @@
 //!   device that is not the owner's.
 //! - **info**: `already_sold` near the sale place, or by the owner's device.
 
-use crate::{ApiError, ApiState, source::StateSource, views::product_view};
+use crate::{
+    ApiError, ApiState,
+    source::StateSource,
+    views::{event_name, product_view, public_degrees},
+};
 use futures::future::try_join_all;
 use jitrace_client::dto::{
     AuthorisedSeller, OrgSummary, OwnershipView, PathStep, PublicPlace, SaleView, ScannedCodeView,
@@ -30,9 +34,8 @@ use jitrace_ledger::{
     Missing, StateReader, geo,
     read::{self, CodeCheck},
     state::{
-        Batch, ChannelGrants, CodeEventKind, CodeEventRecord, CodeState, Licence,
-        MAX_EVENTS_PER_CODE, Org, OrgIndex, Params, Product, Record, ScanRules, StateKey,
-        TicketKind,
+        Batch, ChannelGrants, CodeEventRecord, CodeState, Licence, MAX_EVENTS_PER_CODE, Org,
+        OrgIndex, Params, Product, Record, ScanRules, StateKey, TicketKind,
     },
 };
 use jitrace_types::{
@@ -104,7 +107,10 @@ impl<'a> Reads<'a> {
     }
 
     /// Fetches `keys` (those not fetched yet) concurrently.
-    async fn fetch(&mut self, keys: impl IntoIterator<Item = StateKey>) -> Result<(), ApiError> {
+    pub(crate) async fn fetch(
+        &mut self,
+        keys: impl IntoIterator<Item = StateKey>,
+    ) -> Result<(), ApiError> {
         let wanted: Vec<StateKey> = keys
             .into_iter()
             .filter(|k| !self.cache.0.contains_key(k))
@@ -162,7 +168,7 @@ impl<'a> Reads<'a> {
     }
 
     /// Organisations by id (missing ones left out).
-    async fn orgs(
+    pub(crate) async fn orgs(
         &mut self,
         ids: impl IntoIterator<Item = OrgId>,
     ) -> Result<BTreeMap<OrgId, Org>, ApiError> {
@@ -248,11 +254,6 @@ fn texts(code: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Rounds a micro-degree coordinate to 0.1° for the public view.
-fn public_degrees(micro: i32) -> f64 {
-    (f64::from(micro) / 100_000.0).round() / 10.0
-}
-
 fn public_place(place: &Place) -> PublicPlace {
     PublicPlace {
         city: place.city.clone(),
@@ -273,27 +274,6 @@ fn summary(id: &OrgId, orgs: &BTreeMap<OrgId, Org>) -> OrgSummary {
 
 fn whole_km(metres: u64) -> u64 {
     (metres + 500) / 1000
-}
-
-/// An event's name and counterparty.
-fn event_name(kind: &CodeEventKind) -> (&'static str, Option<&OrgId>) {
-    match kind {
-        CodeEventKind::Commissioned => ("commissioned", None),
-        CodeEventKind::Packed => ("packed", None),
-        CodeEventKind::Shipped { to } => ("shipped", Some(to)),
-        CodeEventKind::Received { from } => ("received", Some(from)),
-        CodeEventKind::Stored => ("stored", None),
-        CodeEventKind::CustodyTransferred { to } => ("custody_transferred", Some(to)),
-        CodeEventKind::Sold { .. } => ("sold", None),
-        CodeEventKind::Destroyed => ("destroyed", None),
-        CodeEventKind::Decommissioned => ("decommissioned", None),
-        CodeEventKind::OwnerChanged { .. } => ("owner_changed", None),
-        CodeEventKind::ReportedStolen => ("reported_stolen", None),
-        CodeEventKind::StolenCleared => ("stolen_cleared", None),
-        CodeEventKind::Installed { .. } => ("installed", None),
-        CodeEventKind::Removed { .. } => ("removed", None),
-        CodeEventKind::Assembled { .. } => ("assembled", None),
-    }
 }
 
 /// Whether `seller` held a grant of `brand` allowing it to sell `code`'s product at `time_ms`

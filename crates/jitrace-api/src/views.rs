@@ -5,22 +5,25 @@
 
 use jitrace_chain::{Block, block::to_hash};
 use jitrace_client::dto::{
-    AccountView, AffectedItemView, AttributeView, BatchView, BlockView, CodeKeyView, CodeRef,
-    GateEntryView, GateVerdictView, LicenceView, LotView, MediaView, OrgView, ProductView,
-    RecallProgressView, RevocationView, SpecMismatchView, Status, TestResultView, TxState,
-    TxStatus,
+    AccountView, AffectedItemView, AlertView, AttributeView, BatchView, BlockView, ChannelVolume,
+    CodeEventView, CodeKeyView, CodeRef, EventPlace, GateEntryView, GateVerdictView, LicenceView,
+    LotView, MediaView, OrgView, ProductView, RecallProgressView, RevocationView, ScanCount,
+    SpecMismatchView, Status, TestResultView, TxState, TxStatus,
 };
 use jitrace_ledger::{
     state::{
-        Account, Batch, CodeState, GateEntry, GateVerdict, Licence, LotEntry, Org, Outcome,
-        Product, Receipt,
+        Account, Batch, BuyerKind, CodeEventKind, CodeEventRecord, CodeState, GateEntry,
+        GateVerdict, Licence, LotEntry, Org, Outcome, Product, Receipt, TicketKind,
     },
     trace::RecallProgress,
     tx_id,
 };
-use jitrace_store::Tip;
+use jitrace_store::{
+    Tip,
+    index::{Alert, ChannelKey, ScanKey},
+};
 use jitrace_types::{
-    Gtin, Hash, PublicKey,
+    Gtin, Hash, OrgId, PublicKey,
     parts::RecallScope,
     tx::{Attribute, CodeId, MediaRef},
 };
@@ -320,5 +323,136 @@ pub fn recall_progress_view(p: &RecallProgress) -> RecallProgressView {
         with_consumers: p.with_consumers,
         returned: p.returned,
         destroyed: p.destroyed,
+    }
+}
+
+/// A stored alert as the wire shows it.
+pub fn alert_view(alert: &Alert) -> AlertView {
+    AlertView {
+        seq: alert.seq,
+        brand: alert.brand.clone(),
+        kind: alert.kind.clone(),
+        gtin: alert.gtin.clone(),
+        serial: alert.serial,
+        region: alert.region.clone(),
+        city: alert.city.clone(),
+        height: alert.height,
+        time_ms: alert.time_ms,
+        detail: alert.detail.clone(),
+    }
+}
+
+/// The UTC date (`YYYY-MM-DD`) of a day counted from the Unix epoch.
+pub fn date_of_day(day: u32) -> String {
+    // Julian day 2,440,588 is 1970-01-01; every u32 day is inside `time`'s range or not shown.
+    time::Date::from_julian_day(2_440_588_i32.saturating_add_unsigned(day))
+        .map_or_else(|_| format!("day {day}"), |date| date.to_string())
+}
+
+/// A scan counter as the wire shows it.
+pub fn scan_count_view(key: &ScanKey, count: u64) -> ScanCount {
+    ScanCount {
+        day: date_of_day(key.day),
+        gtin: key.gtin.clone(),
+        cell_lat_micro: key.cell_lat,
+        cell_lon_micro: key.cell_lon,
+        outcome: key.outcome.clone(),
+        count,
+    }
+}
+
+/// A channel-volume counter as the wire shows it.
+pub fn channel_volume_view(key: &ChannelKey, count: u64) -> ChannelVolume {
+    ChannelVolume {
+        day: date_of_day(key.day),
+        channel: key.channel.clone(),
+        gtin: key.gtin.clone(),
+        action: key.action.clone(),
+        count,
+    }
+}
+
+/// Rounds a micro-degree coordinate to 0.1° for the public view.
+pub(crate) fn public_degrees(micro: i32) -> f64 {
+    (f64::from(micro) / 100_000.0).round() / 10.0
+}
+
+/// An event's name and counterparty.
+pub(crate) fn event_name(kind: &CodeEventKind) -> (&'static str, Option<&OrgId>) {
+    match kind {
+        CodeEventKind::Commissioned => ("commissioned", None),
+        CodeEventKind::Packed => ("packed", None),
+        CodeEventKind::Shipped { to } => ("shipped", Some(to)),
+        CodeEventKind::Received { from } => ("received", Some(from)),
+        CodeEventKind::Stored => ("stored", None),
+        CodeEventKind::CustodyTransferred { to } => ("custody_transferred", Some(to)),
+        CodeEventKind::Sold { .. } => ("sold", None),
+        CodeEventKind::Destroyed => ("destroyed", None),
+        CodeEventKind::Decommissioned => ("decommissioned", None),
+        CodeEventKind::OwnerChanged { .. } => ("owner_changed", None),
+        CodeEventKind::ReportedStolen => ("reported_stolen", None),
+        CodeEventKind::StolenCleared => ("stolen_cleared", None),
+        CodeEventKind::Installed { .. } => ("installed", None),
+        CodeEventKind::Removed { .. } => ("removed", None),
+        CodeEventKind::Assembled { .. } => ("assembled", None),
+    }
+}
+
+/// One event of a code's history: the public view (city level, positions rounded to 0.1°),
+/// or with `private` the exact position, the signer, the transaction and every detail.
+pub fn code_event_view(
+    event: &CodeEventRecord,
+    org_name: Option<String>,
+    private: bool,
+) -> CodeEventView {
+    let (name, counterparty) = event_name(&event.kind);
+    let place = event.place.as_ref().map(|place| EventPlace {
+        city: place.city.clone(),
+        region: place.region.clone(),
+        lat: place.point.map(|p| public_degrees(p.lat_micro)),
+        lon: place.point.map(|p| public_degrees(p.lon_micro)),
+        lat_micro: place.point.filter(|_| private).map(|p| p.lat_micro),
+        lon_micro: place.point.filter(|_| private).map(|p| p.lon_micro),
+    });
+    let detail = match &event.kind {
+        CodeEventKind::Sold { buyer, grey_market } => Some(format!(
+            "buyer: {}{}",
+            match buyer {
+                BuyerKind::Anonymous => "anonymous".to_string(),
+                BuyerKind::Owner(key) => format!("owner {key}"),
+                BuyerKind::ClaimTicket => "claim_ticket".to_string(),
+            },
+            if *grey_market {
+                "; outside the seller's territory"
+            } else {
+                ""
+            }
+        )),
+        CodeEventKind::OwnerChanged { owner, ticket } => Some(format!(
+            "owner {owner} by {} ticket",
+            match ticket {
+                TicketKind::Claim => "claim",
+                TicketKind::Transfer => "transfer",
+            }
+        )),
+        _ => None,
+    };
+    CodeEventView {
+        index: event.index,
+        event: name.to_string(),
+        biz_step: event.biz_step.map(|s| s.as_str().to_string()),
+        org: event.org.as_ref().map(ToString::to_string),
+        org_name,
+        counterparty: counterparty.map(ToString::to_string),
+        place,
+        time_ms: event.at.time_ms,
+        height: event.at.height,
+        disposition: event
+            .disposition
+            .filter(|_| private)
+            .map(|d| d.as_str().to_string()),
+        signer: private.then(|| event.signer.to_hex()),
+        tx: private.then(|| event.tx.to_hex()),
+        detail: detail.filter(|_| private),
     }
 }

@@ -734,6 +734,11 @@ async fn openapi_lists_every_endpoint() {
         "/v1/products/{gtin}/batches",
         "/v1/products/{gtin}/batches/{lot}",
         "/v1/media/{sha256}",
+        "/v1/alerts",
+        "/v1/alerts/stream",
+        "/v1/codes/{gtin}/{serial}/events",
+        "/v1/analytics/scans",
+        "/v1/analytics/channels",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }
@@ -756,6 +761,9 @@ async fn openapi_lists_every_endpoint() {
         "BatchView",
         "BatchList",
         "ErrorBody",
+        "CodeHistory",
+        "ScanAnalytics",
+        "ChannelVolumes",
     ] {
         assert!(schemas.contains_key(schema), "{schema} is not documented");
     }
@@ -822,7 +830,7 @@ async fn unknown_routes_and_methods_answer_json() {
 }
 
 #[tokio::test]
-async fn cors_allows_any_origin_to_read() {
+async fn cors_allows_any_origin_to_read_submit_and_sign() {
     let f = Fixture::new();
     let request = Request::get("/v1/status")
         .header(header::ORIGIN, "https://partner.example")
@@ -845,6 +853,36 @@ async fn cors_allows_any_origin_to_read() {
         answer
             .header(header::ACCESS_CONTROL_ALLOW_METHODS)
             .contains("GET")
+    );
+
+    // A partner's page submits signed transactions and makes signed reads.
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/v1/tx")
+        .header(header::ORIGIN, "https://partner.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(&f.router, preflight).await;
+    assert!(answer.status.is_success(), "{}", answer.status);
+    assert_eq!(answer.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), "*");
+    let methods = answer
+        .header(header::ACCESS_CONTROL_ALLOW_METHODS)
+        .to_string();
+    assert!(
+        methods.contains("POST") && methods.contains("OPTIONS"),
+        "{methods}"
+    );
+    let headers = answer
+        .header(header::ACCESS_CONTROL_ALLOW_HEADERS)
+        .to_ascii_lowercase();
+    assert!(
+        headers.contains("authorization") && headers.contains("content-type"),
+        "{headers}"
     );
 }
 

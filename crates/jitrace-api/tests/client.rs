@@ -4,7 +4,10 @@
 mod common;
 
 use common::*;
-use jitrace_client::{Client, ClientError, dto::TxState};
+use jitrace_client::{
+    Client, ClientError,
+    dto::{HistoryView, TxState},
+};
 use jitrace_types::{Gtin, Payload, SecretKey};
 use std::time::Duration;
 
@@ -128,4 +131,55 @@ async fn an_unreachable_node_says_so() {
         err.to_string().contains("is `jitrace dev` running?"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn reads_histories_and_analytics() {
+    let f = world::world_with(Options {
+        indexer: true,
+        ..Options::default()
+    });
+    let tip = f.tip.borrow().map_or(0, |t| t.height);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while f.index.indexed_height().unwrap() < tip {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the indexer did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let client = serve(&f).await;
+    let gtin = gtin();
+    let sold = world::SOLD;
+    let public = client
+        .code_history(None, &gtin, sold, Some(&world::sig(sold)), 0)
+        .await
+        .unwrap();
+    assert_eq!(public.view, HistoryView::Public);
+    assert_eq!(public.events.len(), 4);
+    let private = client
+        .code_history(Some(&brand()), &gtin, sold, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(private.view, HistoryView::Private);
+    assert_eq!(private.events[0].index, 2);
+    assert!(private.events[0].signer.is_some());
+
+    let day = ("2025-06-15", "2025-06-15");
+    let volumes = client
+        .channel_volumes(&world::shop(), "acme", day, None)
+        .await
+        .unwrap();
+    assert_eq!(volumes.rows.len(), 2);
+    assert!(volumes.rows.iter().all(|r| r.channel == "hz-cellar"));
+    let scans = client
+        .scan_analytics(&brand(), "acme", day, None)
+        .await
+        .unwrap();
+    assert!(scans.rows.is_empty());
+    let refused = client
+        .scan_analytics(&world::shop(), "acme", day, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(&refused, ClientError::Api { status: 403, code, .. } if code == "forbidden"));
 }

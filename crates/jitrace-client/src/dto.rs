@@ -92,6 +92,150 @@ pub struct AlertList {
     pub alerts: Vec<AlertView>,
 }
 
+/// Which view of a code's history a caller gets: `public` (city-level places, positions rounded
+/// to 0.1°) or `private` (exact positions, actors and every detail), for members of the brand,
+/// of a channel the brand authorised for the product, or of an organisation that recorded an
+/// event on the code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryView {
+    Public,
+    Private,
+}
+
+/// A code's events: `GET /v1/codes/{gtin}/{serial}/events`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeHistory {
+    /// Which view this is.
+    pub view: HistoryView,
+    pub gtin: String,
+    pub serial: u64,
+    /// The brand that issued the code.
+    pub brand: String,
+    /// How many events the code has.
+    pub event_count: u32,
+    /// Events from `from`, oldest first.
+    pub events: Vec<CodeEventView>,
+    /// The `from` of the next page, when there are more events.
+    pub next: Option<u32>,
+}
+
+/// One event of a code. The fields marked private are present only in the private view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeEventView {
+    /// Position in the code's history, from 0.
+    pub index: u32,
+    /// `commissioned`, `packed`, `shipped`, `received`, `stored`, `custody_transferred`,
+    /// `sold`, `destroyed`, `decommissioned`, `owner_changed`, `reported_stolen`,
+    /// `stolen_cleared`.
+    pub event: String,
+    /// GS1 CBV business step, for custody events.
+    pub biz_step: Option<String>,
+    /// The organisation that acted (none for an owner's action).
+    pub org: Option<String>,
+    pub org_name: Option<String>,
+    /// The other organisation of a shipment or hand-over.
+    pub counterparty: Option<String>,
+    pub place: Option<EventPlace>,
+    pub time_ms: u64,
+    pub height: u64,
+    /// Private: GS1 CBV disposition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    /// Private: the key that signed the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// Private: the transaction that recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<String>,
+    /// Private: the sale's buyer binding (`anonymous`, `owner`, `claim_ticket`) and whether it
+    /// was outside the seller's territory; the new owner's key of an ownership change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Where an event happened. Public view: `lat`/`lon` rounded to 0.1°; private view: also the
+/// exact position in micro-degrees.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventPlace {
+    pub city: Option<String>,
+    /// ISO 3166-2 region.
+    pub region: Option<String>,
+    /// Latitude rounded to 0.1°.
+    pub lat: Option<f64>,
+    /// Longitude rounded to 0.1°.
+    pub lon: Option<f64>,
+    /// Private: exact latitude, micro-degrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat_micro: Option<i32>,
+    /// Private: exact longitude, micro-degrees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon_micro: Option<i32>,
+}
+
+/// Scan counts of a brand: `GET /v1/analytics/scans`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScanAnalytics {
+    pub brand: String,
+    /// The first and last day asked for (UTC dates, inclusive).
+    pub from: String,
+    pub to: String,
+    /// Counts by day, product, cell and outcome, in that order.
+    pub rows: Vec<ScanCount>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Scans of one product in one ~5 km cell on one day with one outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScanCount {
+    /// UTC date of the block that recorded the scans (`YYYY-MM-DD`).
+    pub day: String,
+    pub gtin: String,
+    /// The cell's centre, micro-degrees.
+    pub cell_lat_micro: i32,
+    pub cell_lon_micro: i32,
+    /// `genuine`, `warning` (the code carried a flag when its block was indexed) or
+    /// `counterfeit` (scans through this node whose verdict was counterfeit; never on chain).
+    pub outcome: String,
+    pub count: u64,
+}
+
+/// Channel volumes of a brand: `GET /v1/analytics/channels`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelVolumes {
+    pub brand: String,
+    /// The first and last day asked for (UTC dates, inclusive).
+    pub from: String,
+    pub to: String,
+    /// Volumes by day, channel, product and action, in that order.
+    pub rows: Vec<ChannelVolume>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Code events of one organisation for one product with one action on one day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelVolume {
+    /// UTC date of the block (`YYYY-MM-DD`).
+    pub day: String,
+    /// The organisation that acted.
+    pub channel: String,
+    pub gtin: String,
+    /// `commissioned`, `packed`, `shipped`, `received`, `stored`, `custody_transferred`,
+    /// `sold`, `destroyed`, `decommissioned`.
+    pub action: String,
+    pub count: u64,
+}
+
 /// A stored media file: the answer to `POST /v1/media`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

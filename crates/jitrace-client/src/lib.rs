@@ -160,12 +160,94 @@ impl Client {
 
     /// A brand's alerts, as a member of the brand: `GET /v1/alerts?brand=…` (a signed request).
     pub async fn alerts(&self, key: &SecretKey, brand: &str, after: u64) -> Result<dto::AlertList> {
-        self.signed_get(
-            key,
-            &["v1", "alerts"],
-            &[("brand", brand), ("after", &after.to_string())],
-        )
-        .await
+        let mut url = self.url(&["v1", "alerts"])?;
+        url.query_pairs_mut()
+            .append_pair("brand", brand)
+            .append_pair("after", &after.to_string());
+        self.get_maybe_signed(url, Some(key)).await
+    }
+
+    /// A page of a code's events from index `from`: `GET /v1/codes/{gtin}/{serial}/events`.
+    /// Signed by `key` when given (the private view, for the organisations entitled to it);
+    /// the public view needs the printed code's `signature` (AI 8030).
+    pub async fn code_history(
+        &self,
+        key: Option<&SecretKey>,
+        gtin: &Gtin,
+        serial: u64,
+        signature: Option<&str>,
+        from: u32,
+    ) -> Result<dto::CodeHistory> {
+        let mut url = self.url(&["v1", "codes", gtin.as_str(), &serial.to_string(), "events"])?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("from", &from.to_string());
+            if let Some(signature) = signature {
+                query.append_pair("8030", signature);
+            }
+        }
+        self.get_maybe_signed(url, key).await
+    }
+
+    /// A page of a brand's scan counts between two UTC dates (`YYYY-MM-DD`, inclusive), as a
+    /// member of the brand: `GET /v1/analytics/scans` (a signed request). `after` is the
+    /// previous page's `next`.
+    pub async fn scan_analytics(
+        &self,
+        key: &SecretKey,
+        brand: &str,
+        days: (&str, &str),
+        after: Option<&str>,
+    ) -> Result<dto::ScanAnalytics> {
+        self.analytics("scans", key, brand, days, after).await
+    }
+
+    /// A page of a brand's channel volumes between two UTC dates, as a member of the brand or
+    /// of one of its channels (which reads its own): `GET /v1/analytics/channels` (signed).
+    pub async fn channel_volumes(
+        &self,
+        key: &SecretKey,
+        brand: &str,
+        days: (&str, &str),
+        after: Option<&str>,
+    ) -> Result<dto::ChannelVolumes> {
+        self.analytics("channels", key, brand, days, after).await
+    }
+
+    async fn analytics<T: DeserializeOwned>(
+        &self,
+        which: &str,
+        key: &SecretKey,
+        brand: &str,
+        (from, to): (&str, &str),
+        after: Option<&str>,
+    ) -> Result<T> {
+        let mut url = self.url(&["v1", "analytics", which])?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("brand", brand)
+                .append_pair("from", from)
+                .append_pair("to", to);
+            if let Some(after) = after {
+                query.append_pair("after", after);
+            }
+        }
+        self.get_maybe_signed(url, Some(key)).await
+    }
+
+    /// A GET, signed by `key` when given (`Authorization: Jitrace …` over the path and query).
+    async fn get_maybe_signed<T: DeserializeOwned>(
+        &self,
+        url: Url,
+        key: Option<&SecretKey>,
+    ) -> Result<T> {
+        let mut request = self.http.get(url.clone());
+        if let Some(key) = key {
+            let auth = Self::authorization(key, "GET", &url, b"");
+            request = request.header(reqwest::header::AUTHORIZATION, auth);
+        }
+        self.send(request).await
     }
 
     /// A signed `GET` of `segments` with `query`, as `key`.
@@ -179,13 +261,7 @@ impl Client {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let auth = Self::authorization(key, "GET", &url, b"");
-        self.send(
-            self.http
-                .get(url)
-                .header(reqwest::header::AUTHORIZATION, auth),
-        )
-        .await
+        self.get_maybe_signed(url, Some(key)).await
     }
 
     /// A signed `POST` of `body` as JSON to `segments`, as `key`.

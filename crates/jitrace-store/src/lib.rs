@@ -1,5 +1,6 @@
 //! Jitrace's block store: finalised blocks, their certificates and a transaction index, in one
-//! embedded database file (redb) that survives `kill -9`.
+//! embedded database file (redb) that survives `kill -9`; and, in a file of its own, the
+//! off-chain [`index`] derived from those blocks (scan analytics, channel volumes, alerts).
 //!
 //! Invariants:
 //! - Heights are contiguous from 1: [`BlockStore::append`] refuses a gap, and appending a height
@@ -11,6 +12,10 @@
 //! The store keeps opaque bytes: the chain crate owns the block encoding and checks it.
 //! Ledger state does not live here; it lives in the authenticated store (QMDB) that the
 //! consensus glue manages.
+
+pub mod index;
+
+pub use index::IndexStore;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use jitrace_types::Hash;
@@ -41,6 +46,9 @@ pub enum Error {
     /// A stored value does not decode.
     #[error("stored {0} is corrupt")]
     Corrupt(&'static str),
+    /// The index was given a block that does not follow the last one it indexed.
+    #[error("block {got} cannot be indexed after block {indexed}: blocks are indexed in order")]
+    IndexGap { indexed: u64, got: u64 },
 }
 
 macro_rules! db_err {

@@ -21,6 +21,8 @@ pub mod domain {
     pub const PRODUCT_CODE: &[u8] = b"jitrace/v1/code";
     /// Authenticated API requests.
     pub const API_REQUEST: &[u8] = b"jitrace/v1/api";
+    /// Scoped API tokens: a member's grant to another key (`token::ApiToken`).
+    pub const API_TOKEN: &[u8] = b"jitrace/v1/api-token";
     /// Consensus votes and certificates (the engine's namespace).
     pub const CONSENSUS: &[u8] = b"jitrace/v1/consensus";
     /// Peer-to-peer handshakes.

@@ -16,6 +16,7 @@ mod hash;
 pub mod ids;
 pub mod keys;
 pub mod parts;
+pub mod token;
 pub mod tx;
 
 pub use code::ScannedCode;

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use jitrace_api::{ApiState, StateSource};
 use jitrace_chain::{Databases, EngineConfig, GossipConfig, Mempool, MempoolConfig, to_digest};
 use jitrace_ledger::state::StateKey;
-use jitrace_store::BlockStore;
+use jitrace_store::{BlockStore, IndexStore};
 use jitrace_types::SecretKey;
 use serde::{Deserialize, Serialize};
 use std::{
@@ -36,6 +36,10 @@ impl DataDir {
     }
     pub fn blocks(&self) -> PathBuf {
         self.0.join("blocks.redb")
+    }
+    /// The off-chain index of the finalised blocks (analytics, alerts): derived data.
+    pub fn index(&self) -> PathBuf {
+        self.0.join("index.redb")
     }
     pub fn media(&self) -> PathBuf {
         self.0.join("media")
@@ -248,6 +252,12 @@ pub fn run_node(
             dir.blocks().display()
         )
     })?);
+    let index = Arc::new(IndexStore::open(&dir.index()).with_context(|| {
+        format!(
+            "cannot open {} (is another node using this data directory?)",
+            dir.index().display()
+        )
+    })?);
     // Bind the API first so that a taken port fails before the engine writes anything.
     let http_listener = std::net::TcpListener::bind(http)
         .with_context(|| format!("cannot listen on {http} (use --http to pick another address)"))?;
@@ -314,7 +324,7 @@ pub fn run_node(
             }
             Err(_) => None,
         };
-        let alerts = jitrace_api::alerts::AlertHub::new();
+        let alerts = jitrace_api::alerts::AlertHub::new(index.clone());
         let api = jitrace_api::router_with_watchers(ApiState {
             chain_id: genesis.chain_id.clone(),
             validators: ledger_genesis.validators.clone(),
@@ -323,7 +333,8 @@ pub fn run_node(
             tip: tip_rx,
             state,
             scan_gateway,
-            alerts: alerts.clone(),
+            alerts,
+            index,
             media_dir: dir.media(),
             engine_metrics: Arc::new(move || metrics_context.encode()),
             exec_stats: stats,

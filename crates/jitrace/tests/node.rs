@@ -21,6 +21,12 @@ async fn wait_serving(client: &Client) {
     .await;
 }
 
+/// The secret key the dev node wrote to `keys/<name>.key`.
+fn key_file(data_dir: &Path, name: &str) -> jitrace_types::SecretKey {
+    let path = data_dir.join(format!("keys/{name}.key"));
+    jitrace_types::SecretKey::from_hex(std::fs::read_to_string(path).unwrap().trim()).unwrap()
+}
+
 fn verify(data_dir: &Path) -> Output {
     Command::new(BIN)
         .arg("verify-chain")
@@ -73,6 +79,20 @@ async fn node_survives_sigkill_and_verify_chain_catches_corruption() {
             receipt["height"].as_u64().unwrap(),
         ));
     }
+    // The demo's clone alert, raised by the indexer from finalised blocks.
+    let brand_key = key_file(&data_dir, "brand-admin");
+    eventually("the clone alert", Duration::from_secs(30), || async {
+        client
+            .alerts(&brand_key, "jade-valley", 0)
+            .await
+            .is_ok_and(|l| l.alerts.iter().any(|a| a.kind == "clone_suspected"))
+    })
+    .await;
+    let alerts_before = client
+        .alerts(&brand_key, "jade-valley", 0)
+        .await
+        .unwrap()
+        .alerts;
     let before = client.status().await.unwrap();
     let tip_block = client.block(before.height).await.unwrap();
 
@@ -107,6 +127,26 @@ async fn node_survives_sigkill_and_verify_chain_catches_corruption() {
         "the state root at the old tip is unchanged"
     );
     assert_eq!(client.licence("e2e-licence-3").await.unwrap().quota, 100);
+    // Alerts survive the restart with their numbers, and re-reading the blocks repeats none.
+    let alerts_after = client
+        .alerts(&brand_key, "jade-valley", 0)
+        .await
+        .unwrap()
+        .alerts;
+    assert_eq!(
+        alerts_after[..alerts_before.len()],
+        alerts_before[..],
+        "the alerts before the restart, unchanged"
+    );
+    let mut raised: Vec<_> = alerts_after
+        .iter()
+        .map(|a| (&a.kind, a.serial, a.height))
+        .filter(|(_, _, height)| *height > 0)
+        .collect();
+    let all = raised.len();
+    raised.sort();
+    raised.dedup();
+    assert_eq!(raised.len(), all, "no chain alert twice: {alerts_after:?}");
 
     // The chain goes on after the restart.
     let out = cli(
@@ -222,12 +262,7 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
     }
 
     // The brand sees the clone alert, raised from the finalised scans; others may not look.
-    let brand_key = jitrace_types::SecretKey::from_hex(
-        std::fs::read_to_string(data_dir.join("keys/brand-admin.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
+    let brand_key = key_file(&data_dir, "brand-admin");
     eventually("the clone alert", Duration::from_secs(30), || async {
         let alerts = client
             .alerts(&brand_key, "jade-valley", 0)
@@ -264,12 +299,7 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
         "{first}"
     );
     drop(stream);
-    let retailer_key = jitrace_types::SecretKey::from_hex(
-        std::fs::read_to_string(data_dir.join("keys/retailer.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
+    let retailer_key = key_file(&data_dir, "retailer");
     let refused = client
         .alerts(&retailer_key, "jade-valley", 0)
         .await

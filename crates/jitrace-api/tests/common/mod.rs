@@ -6,14 +6,14 @@ use axum::Router;
 use commonware_codec::Encode as _;
 use commonware_consensus::types::Height;
 use commonware_cryptography::{Digestible as _, Signer as _};
-use jitrace_api::{ApiState, MemoryState, ScanGateway, router, store_media};
+use jitrace_api::{ApiState, MemoryState, ScanGateway, router, router_with_watchers, store_media};
 use jitrace_chain::{
     Block, Mempool, MempoolConfig,
     block::{to_hash, tx_root},
     genesis_block,
 };
 use jitrace_ledger::{BlockEnv, Executor, Genesis, state::StateKey};
-use jitrace_store::{BlockStore, FinalizedBlock, Tip};
+use jitrace_store::{BlockStore, FinalizedBlock, IndexStore, Tip};
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Payload, Role, SecretKey, SignedTransaction, Transaction,
     tx::{IssueCodeBatch, IssueLicence, MediaRef, ProductInfo, RegisterOrg},
@@ -176,6 +176,8 @@ pub struct Options {
     pub with_block: bool,
     /// The scan gateway's key; without it `POST /v1/scans` is disabled.
     pub gateway_key: Option<SecretKey>,
+    /// Whether the router runs the indexer of finalised blocks (analytics and alerts).
+    pub indexer: bool,
 }
 
 impl Default for Options {
@@ -184,6 +186,7 @@ impl Default for Options {
             max_txs: 100,
             with_block: true,
             gateway_key: None,
+            indexer: false,
         }
     }
 }
@@ -199,6 +202,7 @@ pub struct Fixture {
     pub media_hash: Hash,
     pub media_dir: PathBuf,
     pub gateway: Option<Arc<ScanGateway>>,
+    pub index: Arc<IndexStore>,
     _dir: TempDir,
 }
 
@@ -241,7 +245,8 @@ impl Fixture {
                 state.clone() as Arc<dyn jitrace_api::StateSource>,
             )
         });
-        let router = router(ApiState {
+        let index = Arc::new(IndexStore::open(&dir.path().join("index.redb")).unwrap());
+        let state_for_api = ApiState {
             chain_id: CHAIN_ID.into(),
             validators: vec![validator().public_key()],
             mempool: mempool.clone(),
@@ -256,8 +261,14 @@ impl Fixture {
             exec_stats: Arc::default(),
             role: "validator".into(),
             scan_gateway: gateway.clone(),
-            alerts: jitrace_api::alerts::AlertHub::new(),
-        });
+            alerts: jitrace_api::alerts::AlertHub::new(index.clone()),
+            index: index.clone(),
+        };
+        let router = if options.indexer {
+            router_with_watchers(state_for_api)
+        } else {
+            router(state_for_api)
+        };
         Self {
             router,
             mempool,
@@ -268,6 +279,7 @@ impl Fixture {
             media_hash,
             media_dir,
             gateway,
+            index,
             _dir: dir,
         }
     }
@@ -332,3 +344,4 @@ fn append_block(store: &BlockStore, height: u64, time_ms: u64, raw: Vec<Vec<u8>>
         })
         .unwrap();
 }
+pub mod world;
