@@ -16,13 +16,16 @@ use axum::{
 };
 use futures::Stream;
 use jitrace_client::dto::{AlertList, ErrorBody};
-use jitrace_ledger::{geo, state::CodeState};
+use jitrace_ledger::{
+    geo,
+    state::{CodeState, StateKey},
+};
 use jitrace_store::{
     IndexStore,
     index::{Alert, MAX_ALERTS_PER_BRAND, ScanKey, day_of},
 };
 use jitrace_types::{Hash, OrgId, token::Scope, tx::GeoPoint};
-use std::{convert::Infallible, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, convert::Infallible, sync::Arc, time::Duration};
 use tokio::sync::broadcast;
 
 /// Most alerts one list answers.
@@ -144,6 +147,66 @@ pub(crate) fn alerts_of(state: &CodeState, height: u64) -> Vec<Alert> {
         out.push(alert);
     }
     out
+}
+
+/// The alerts of recalls started at `height` on `scopes`: one for each brand with items the
+/// recall reaches (and one for the recalling organisation), saying how many.
+pub(crate) async fn recall_alerts(
+    api: &ApiState,
+    scopes: &[jitrace_types::parts::RecallScope],
+    height: u64,
+) -> Result<Vec<Alert>, ApiError> {
+    use jitrace_ledger::{
+        state::{Recall, RecallRefs},
+        trace,
+    };
+    let mut reads = crate::verdict::Reads::new(api.state.as_ref());
+    let mut out = Vec::new();
+    for scope in scopes {
+        let refs = reads
+            .record::<RecallRefs>(StateKey::RecallsOn(scope.clone()))
+            .await?
+            .unwrap_or_default();
+        for (org, number) in refs.0 {
+            let Some(recall) = reads
+                .record::<Recall>(StateKey::Recall(org.clone(), number))
+                .await?
+                .filter(|r| r.started_at.height == height)
+            else {
+                continue;
+            };
+            let (items, _) = reads.run(|r| trace::trace_forward(r, scope)).await?;
+            let mut per_brand: BTreeMap<String, u64> = BTreeMap::new();
+            per_brand.insert(org.to_string(), 0);
+            for item in &items {
+                *per_brand.entry(item.brand.to_string()).or_default() += 1;
+            }
+            let (gtin, serial) = match scope {
+                jitrace_types::parts::RecallScope::Lot { gtin, .. }
+                | jitrace_types::parts::RecallScope::Product(gtin) => (gtin.to_string(), 0),
+                jitrace_types::parts::RecallScope::Issuer(_) => (String::new(), 0),
+            };
+            for (brand, count) in per_brand {
+                out.push(Alert {
+                    seq: 0,
+                    brand,
+                    kind: "recall".into(),
+                    gtin: gtin.clone(),
+                    serial,
+                    region: None,
+                    city: None,
+                    height,
+                    time_ms: recall.started_at.time_ms,
+                    detail: format!(
+                        "recall {org}/{number} of {}: {}; {count} of your items affected",
+                        crate::views::scope_text(&recall.scope),
+                        recall.reason
+                    ),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Records a counterfeit scan for the brand whose product it claims to be, and counts it in

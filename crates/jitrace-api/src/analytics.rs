@@ -116,6 +116,7 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
     // (code, acting organisation, action) of each accepted event, and each accepted scan.
     let mut events = Vec::new();
     let mut scans = Vec::new();
+    let mut recalls = Vec::new();
     for raw in &block.txs {
         let Some(tx) = SignedTransaction::decode(raw)
             .ok()
@@ -125,7 +126,7 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
         };
         if !matches!(
             tx.payload,
-            Payload::RecordCodeEvent(_) | Payload::RecordScans { .. }
+            Payload::RecordCodeEvent(_) | Payload::RecordScans { .. } | Payload::StartRecall(_)
         ) {
             continue;
         }
@@ -141,9 +142,12 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
             Payload::RecordScans { scans: batch } => {
                 scans.extend(batch.into_iter().map(|s| (s.code.code, s.cell)))
             }
+            Payload::StartRecall(recall) => recalls.push(recall.scope),
             _ => {}
         }
     }
+    out.alerts
+        .extend(crate::alerts::recall_alerts(api, &recalls, height).await?);
     let codes: BTreeSet<CodeId> = events
         .iter()
         .map(|e| e.0)

@@ -190,7 +190,15 @@ pub(crate) async fn gate_check(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<GateReport>, ApiError> {
     let body = admission::read_body(body, admission::MAX_BODY_BYTES)?;
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[&body]), Access::Member).await?;
+    let caller = auth::authenticate(
+        &api,
+        &method,
+        &uri,
+        &headers,
+        &Hash::of(&[&body]),
+        Access::Member,
+    )
+    .await?;
     let request: GateCheckRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a gate check: {e}")))?;
     let org = org_id(&request.org)?;
@@ -247,7 +255,15 @@ pub(crate) async fn gate_log(
     Path(org): Path<String>,
     Query(page): Query<LogPage>,
 ) -> Result<Json<GateLogView>, ApiError> {
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""]), Access::Member).await?;
+    let caller = auth::authenticate(
+        &api,
+        &method,
+        &uri,
+        &headers,
+        &Hash::of(&[b""]),
+        Access::Member,
+    )
+    .await?;
     let org = org_id(&org)?;
     require_member(&caller, &org, "read its gate log")?;
     let limit = page.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
@@ -311,7 +327,15 @@ pub(crate) async fn trace_back(
     headers: HeaderMap,
     Path((gtin, serial)): Path<(String, u64)>,
 ) -> Result<Json<TraceBackView>, ApiError> {
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""]), Access::Member).await?;
+    let caller = auth::authenticate(
+        &api,
+        &method,
+        &uri,
+        &headers,
+        &Hash::of(&[b""]),
+        Access::Member,
+    )
+    .await?;
     let code = code_id(&gtin, serial)?;
     let mut reads = Reads::new(api.state.as_ref());
     let Some((node, truncated)) = reads.run(|r| trace::trace_back(r, &code)).await? else {
@@ -419,7 +443,15 @@ pub(crate) async fn trace_forward(
     headers: HeaderMap,
     Query(q): Query<ForwardScope>,
 ) -> Result<Json<TraceForwardView>, ApiError> {
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""]), Access::Member).await?;
+    let caller = auth::authenticate(
+        &api,
+        &method,
+        &uri,
+        &headers,
+        &Hash::of(&[b""]),
+        Access::Member,
+    )
+    .await?;
     let scope = parse_scope(&q)?;
     let mut reads = Reads::new(api.state.as_ref());
     let issuer = scope_issuer(&mut reads, &scope).await?;
@@ -461,7 +493,15 @@ pub(crate) async fn recall(
     headers: HeaderMap,
     Path((org, number)): Path<(String, u32)>,
 ) -> Result<Json<RecallView>, ApiError> {
-    let caller = auth::authenticate(&api, &method, &uri, &headers, &Hash::of(&[b""]), Access::Member).await?;
+    let caller = auth::authenticate(
+        &api,
+        &method,
+        &uri,
+        &headers,
+        &Hash::of(&[b""]),
+        Access::Member,
+    )
+    .await?;
     let org = org_id(&org)?;
     require_member(&caller, &org, "read its recalls")?;
     let mut reads = Reads::new(api.state.as_ref());

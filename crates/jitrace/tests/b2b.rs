@@ -577,6 +577,15 @@ async fn suppliers_gate_assembly_recall_and_traces() {
         "{recall:#}"
     );
     assert_eq!(codes_of(&recall["items"]), expected);
+    // The manufacturer's alert stream tells it about the recall, and how many of its items.
+    eventually("the recall alert", Duration::from_secs(30), || async {
+        client.alerts(&maker, MAKER, 0).await.is_ok_and(|list| {
+            list.alerts
+                .iter()
+                .any(|a| a.kind == "recall" && a.detail.contains("2 of your items"))
+        })
+    })
+    .await;
     // The manufacturer sees the cars that are its own.
     let maker_view = ok(
         &node_url,
