@@ -19,6 +19,7 @@
 
 mod admission;
 pub mod alerts;
+mod assets;
 pub mod auth;
 pub mod consumer;
 mod endpoints;
@@ -161,6 +162,7 @@ fn router_shared(state: Shared) -> Router {
     api.route("/", get(pages::index))
         .route("/metrics", get(pages::metrics))
         .route("/healthz", get(pages::healthz))
+        .route("/assets/{build}/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(pages::not_found)
         // Applies to the routes registered so far: keep it after the last route.
