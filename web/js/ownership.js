@@ -128,13 +128,7 @@ async function chainId() {
 }
 
 async function nextNonce(key) {
-  try {
-    const account = await getJson(`/v1/accounts/${toHex(publicKey(key))}`);
-    return BigInt(account.nonce) + 1n;
-  } catch (e) {
-    if (e instanceof ServerError && e.status === 404) return 1n; // a key's first transaction
-    throw e;
-  }
+  return BigInt((await getJson(`/v1/accounts/${toHex(publicKey(key))}/nonce`)).next_nonce);
 }
 
 /** Signs and submits `makePayload(chainId, key)`; resolves to the receipt (`ok` or `rejected`). */

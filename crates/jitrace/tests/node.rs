@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{BIN, eventually};
+use common::{BIN, Node, eventually, free_addr, start, wait_demo};
 use jitrace_client::Client;
 use jitrace_types::{Gtin, Hash};
 use std::{
@@ -12,62 +12,6 @@ use std::{
     process::{Child, Command, Output, Stdio},
     time::Duration,
 };
-
-const RIESLING: &str = "09506000134376";
-
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
-
-fn start(data_dir: &Path, addr: &str) -> Node {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.with_extension("log"))
-        .unwrap();
-    let child = Command::new(BIN)
-        .args(["dev", "--data-dir"])
-        .arg(data_dir)
-        .args(["--http", addr])
-        .env("JITRACE_LOG", "warn")
-        .stdout(Stdio::from(log.try_clone().unwrap()))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("the jitrace binary starts");
-    Node {
-        child,
-        url: format!("http://{addr}"),
-    }
-}
-
-/// Waits until the demo data is seeded (its last transaction is the Riesling batch).
-/// Waits until the demo data is seeded: its batches are on chain and the node wrote the demo
-/// codes file, its last step.
-async fn wait_demo(client: &Client, data_dir: &Path) {
-    let gtin = Gtin::parse(RIESLING).unwrap();
-    eventually("the demo data", Duration::from_secs(120), || async {
-        data_dir.join("demo-codes.txt").exists()
-            && client
-                .batches(&gtin)
-                .await
-                .map(|b| !b.is_empty())
-                .unwrap_or(false)
-    })
-    .await;
-}
 
 async fn wait_serving(client: &Client) {
     eventually("the node to serve", Duration::from_secs(60), || async {
