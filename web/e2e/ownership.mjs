@@ -43,8 +43,11 @@ async function phone(name) {
   return page;
 }
 
+/** A phone-screen screenshot of the claim-and-transfer section. */
 async function shot(page, file) {
-  if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: true });
+  if (!SCREENSHOTS) return;
+  await page.evaluate(() => document.getElementById('wallet').closest('section').scrollIntoView());
+  await page.screenshot({ path: join(SCREENSHOTS, file) });
 }
 
 /** Clicks the button whose label contains `label` and waits for the ledger's outcome. */

@@ -22,6 +22,10 @@ import { renderSVG } from 'uqr';
 
 const KEY_ITEM = 'jitrace.owner-key';
 const DEVICE_ITEM = 'jitrace.device';
+// Per tab (sessionStorage): the outcome shown after the page reloads with the ledger's new
+// state, and the transfer link made here (its secret is nowhere else).
+const FLASH_ITEM = 'jitrace.flash';
+const TRANSFER_ITEM = 'jitrace.transfer-link';
 const POLL_MS = 500;
 const POLL_LIMIT_MS = 60_000;
 
@@ -43,11 +47,20 @@ const state = {
   verdict: null,
   busy: false,
   /** `[kind, zh, en]` of the last outcome. */
-  message: null,
-  /** The transfer link made in this visit (its secret is nowhere else). */
-  transferLink: null,
+  message: takeFlash(),
   chainId: null,
 };
+
+function takeFlash() {
+  const flash = JSON.parse(sessionStorage.getItem(FLASH_ITEM) ?? 'null');
+  sessionStorage.removeItem(FLASH_ITEM);
+  return flash?.page === pageUrl ? flash.message : null;
+}
+
+function transferLink() {
+  const stored = JSON.parse(sessionStorage.getItem(TRANSFER_ITEM) ?? 'null');
+  return stored?.page === pageUrl ? stored.link : null;
+}
 
 function ticketFromFragment() {
   const params = new URLSearchParams(location.hash.slice(1));
@@ -162,19 +175,15 @@ const ACTIONS = {
       const device = devicePseudonym(id, deviceName());
       return payload.redeemTicket(code, publicKey(secret), ticketProof(secret, code, owner, device), device);
     });
-    if (receipt.status === 'ok') {
-      // The secret is spent; keep it out of the address bar and history.
-      history.replaceState(null, '', pageUrl);
-      state.ticket = null;
-      return ['ok', '认领成功：此商品现在归您所有。', 'Claimed: you now own this item.'];
-    }
-    return receipt;
+    // On success the page reloads without the fragment: the spent secret leaves the address bar.
+    return receipt.status === 'ok' ? ['ok', '认领成功：此商品现在归您所有。', 'Claimed: you now own this item.'] : receipt;
   },
   async transfer(code) {
     const secret = randomSeed();
     const receipt = await submit(() => payload.issueTransferTicket(code, publicKey(secret)));
     if (receipt.status === 'ok') {
-      state.transferLink = `${location.origin}${pageUrl}#transfer=${toBase64Url(secret)}`;
+      const link = `${location.origin}${pageUrl}#transfer=${toBase64Url(secret)}`;
+      sessionStorage.setItem(TRANSFER_ITEM, JSON.stringify({ page: pageUrl, link }));
       return ['ok', '转让码已生成：把下面的链接或二维码交给新物主。', 'Transfer ready: give the link or QR code below to the next owner.'];
     }
     return receipt;
@@ -182,7 +191,7 @@ const ACTIONS = {
   async cancel(code) {
     const receipt = await submit(() => payload.cancelTicket(code));
     if (receipt.status === 'ok') {
-      state.transferLink = null;
+      sessionStorage.removeItem(TRANSFER_ITEM);
       return ['ok', '转让已取消。', 'The transfer is cancelled.'];
     }
     return receipt;
@@ -206,11 +215,13 @@ async function run(action) {
     const code = codeId(state.verdict.code.gtin, state.verdict.code.serial);
     const outcome = await ACTIONS[action](code);
     if (Array.isArray(outcome)) {
-      state.message = outcome;
-    } else {
-      const [zh, en] = REASONS[outcome.reason] ?? ['账本拒绝了此操作。', 'The ledger refused this.'];
-      state.message = ['error', zh, `${en} (${outcome.reason}${outcome.detail ? `: ${outcome.detail}` : ''})`];
+      // Reload, so the whole page (status, path) shows the ledger's new state.
+      sessionStorage.setItem(FLASH_ITEM, JSON.stringify({ page: pageUrl, message: outcome }));
+      location.replace(pageUrl);
+      return;
     }
+    const [zh, en] = REASONS[outcome.reason] ?? ['账本拒绝了此操作。', 'The ledger refused this.'];
+    state.message = ['error', zh, `${en} (${outcome.reason}${outcome.detail ? `: ${outcome.detail}` : ''})`];
   } catch (e) {
     const words = e instanceof ServerError ? (REASONS[e.code] ?? ['提交失败。', 'Could not submit.']) : ['网络错误。', 'Network error.'];
     state.message = ['error', words[0], `${words[1]} (${e.message})`];
@@ -230,6 +241,13 @@ function render() {
   const pending = v?.ownership?.pending_ticket ?? null;
   const mine = me !== null && owner === me;
   const stolen = v?.flags?.includes('stolen') ?? false;
+  const link = pending === 'transfer' ? transferLink() : null;
+  if (v && !link) sessionStorage.removeItem(TRANSFER_ITEM);
+
+  if (state.message) {
+    const [kind, zh, en] = state.message;
+    parts.push(bilingual(zh, en, { class: kind === 'error' ? 'error' : kind === 'ok' ? 'owned' : 'muted', 'data-outcome': kind }));
+  }
 
   if (v && state.ticket && !mine) {
     if (!state.ticket.secret) {
@@ -241,6 +259,7 @@ function render() {
           ? bilingual('您收到了此商品的转让码。', 'You were given a transfer ticket for this item.')
           : bilingual('您持有此商品的认领码。', 'You hold the claim ticket for this item.'),
         transfer ? button('接收转让', 'Accept transfer', 'claim') : button('认领所有权', 'Claim ownership', 'claim'),
+        bilingual('所有权将归于保存在此浏览器中的密钥。', 'The item will belong to a key kept in this browser.', { class: 'muted' }),
       );
     } else {
       parts.push(bilingual('此链接的认领码已失效（已使用或已取消）。', 'The ticket in this link is no longer valid (used or cancelled).'));
@@ -253,12 +272,12 @@ function render() {
     } else {
       if (pending === 'transfer') {
         parts.push(bilingual('转让等待新物主接收。', 'A transfer is waiting for the next owner.'));
-        if (state.transferLink) {
+        if (link) {
           const qr = el('div', { class: 'qr', role: 'img', 'aria-label': 'QR' });
           // The library's own SVG of our link: numbers only, no text from elsewhere.
-          qr.innerHTML = renderSVG(state.transferLink, { border: 2 });
-          parts.push(el('a', { class: 'link', href: state.transferLink, 'data-transfer-link': '' }, state.transferLink), qr);
-          parts.push(bilingual('链接只显示这一次，请立即保存或发送。', 'The link is shown only now: save or send it.', { class: 'muted' }));
+          qr.innerHTML = renderSVG(link, { border: 2 });
+          parts.push(el('a', { class: 'link', href: link, 'data-transfer-link': '' }, link), qr);
+          parts.push(bilingual('链接只保存在此标签页中，请立即保存或发送。', 'The link is kept only in this tab: save or send it now.', { class: 'muted' }));
         }
         parts.push(button('取消转让', 'Cancel transfer', 'cancel', true));
       } else {
@@ -269,10 +288,6 @@ function render() {
     parts.push(bilingual('清除浏览器数据会丢失此密钥及所有权。', "Clearing this browser's data loses this key and the ownership.", { class: 'muted' }));
   } else if (v && owner && me && !state.ticket) {
     parts.push(bilingual('此商品的物主不是本浏览器的密钥。', "This item's owner is not this browser's key.", { class: 'muted', 'data-owned': 'no' }));
-  }
-  if (state.message) {
-    const [kind, zh, en] = state.message;
-    parts.push(bilingual(zh, en, { class: kind === 'error' ? 'error' : kind === 'ok' ? 'owned' : 'muted', 'data-outcome': kind }));
   }
   if (me) parts.push(el('p', { class: 'muted' }, '您的密钥 Your key: ', el('code', {}, `${me.slice(0, 16)}…`)));
   root.replaceChildren(...parts);

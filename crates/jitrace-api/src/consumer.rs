@@ -357,8 +357,9 @@ pub fn render(v: &Verdict) -> String {
         html.push_str("<section><h2>认领与转让 · Claim and transfer</h2>");
         match (&v.ownership.owner, v.ownership.pending_ticket.as_deref()) {
             (_, Some("claim")) => html.push_str(
-                "<p>此商品等待买家认领：请用收据上的认领码认领。<br>\
-                 This item waits for its buyer: claim it with the ticket on your receipt.</p>",
+                "<p>此商品等待买家认领：在手机上打开收据上的认领链接即可认领。<br>\
+                 This item waits for its buyer: open the claim link on your receipt on your \
+                 phone to claim it.</p>",
             ),
             (_, Some(_)) => html.push_str(
                 "<p>物主已发出转让码：新物主可用转让码接收。<br>\
@@ -373,11 +374,7 @@ pub fn render(v: &Verdict) -> String {
             }
             (None, None) => html.push_str("<p>此商品尚无物主。No owner is recorded.</p>"),
         }
-        html.push_str(
-            "<p class=\"muted\">认领链接印在收据上：在手机上打开即可认领。您的密钥只保存在此浏览器中。<br>\
-             The claim link is on your receipt: open it on your phone to claim the item. Your key \
-             stays in this browser.</p><div id=\"wallet\" class=\"wallet\" aria-live=\"polite\"></div>",
-        );
+        html.push_str("<div id=\"wallet\" class=\"wallet\" aria-live=\"polite\"></div>");
         let _ = write!(
             html,
             "<script type=\"importmap\">{}</script>\
