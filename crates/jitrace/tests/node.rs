@@ -3,13 +3,12 @@
 
 mod common;
 
-use common::{BIN, Node, eventually, free_addr, start, wait_demo};
+use common::{BIN, demo_code, eventually, free_addr, start, wait_demo};
 use jitrace_client::Client;
-use jitrace_types::{Gtin, Hash};
+use jitrace_types::Hash;
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
+    process::{Command, Output},
     time::Duration,
 };
 
@@ -187,17 +186,13 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
 
     // The printed demo URLs give every verdict: a consumer's scan through the real node.
     let http = reqwest::Client::new();
-    let codes = std::fs::read_to_string(data_dir.join("demo-codes.txt")).unwrap();
     for (kind, verdict, reason) in [
         ("sold", "genuine", Some("already_sold")),
         ("unsold", "genuine", None),
         ("cloned", "warning", Some("clone_suspected")),
         ("forged", "counterfeit", Some("signature_invalid")),
     ] {
-        let path = codes
-            .lines()
-            .find_map(|line| line.strip_prefix(kind).map(str::trim))
-            .unwrap_or_else(|| panic!("no {kind} demo code"));
+        let path = demo_code(&data_dir, kind);
         let answer: serde_json::Value = http
             .get(format!("{}{path}&lat=31.23&lon=121.47", node.url))
             .header("accept", "application/json")

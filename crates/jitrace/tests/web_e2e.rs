@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{Node, free_addr, start, wait_demo};
+use common::{Node, demo_code, free_addr, start, wait_demo};
 use jitrace_client::{Client, dto::TxState};
 use jitrace_types::{
     Gtin, OrgId, SecretKey,
@@ -27,12 +27,7 @@ async fn sell_with_claim_ticket(
     data_dir: &std::path::Path,
     ticket: &TicketSecret,
 ) -> String {
-    let codes = std::fs::read_to_string(data_dir.join("demo-codes.txt")).unwrap();
-    let path = codes
-        .lines()
-        .find_map(|line| line.strip_prefix("unsold").map(str::trim))
-        .expect("an unsold demo code")
-        .to_string();
+    let path = demo_code(data_dir, "unsold");
     // `/01/{gtin}/21/{serial}?8030={signature}`
     let (link, signature) = path.split_once("?8030=").unwrap();
     let parts: Vec<&str> = link.split('/').collect();
@@ -138,23 +133,13 @@ async fn e2e_claim_and_transfer_in_chromium() {
             .expect("the script's result line"),
     )
     .unwrap();
-    let verdict: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}{path}", node.url))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let verdict = Client::new(&node.url)
+        .verdict(&format!("{}{path}", node.url), None)
         .await
         .unwrap();
-    assert_eq!(
-        verdict["ownership"]["owner"], result["second_key"],
-        "{verdict}"
-    );
+    let second_key = result["second_key"].as_str().unwrap();
+    assert_eq!(verdict.ownership.owner.as_deref(), Some(second_key));
     assert_ne!(result["first_key"], result["second_key"]);
-    assert_eq!(
-        verdict["ownership"]["pending_ticket"],
-        serde_json::Value::Null
-    );
+    assert_eq!(verdict.ownership.pending_ticket, None);
     drop(node);
 }

@@ -91,3 +91,15 @@ pub async fn wait_demo(client: &Client, data_dir: &Path) {
     })
     .await;
 }
+
+/// The path of the demo code of `kind` (`sold`, `unsold`, `cloned`, `forged`) from the data
+/// directory's `demo-codes.txt`: `/01/{gtin}/21/{serial}?8030=…`.
+#[allow(dead_code)]
+pub fn demo_code(data_dir: &Path, kind: &str) -> String {
+    let codes = std::fs::read_to_string(data_dir.join("demo-codes.txt")).unwrap();
+    codes
+        .lines()
+        .find_map(|line| line.strip_prefix(kind).map(str::trim))
+        .unwrap_or_else(|| panic!("no {kind} demo code"))
+        .to_string()
+}
