@@ -61,10 +61,6 @@ async function act(page, label, expected = 'ok') {
   return text;
 }
 
-async function ownKey(page) {
-  return page.evaluate(() => localStorage.getItem('jitrace.owner-key'));
-}
-
 async function fitsPhone(page, what) {
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   if (width > WIDTH) problems.push(`${what}: the page is ${width}px wide at ${WIDTH}px`);
@@ -138,9 +134,7 @@ try {
   await browser.close();
 }
 
-/** The page's public key, from the fingerprint it prints and the stored seed's derivation. */
+/** The public key this page uses for the item (its full hex, beside the fingerprint shown). */
 async function keyOf(page) {
-  const seed = await ownKey(page);
-  const { publicKey, toHex, fromHex } = await import('../js/tx.js');
-  return toHex(publicKey(fromHex(seed)));
+  return page.locator('[data-key]').getAttribute('data-key');
 }

@@ -1,7 +1,9 @@
 // The consumer page's owner actions: claim with the ticket in the link's fragment, and, for
 // the owner, transfer, cancel a transfer, report lost/stolen and withdraw the report.
 //
-// The owner's key is an Ed25519 seed kept in this browser (localStorage), made on first need.
+// The owner's keys come from one seed kept in this browser (localStorage), made on first need:
+// each item gets its own key derived from that seed, so the public owner keys of two items owned
+// here cannot be linked to each other.
 // Ticket secrets travel only in URL fragments, which browsers never send to the server; the
 // page signs the ticket proof and the transaction here and submits only the signed bytes.
 
@@ -18,9 +20,10 @@ import {
   toBase64Url,
   toHex,
 } from './tx.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { renderSVG } from 'uqr';
 
-const KEY_ITEM = 'jitrace.owner-key';
+const SEED_ITEM = 'jitrace.seed';
 const DEVICE_ITEM = 'jitrace.device';
 // Per tab (sessionStorage): the outcome shown after the page reloads with the ledger's new
 // state, and the transfer link made here (its secret is nowhere else).
@@ -74,15 +77,23 @@ function ticketFromFragment() {
   return null;
 }
 
-function storedKey() {
-  const text = localStorage.getItem(KEY_ITEM);
+function storedSeed() {
+  const text = localStorage.getItem(SEED_ITEM);
   return text && /^[0-9a-f]{64}$/.test(text) ? fromHex(text) : null;
 }
 
-function ensureKey() {
-  const key = storedKey() ?? randomSeed();
-  localStorage.setItem(KEY_ITEM, toHex(key));
-  return key;
+function ensureSeed() {
+  const seed = storedSeed() ?? randomSeed();
+  localStorage.setItem(SEED_ITEM, toHex(seed));
+  return seed;
+}
+
+/** This browser's key (an Ed25519 seed) for one item. */
+function itemKey(seed, code) {
+  const serial = new Uint8Array(8);
+  new DataView(serial.buffer).setBigUint64(0, code.serial, false);
+  const utf8 = new TextEncoder();
+  return sha256(Uint8Array.from([...utf8.encode('jitrace/v1/item-key'), ...seed, ...utf8.encode(code.gtin), ...serial]));
 }
 
 function deviceName() {
@@ -144,9 +155,10 @@ async function nextNonce(key) {
   return BigInt((await getJson(`/v1/accounts/${toHex(publicKey(key))}/nonce`)).next_nonce);
 }
 
-/** Signs and submits `makePayload(chainId, key)`; resolves to the receipt (`ok` or `rejected`). */
-async function submit(makePayload) {
-  const key = ensureKey();
+/** Signs `makePayload(chainId, key)` with this browser's key for `code` and submits it; resolves
+ * to the receipt (`ok` or `rejected`). */
+async function submit(code, makePayload) {
+  const key = itemKey(ensureSeed(), code);
   const id = await chainId();
   const tx = signTransaction({ chainId: id, seed: key, nonce: await nextNonce(key), payload: makePayload(id, key) });
   const response = await fetch('/v1/tx', {
@@ -170,17 +182,20 @@ async function submit(makePayload) {
 const ACTIONS = {
   async claim(code) {
     const secret = state.ticket.secret;
-    const receipt = await submit((id, key) => {
+    const receipt = await submit(code, (id, key) => {
       const owner = publicKey(key);
       const device = devicePseudonym(id, deviceName());
       return payload.redeemTicket(code, publicKey(secret), ticketProof(secret, code, owner, device), device);
     });
     // On success the page reloads without the fragment: the spent secret leaves the address bar.
-    return receipt.status === 'ok' ? ['ok', '认领成功：此商品现在归您所有。', 'Claimed: you now own this item.'] : receipt;
+    if (receipt.status !== 'ok') return receipt;
+    return state.ticket.kind === 'transfer'
+      ? ['ok', '接收成功：此商品现在归您所有。', 'Transfer accepted: you now own this item.']
+      : ['ok', '认领成功：此商品现在归您所有。', 'Claimed: you now own this item.'];
   },
   async transfer(code) {
     const secret = randomSeed();
-    const receipt = await submit(() => payload.issueTransferTicket(code, publicKey(secret)));
+    const receipt = await submit(code, () => payload.issueTransferTicket(code, publicKey(secret)));
     if (receipt.status === 'ok') {
       const link = `${location.origin}${pageUrl}#transfer=${toBase64Url(secret)}`;
       sessionStorage.setItem(TRANSFER_ITEM, JSON.stringify({ page: pageUrl, link }));
@@ -189,7 +204,7 @@ const ACTIONS = {
     return receipt;
   },
   async cancel(code) {
-    const receipt = await submit(() => payload.cancelTicket(code));
+    const receipt = await submit(code, () => payload.cancelTicket(code));
     if (receipt.status === 'ok') {
       sessionStorage.removeItem(TRANSFER_ITEM);
       return ['ok', '转让已取消。', 'The transfer is cancelled.'];
@@ -197,11 +212,11 @@ const ACTIONS = {
     return receipt;
   },
   async report(code) {
-    const receipt = await submit(() => payload.reportStolen(code));
+    const receipt = await submit(code, () => payload.reportStolen(code));
     return receipt.status === 'ok' ? ['ok', '已报失。', 'Reported lost or stolen.'] : receipt;
   },
   async withdraw(code) {
-    const receipt = await submit(() => payload.clearStolen(code));
+    const receipt = await submit(code, () => payload.clearStolen(code));
     return receipt.status === 'ok' ? ['ok', '报失已撤销。', 'The report is withdrawn.'] : receipt;
   },
 };
@@ -235,8 +250,8 @@ async function run(action) {
 function render() {
   const v = state.verdict;
   const parts = [];
-  const key = storedKey();
-  const me = key ? toHex(publicKey(key)) : null;
+  const seed = storedSeed();
+  const me = v && seed ? toHex(publicKey(itemKey(seed, codeId(v.code.gtin, v.code.serial)))) : null;
   const owner = v?.ownership?.owner ?? null;
   const pending = v?.ownership?.pending_ticket ?? null;
   const mine = me !== null && owner === me;
@@ -289,7 +304,9 @@ function render() {
   } else if (v && owner && me && !state.ticket) {
     parts.push(bilingual('此商品的物主不是本浏览器的密钥。', "This item's owner is not this browser's key.", { class: 'muted', 'data-owned': 'no' }));
   }
-  if (me) parts.push(el('p', { class: 'muted' }, '您的密钥 Your key: ', el('code', {}, `${me.slice(0, 16)}…`)));
+  if (me) {
+    parts.push(el('p', { class: 'muted' }, '您对此商品的密钥 Your key for this item: ', el('code', { 'data-key': me }, `${me.slice(0, 16)}…`)));
+  }
   root.replaceChildren(...parts);
   for (const b of root.querySelectorAll('button')) b.disabled = state.busy;
 }
