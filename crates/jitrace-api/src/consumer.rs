@@ -1,20 +1,31 @@
 //! The consumer page: what a phone shows after scanning a printed code. Server-rendered,
-//! mobile-first, no scripts, styles inline, nothing from elsewhere; every text from the ledger
-//! is escaped, and a strict Content-Security-Policy is set.
+//! mobile-first, styles inline, nothing from elsewhere; every text from the ledger is escaped,
+//! and a strict Content-Security-Policy is set. The verdict needs no script; the one module the
+//! page loads (`web/js/ownership.js`, from this node's `/assets`) adds the owner's actions —
+//! claim, transfer, lost/stolen — signed in the browser with a key kept in the browser.
 
-use crate::{ApiError, pages::escape_html as esc};
+use crate::{ApiError, assets, pages::escape_html as esc};
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use jitrace_client::dto::{PublicPlace, Severity, Verdict, VerdictKind};
-use std::fmt::Write as _;
+use std::{fmt::Write as _, sync::LazyLock};
 
-/// The page's Content-Security-Policy: no scripts at all, media and images from this node
-/// only, inline styles (the page's own), no framing, no forms.
-pub const CSP: &str = "default-src 'none'; img-src 'self'; media-src 'self'; \
-                       style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; \
-                       frame-ancestors 'none'";
+/// The page's Content-Security-Policy: scripts only from this node plus the one inline import
+/// map (by its hash), requests to this node only, media and images from this node only, inline
+/// styles (the page's own), no framing, no forms.
+pub fn csp() -> &'static str {
+    static CSP: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "default-src 'none'; script-src 'self' {}; connect-src 'self'; img-src 'self'; \
+             media-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
+            assets::import_map_csp()
+        )
+    });
+    &CSP
+}
 
 /// An HTML answer with the page's security headers.
 pub(crate) fn page(status: StatusCode, html: &str) -> Response {
@@ -30,7 +41,7 @@ pub(crate) fn page(status: StatusCode, html: &str) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp()),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -64,6 +75,15 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .2
 .muted{color:#666;font-size:.9rem}
 code{background:#f0f0f0;padding:0 .2rem;border-radius:3px;word-break:break-all}
 ol.path{padding-left:1.4rem}
+.wallet:empty{display:none}
+.wallet p{margin:.5rem 0}
+.wallet button{display:block;width:100%;min-height:3rem;margin:.5rem 0;padding:.6rem 1rem;font:inherit;font-size:1.05rem;border:0;border-radius:10px;background:#0060df;color:#fff}
+.wallet button.secondary{background:#e8e8ed;color:#1d1d1f}
+.wallet button:disabled{opacity:.6}
+.wallet .owned{color:#1a7f37;font-weight:600}
+.wallet .error{color:#c62828}
+.wallet .link{display:block;word-break:break-all;background:#f0f0f0;padding:.5rem;border-radius:6px;font-size:.85rem}
+.wallet .qr{display:block;width:min(16rem,100%);margin:.5rem auto;padding:.5rem;background:#fff}
 "#;
 
 fn head(title: &str) -> String {
@@ -337,8 +357,9 @@ pub fn render(v: &Verdict) -> String {
         html.push_str("<section><h2>认领与转让 · Claim and transfer</h2>");
         match (&v.ownership.owner, v.ownership.pending_ticket.as_deref()) {
             (_, Some("claim")) => html.push_str(
-                "<p>此商品等待买家认领：请用收据上的认领码认领。<br>\
-                 This item waits for its buyer: claim it with the ticket on your receipt.</p>",
+                "<p>此商品等待买家认领：在手机上打开收据上的认领链接即可认领。<br>\
+                 This item waits for its buyer: open the claim link on your receipt on your \
+                 phone to claim it.</p>",
             ),
             (_, Some(_)) => html.push_str(
                 "<p>物主已发出转让码：新物主可用转让码接收。<br>\
@@ -353,13 +374,13 @@ pub fn render(v: &Verdict) -> String {
             }
             (None, None) => html.push_str("<p>此商品尚无物主。No owner is recorded.</p>"),
         }
-        html.push_str(
-            "<p class=\"muted\">现在可用命令行或 API 认领/转让（浏览器钱包即将推出）：\
-             提交签名交易 <code>redeem_ticket</code> / <code>issue_transfer_ticket</code> 到 \
-             <code>POST /v1/tx</code>，或使用 <code>jitrace</code> 命令行。<br>\
-             Today, claim or transfer with the CLI or the API (a browser wallet comes later): \
-             submit a signed <code>redeem_ticket</code> or <code>issue_transfer_ticket</code> \
-             transaction to <code>POST /v1/tx</code>, or use the <code>jitrace</code> CLI.</p>",
+        html.push_str("<div id=\"wallet\" class=\"wallet\" aria-live=\"polite\"></div>");
+        let _ = write!(
+            html,
+            "<script type=\"importmap\">{}</script>\
+             <script type=\"module\" src=\"{}\"></script>",
+            assets::import_map(),
+            esc(&assets::asset_url("js/ownership.js"))
         );
         html.push_str("</section>\n");
     }

@@ -17,8 +17,8 @@ use axum::{
 use commonware_codec::DecodeExt as _;
 use jitrace_chain::Block;
 use jitrace_client::dto::{
-    AccountView, BatchList, BatchView, BlockView, ErrorBody, ErrorDetail, LicenceView, OrgList,
-    OrgView, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitOutcome,
+    AccountView, BatchList, BatchView, BlockView, ErrorBody, ErrorDetail, LicenceView, NonceView,
+    OrgList, OrgView, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitOutcome,
     SubmitRequest, Submitted, TxStatus,
 };
 use jitrace_ledger::state::{
@@ -271,6 +271,30 @@ pub(crate) async fn account(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no account for key {key}")))?;
     Ok(Json(account_view(&key, &account)))
+}
+
+/// The nonce a key's next transaction uses; 1 for a key without an account.
+#[utoipa::path(
+    get, path = "/v1/accounts/{key}/nonce", tag = "registry",
+    params(("key" = String, Path, description = "Public key: 64 hex digits")),
+    responses(
+        (status = 200, description = "The last and the next nonce", body = NonceView),
+        (status = 400, description = "Not a public key", body = ErrorBody),
+    )
+)]
+pub(crate) async fn account_nonce(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+) -> Result<Json<NonceView>, ApiError> {
+    let key = parse_param(&text, PublicKey::from_hex)?;
+    let nonce = read_record::<Account>(api.state.as_ref(), StateKey::Account(key))
+        .await?
+        .map_or(0, |account| account.nonce);
+    Ok(Json(NonceView {
+        key: key.to_hex(),
+        nonce,
+        next_nonce: nonce.saturating_add(1),
+    }))
 }
 
 /// Which page of a list to read.

@@ -20,6 +20,7 @@
 mod admission;
 pub mod alerts;
 pub mod analytics;
+mod assets;
 pub mod auth;
 mod b2b;
 pub mod consumer;
@@ -127,6 +128,7 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::tx_status))
         .routes(routes!(endpoints::block))
         .routes(routes!(endpoints::account))
+        .routes(routes!(endpoints::account_nonce))
         .routes(routes!(endpoints::orgs))
         .routes(routes!(endpoints::org))
         .routes(routes!(endpoints::licence))
@@ -185,6 +187,12 @@ fn router_shared(state: Shared) -> Router {
     api.route("/", get(pages::index))
         .route("/metrics", get(pages::metrics))
         .route("/healthz", get(pages::healthz))
+        .route("/assets/{build}/{*path}", get(assets::serve))
+        // Browsers ask for it on every page; an empty answer keeps their consoles clean.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(pages::not_found)
         // Applies to the routes registered so far: keep it after the last route.

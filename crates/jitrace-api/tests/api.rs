@@ -507,6 +507,18 @@ async fn accounts() {
     get(&f.router, "/v1/accounts/not-a-key")
         .await
         .error(StatusCode::BAD_REQUEST, "bad_request");
+
+    // Every key has a next nonce, with or without an account.
+    let nonce = get_ok(&f.router, &format!("/v1/accounts/{op}/nonce")).await;
+    assert_eq!(nonce, json!({ "key": op, "nonce": 2, "next_nonce": 3 }));
+    let nonce = get_ok(&f.router, &format!("/v1/accounts/{stranger}/nonce")).await;
+    assert_eq!(
+        nonce,
+        json!({ "key": stranger.to_hex(), "nonce": 0, "next_nonce": 1 })
+    );
+    get(&f.router, "/v1/accounts/not-a-key/nonce")
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
 }
 
 #[tokio::test]
@@ -727,6 +739,7 @@ async fn openapi_lists_every_endpoint() {
         "/v1/tx/{hash}",
         "/v1/blocks/{height}",
         "/v1/accounts/{key}",
+        "/v1/accounts/{key}/nonce",
         "/v1/orgs",
         "/v1/orgs/{id}",
         "/v1/licences/{id}",

@@ -331,7 +331,13 @@ async fn the_consumer_page_shows_the_verdict_and_escapes_text() {
         .to_str()
         .unwrap();
     assert!(csp.contains("default-src 'none'"), "{csp}");
-    assert!(!csp.contains("script-src"), "{csp}");
+    // Scripts: this node's files and the one inline import map, by hash; nothing inline else.
+    let scripts = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap_or_default();
+    assert!(scripts.contains("'self' 'sha256-"), "{csp}");
+    assert!(!scripts.contains("unsafe"), "{csp}");
     assert!(page.body.contains("正品 · Genuine"), "{}", page.body);
     assert!(page.body.contains("Acme Red 2024"));
     assert!(page.body.contains("银川"));
@@ -340,7 +346,12 @@ async fn the_consumer_page_shows_the_verdict_and_escapes_text() {
         page.body
             .contains(&format!("/v1/media/{}", f.media_hash.to_hex()))
     );
-    assert!(!page.body.contains("<script"));
+    assert_eq!(
+        our_scripts(&page.body),
+        2,
+        "the import map and the ownership module"
+    );
+    check_assets(&f.router, &page.body).await;
 
     let page = get_with(&f.router, &link(500), "text/html").await;
     assert!(page.body.contains("假冒 · Counterfeit"));
@@ -370,13 +381,69 @@ async fn the_consumer_page_shows_the_verdict_and_escapes_text() {
     );
     let page = get_with(&f.router, &link(UNSOLD), "text/html").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(!page.body.contains("<script"), "{}", page.body);
+    assert_eq!(our_scripts(&page.body), 2, "{}", page.body);
+    assert!(!page.body.contains("<script>alert"), "{}", page.body);
     assert!(!page.body.contains("<img src=x"), "{}", page.body);
     assert!(!page.body.contains("<b>bold"), "{}", page.body);
     assert!(
         page.body
             .contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;")
     );
+}
+
+/// How many `<script` tags a page has (ours: the import map and one module).
+fn our_scripts(body: &str) -> usize {
+    body.matches("<script").count()
+}
+
+/// The page's import map and module point at embedded files, served as immutable JavaScript.
+async fn check_assets(router: &Router, body: &str) {
+    let tag = "<script type=\"importmap\">";
+    let start = body.find(tag).expect("an import map") + tag.len();
+    let map: Value =
+        serde_json::from_str(&body[start..start + body[start..].find("</script>").unwrap()])
+            .expect("the import map is JSON");
+    let module = body
+        .split("<script type=\"module\" src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a module script");
+    let mut urls: Vec<String> = map["imports"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    urls.push(module.to_string());
+    urls.push(module.replace("ownership.js", "tx.js"));
+    for url in &urls {
+        let answer = get_with(router, url, "*/*").await;
+        assert_eq!(answer.status, StatusCode::OK, "{url}");
+        assert_eq!(
+            answer.headers[header::CONTENT_TYPE],
+            "text/javascript; charset=utf-8",
+            "{url}"
+        );
+        assert!(
+            answer.headers[header::CACHE_CONTROL]
+                .to_str()
+                .unwrap()
+                .contains("immutable"),
+            "{url}"
+        );
+    }
+    let missing = get_with(router, &module.replace("ownership.js", "nope.js"), "*/*").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let escape = get_with(
+        router,
+        &module.replace("js/ownership.js", "../Cargo.toml"),
+        "*/*",
+    )
+    .await;
+    assert_ne!(escape.status, StatusCode::OK);
+    let stale = get_with(router, "/assets/000000000000/js/tx.js", "*/*").await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(stale.headers[header::CACHE_CONTROL], "no-cache");
 }
 
 async fn post_scan(router: &Router, body: Value) -> Answer {

@@ -362,6 +362,21 @@ pub struct AccountView {
     pub orgs: Vec<String>,
 }
 
+/// The nonce a key's next transaction uses: `GET /v1/accounts/{key}/nonce`. Unlike the account
+/// itself, every key has one (a key without an account starts at 1), so a browser signing its
+/// first transaction asks without a 404.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NonceView {
+    /// The public key.
+    pub key: String,
+    /// The last accepted nonce (0 for a key without an account).
+    pub nonce: u64,
+    /// The nonce the key's next transaction must use, unless others of its transactions are
+    /// still waiting in a mempool.
+    pub next_nonce: u64,
+}
+
 /// A code-signing key of an organisation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -8,10 +8,8 @@
 //! B2B steps under test go through the CLI (`gate`, `assemble`, `recall`, `trace`).
 
 mod common;
-mod dev;
 
-use common::eventually;
-use dev::{cli, free_addr, start, wait_demo};
+use common::{cli, eventually, free_addr, start, wait_demo};
 use jitrace_client::Client;
 use jitrace_types::{
     Gtin, LicenceId, OrgId, Payload, Role, SecretKey, Sscc, Transaction,

@@ -3,10 +3,8 @@
 //! and the ledger's reasons for every refusal.
 
 mod common;
-mod dev;
 
-use common::eventually;
-use dev::{RIESLING, cli, free_addr, start, wait_demo};
+use common::{RIESLING, cli, eventually, free_addr, start, wait_demo};
 use jitrace_client::Client;
 use serde_json::Value;
 use std::{path::Path, process::Output, time::Duration};

@@ -2,10 +2,8 @@
 //! SIGKILL and restarted, checked with `verify-chain`, and fed malformed input.
 
 mod common;
-mod dev;
 
-use common::{BIN, eventually};
-use dev::{cli, free_addr, start, wait_demo};
+use common::{BIN, cli, demo_code, eventually, free_addr, start, wait_demo};
 use jitrace_client::Client;
 use jitrace_types::Hash;
 use std::{
@@ -218,17 +216,13 @@ async fn malformed_input_is_rejected_and_changes_nothing() {
 
     // The printed demo URLs give every verdict: a consumer's scan through the real node.
     let http = reqwest::Client::new();
-    let codes = std::fs::read_to_string(data_dir.join("demo-codes.txt")).unwrap();
     for (kind, verdict, reason) in [
         ("sold", "genuine", Some("already_sold")),
         ("unsold", "genuine", None),
         ("cloned", "warning", Some("clone_suspected")),
         ("forged", "counterfeit", Some("signature_invalid")),
     ] {
-        let path = codes
-            .lines()
-            .find_map(|line| line.strip_prefix(kind).map(str::trim))
-            .unwrap_or_else(|| panic!("no {kind} demo code"));
+        let path = demo_code(&data_dir, kind);
         let answer: serde_json::Value = http
             .get(format!("{}{path}&lat=31.23&lon=121.47", node.url))
             .header("accept", "application/json")

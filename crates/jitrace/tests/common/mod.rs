@@ -1,6 +1,13 @@
 //! Helpers shared by the end-to-end tests of the binary.
 
-use std::time::{Duration, Instant};
+use jitrace_client::Client;
+use jitrace_types::Gtin;
+use std::{
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
 
 /// The `jitrace` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_jitrace");
@@ -19,4 +26,92 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// The demo's last product (its batch is the last demo transaction).
+#[allow(dead_code)]
+pub const RIESLING: &str = "09506000134376";
+
+/// A `jitrace dev` process, killed when dropped.
+#[allow(dead_code)] // not every test binary uses every helper
+pub struct Node {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free local address for the node's HTTP API.
+#[allow(dead_code)]
+pub fn free_addr() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// Starts `jitrace dev` in `data_dir`, serving HTTP on `addr`, logging beside the directory.
+#[allow(dead_code)]
+pub fn start(data_dir: &Path, addr: &str) -> Node {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.with_extension("log"))
+        .unwrap();
+    let child = Command::new(BIN)
+        .args(["dev", "--data-dir"])
+        .arg(data_dir)
+        .args(["--http", addr])
+        .env("JITRACE_LOG", "warn")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("the jitrace binary starts");
+    Node {
+        child,
+        url: format!("http://{addr}"),
+    }
+}
+
+/// Waits until the demo data is seeded: its batches are on chain and the node wrote the demo
+/// codes file, its last step.
+#[allow(dead_code)]
+pub async fn wait_demo(client: &Client, data_dir: &Path) {
+    let gtin = Gtin::parse(RIESLING).unwrap();
+    eventually("the demo data", Duration::from_secs(120), || async {
+        data_dir.join("demo-codes.txt").exists()
+            && client
+                .batches(&gtin)
+                .await
+                .map(|b| !b.is_empty())
+                .unwrap_or(false)
+    })
+    .await;
+}
+
+/// The path of the demo code of `kind` (`sold`, `unsold`, `cloned`, `forged`) from the data
+/// directory's `demo-codes.txt`: `/01/{gtin}/21/{serial}?8030=…`.
+#[allow(dead_code)]
+pub fn demo_code(data_dir: &Path, kind: &str) -> String {
+    let codes = std::fs::read_to_string(data_dir.join("demo-codes.txt")).unwrap();
+    codes
+        .lines()
+        .find_map(|line| line.strip_prefix(kind).map(str::trim))
+        .unwrap_or_else(|| panic!("no {kind} demo code"))
+        .to_string()
+}
+
+/// Runs a client command against `node`, signing with `key`, with `--json`.
+#[allow(dead_code)]
+pub fn cli(node: &str, key: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["--node", node, "--key"])
+        .arg(key)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -1,0 +1,116 @@
+//! The browser builds transactions itself (`web/js/tx.js`). This test pins the Rust encoding of
+//! every payload the consumer page signs in `web/test/vectors.json` and runs the JS test
+//! (`web/test/tx.test.js`, `node --test`) against the same file, so neither side can change
+//! the bytes without the other failing.
+//!
+//! After a deliberate change of the encoding: `JITRACE_UPDATE_VECTORS=1 cargo nextest run -p
+//! jitrace-api --test web_vectors`, then review the diff of `vectors.json`.
+
+use jitrace_api::device_pseudonym;
+use jitrace_types::{
+    Gtin, Hash, SecretKey, SignedTransaction, Transaction,
+    tx::{CodeId, Payload, TicketSecret},
+};
+use serde_json::json;
+use std::{path::PathBuf, process::Command};
+
+const CHAIN_ID: &str = "jitrace-dev";
+const NONCE: u64 = 7;
+/// Above 2^53, so the JS side must use BigInt.
+const SERIAL: u64 = 9_007_199_254_740_993;
+const DEVICE: &str = "phone-1";
+
+fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
+}
+
+fn vectors() -> serde_json::Value {
+    let owner = SecretKey::from_bytes([0x11; 32]).unwrap();
+    let ticket = TicketSecret([0x22; 32]);
+    let ticket_key = ticket.public_key().unwrap();
+    let code = CodeId {
+        gtin: Gtin::parse("09506000134352").unwrap(),
+        serial: SERIAL,
+    };
+    let device = device_pseudonym(CHAIN_ID, DEVICE);
+    let proof = |device: Option<&Hash>| ticket.redeem(&code, &owner.public_key(), device).unwrap();
+    let signed = |payload: Payload| {
+        let tx = Transaction {
+            chain_id: CHAIN_ID.into(),
+            signer: owner.public_key(),
+            nonce: NONCE,
+            payload,
+        };
+        let signed = tx.sign(&owner);
+        // What the API will do with it: decode, validate, verify.
+        let back = SignedTransaction::decode(&signed.encode()).unwrap();
+        assert_eq!(back.transaction().unwrap(), tx);
+        assert!(back.verify_signature(&owner.public_key()));
+        hex::encode(signed.encode())
+    };
+    json!({
+        "note": "Written by crates/jitrace-api/tests/web_vectors.rs; checked by web/test/tx.test.js.",
+        "chain_id": CHAIN_ID,
+        "nonce": NONCE,
+        "owner_seed": hex::encode([0x11; 32]),
+        "owner_public_key": owner.public_key().to_hex(),
+        "ticket_seed": hex::encode(ticket.0),
+        "ticket_public_key": ticket_key.to_hex(),
+        "gtin": code.gtin.to_string(),
+        "serial": SERIAL.to_string(),
+        "device": DEVICE,
+        "device_pseudonym": device.to_string(),
+        "ticket_proof": proof(Some(&device)).to_hex(),
+        "transactions": {
+            "redeem_ticket": signed(Payload::RedeemTicket {
+                code,
+                ticket: ticket_key,
+                proof: proof(Some(&device)),
+                device: Some(device),
+            }),
+            "redeem_ticket_without_device": signed(Payload::RedeemTicket {
+                code,
+                ticket: ticket_key,
+                proof: proof(None),
+                device: None,
+            }),
+            "issue_transfer_ticket": signed(Payload::IssueTransferTicket { code, ticket: ticket_key }),
+            "cancel_ticket": signed(Payload::CancelTicket { code }),
+            "report_stolen": signed(Payload::ReportStolen { code }),
+            "clear_stolen": signed(Payload::ClearStolen { code }),
+        },
+    })
+}
+
+#[test]
+fn browser_transactions_match_the_rust_encoding() {
+    let path = web_dir().join("test/vectors.json");
+    let expected = serde_json::to_string_pretty(&vectors()).unwrap() + "\n";
+    if std::env::var_os("JITRACE_UPDATE_VECTORS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let pinned = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        pinned == expected,
+        "{} differs from the Rust encoding; if the change is deliberate, rerun with \
+         JITRACE_UPDATE_VECTORS=1 and review the diff",
+        path.display()
+    );
+
+    let web = web_dir();
+    assert!(
+        web.join("node_modules/@noble/ed25519").is_dir(),
+        "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
+    );
+    let out = Command::new("node")
+        .args(["--test", "test/tx.test.js"])
+        .current_dir(&web)
+        .output()
+        .expect("node is not installed: the browser encoding is tested with `node --test`");
+    assert!(
+        out.status.success(),
+        "web/test/tx.test.js failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

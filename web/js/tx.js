@@ -1,0 +1,226 @@
+// Jitrace transactions in the browser: the borsh encoding of the owner's payloads, ticket
+// proofs and signed transactions, byte for byte as `jitrace_types::tx` writes them.
+//
+// Invariant: `crates/jitrace-api/tests/web_vectors.rs` writes reference bytes for every payload
+// built here (web/test/vectors.json) and runs web/test/tx.test.js against them, so this file
+// and the Rust types cannot drift apart silently. Pure: no DOM, no network, no storage.
+
+import * as ed from '@noble/ed25519';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+
+// Synchronous signing: WebCrypto (the async default) exists only on HTTPS and localhost pages.
+ed.hashes.sha512 = sha512;
+
+/** Signature domains (`jitrace_types::keys::domain`). */
+export const DOMAIN = { TRANSACTION: 'jitrace/v1/tx', TICKET: 'jitrace/v1/ticket' };
+
+/** `Payload` variant indices, in declaration order (a consensus fact: never renumber). */
+const VARIANT = {
+  RedeemTicket: 14,
+  IssueTransferTicket: 15,
+  CancelTicket: 16,
+  ReportStolen: 17,
+  ClearStolen: 18,
+};
+
+const utf8 = new TextEncoder();
+
+/** Borsh writer for the few types these payloads use. */
+class Writer {
+  constructor() {
+    this.parts = [];
+  }
+  bytes(b) {
+    this.parts.push(Uint8Array.from(b));
+    return this;
+  }
+  fixed(b, len) {
+    if (b.length !== len) throw new Error(`expected ${len} bytes, got ${b.length}`);
+    return this.bytes(b);
+  }
+  u8(n) {
+    return this.bytes([n]);
+  }
+  u32(n) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n, true);
+    return this.bytes(b);
+  }
+  u64(n) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(n)), true);
+    return this.bytes(b);
+  }
+  /** `Vec<u8>` and `String`: u32 length, then the bytes. */
+  vec(b) {
+    return this.u32(b.length).bytes(b);
+  }
+  string(s) {
+    return this.vec(utf8.encode(s));
+  }
+  option(value, write) {
+    if (value == null) return this.u8(0);
+    this.u8(1);
+    write(value);
+    return this;
+  }
+  finish() {
+    const out = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+/**
+ * A code id from the verdict's `gtin` (14 digits) and `serial` (decimal text, u64).
+ * @returns {{gtin: string, serial: bigint}}
+ */
+export function codeId(gtin, serial) {
+  if (!/^\d{14}$/.test(gtin)) throw new Error('a GTIN has 14 digits');
+  if (!/^(0|[1-9]\d{0,19})$/.test(String(serial))) throw new Error('a serial is a decimal number');
+  const value = BigInt(serial);
+  if (value >= 1n << 64n) throw new Error('a serial fits 64 bits');
+  return { gtin, serial: value };
+}
+
+function writeCode(w, code) {
+  // `Gtin` is its 14 ASCII digits; the serial a u64.
+  w.fixed(utf8.encode(code.gtin), 14).u64(code.serial);
+}
+
+function serialBigEndian(serial) {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, serial, false);
+  return b;
+}
+
+/** Payload builders: `{kind, write(w)}`. */
+export const payload = {
+  redeemTicket: (code, ticket, proof, device) => ({
+    kind: 'redeem_ticket',
+    write: (w) => {
+      w.u8(VARIANT.RedeemTicket);
+      writeCode(w, code);
+      w.fixed(ticket, 32).fixed(proof, 64).option(device, (d) => w.fixed(d, 32));
+    },
+  }),
+  issueTransferTicket: (code, ticket) => ({
+    kind: 'issue_transfer_ticket',
+    write: (w) => {
+      w.u8(VARIANT.IssueTransferTicket);
+      writeCode(w, code);
+      w.fixed(ticket, 32);
+    },
+  }),
+  cancelTicket: (code) => codeOnly('cancel_ticket', VARIANT.CancelTicket, code),
+  reportStolen: (code) => codeOnly('report_stolen', VARIANT.ReportStolen, code),
+  clearStolen: (code) => codeOnly('clear_stolen', VARIANT.ClearStolen, code),
+};
+
+function codeOnly(kind, variant, code) {
+  return { kind, write: (w) => writeCode(w.u8(variant), code) };
+}
+
+/** The payload's borsh bytes alone. */
+export function encodePayload(p) {
+  const w = new Writer();
+  p.write(w);
+  return w.finish();
+}
+
+/** The message Ed25519 signs for `domain`: `varint(len(domain)) ‖ domain ‖ message`. */
+export function framed(domain, message) {
+  const ns = utf8.encode(domain);
+  const len = [];
+  for (let n = ns.length; ; n >>>= 7) {
+    if (n < 0x80) {
+      len.push(n);
+      break;
+    }
+    len.push((n & 0x7f) | 0x80);
+  }
+  return new Writer().bytes(len).bytes(ns).bytes(message).finish();
+}
+
+/** Signs `message` in `domain` with a 32-byte Ed25519 seed. */
+export function sign(seed, domain, message) {
+  return ed.sign(framed(domain, message), seed);
+}
+
+/** The public key of a 32-byte Ed25519 seed. */
+export function publicKey(seed) {
+  return ed.getPublicKey(seed);
+}
+
+/** A fresh 32-byte seed from the browser's randomness. */
+export function randomSeed() {
+  return ed.utils.randomSecretKey();
+}
+
+/** What a ticket key signs to redeem (`tx::redeem_message`). */
+export function redeemMessage(code, owner, device) {
+  return new Writer()
+    .fixed(utf8.encode(code.gtin), 14)
+    .bytes(serialBigEndian(code.serial))
+    .fixed(owner, 32)
+    .fixed(device ?? new Uint8Array(32), 32)
+    .finish();
+}
+
+/** The ticket key's proof giving `code` to `owner` (`TicketSecret::redeem`). */
+export function ticketProof(ticketSeed, code, owner, device) {
+  return sign(ticketSeed, DOMAIN.TICKET, redeemMessage(code, owner, device));
+}
+
+/** A device pseudonym as the scan gateway computes it (`scans::device_pseudonym`). */
+export function devicePseudonym(chainId, device) {
+  const id = utf8.encode(chainId);
+  const len = new Uint8Array(8);
+  new DataView(len.buffer).setBigUint64(0, BigInt(id.length), false);
+  return sha256(
+    new Writer().bytes(utf8.encode('jitrace/v1/device')).bytes(len).bytes(id).bytes(utf8.encode(device)).finish(),
+  );
+}
+
+/**
+ * A signed transaction's wire bytes: `SignedTransaction { body: borsh(Transaction), signature }`.
+ * @param {{chainId: string, seed: Uint8Array, nonce: bigint|number, payload: object}} tx
+ */
+export function signTransaction({ chainId, seed, nonce, payload: p }) {
+  const w = new Writer().string(chainId).fixed(publicKey(seed), 32).u64(nonce);
+  p.write(w);
+  const body = w.finish();
+  const signature = sign(seed, DOMAIN.TRANSACTION, body);
+  return new Writer().vec(body).fixed(signature, 64).finish();
+}
+
+/** Lower-case hex. */
+export function toHex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Bytes from hex; throws on anything else. */
+export function fromHex(text) {
+  if (!/^([0-9a-fA-F]{2})*$/.test(text)) throw new Error('not hex');
+  return Uint8Array.from(text.match(/../g) ?? [], (h) => parseInt(h, 16));
+}
+
+/** Unpadded base64url, as ticket links carry secrets. */
+export function toBase64Url(bytes) {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** Bytes from unpadded base64url; `null` for anything else. */
+export function fromBase64Url(text) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  try {
+    const bin = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
