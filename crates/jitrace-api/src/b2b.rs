@@ -8,7 +8,7 @@
 //! block makes them final.
 
 use crate::{
-    ApiError, ApiState, Shared, admission, auth,
+    ApiError, ApiState, Shared, StateSource, admission, auth,
     auth::{Access, Caller},
     verdict::Reads,
     views::{
@@ -28,7 +28,7 @@ use jitrace_client::dto::{
 };
 use jitrace_ledger::{
     read,
-    state::{Batch, GateReason, GateVerdict, Recall, StateKey},
+    state::{Batch, CodeState, GateReason, GateVerdict, Recall, StateKey},
     trace::{self, TraceNode},
 };
 use jitrace_types::{
@@ -337,13 +337,17 @@ pub(crate) async fn trace_back(
     )
     .await?;
     let code = code_id(&gtin, serial)?;
-    let mut reads = Reads::new(api.state.as_ref());
-    let Some((node, truncated)) = reads.run(|r| trace::trace_back(r, &code)).await? else {
+    let Some(BackTrace {
+        node,
+        root,
+        recalled,
+        truncated,
+    }) = back_trace(api.state.as_ref(), &code).await?
+    else {
         return Err(ApiError::NotFound(format!(
             "no record of serial {serial} of GTIN {gtin}"
         )));
     };
-    let root = reads.run(|r| trace::root_of(r, node.state.clone())).await?;
     let allowed = [&node.state, &root]
         .iter()
         .flat_map(|s| [Some(&s.brand), s.custodian.as_ref()])
@@ -353,18 +357,6 @@ pub(crate) async fn trace_back(
         return Err(ApiError::Forbidden(
             "only the item's brand or holder traces it".into(),
         ));
-    }
-    let mut recalled = BTreeSet::new();
-    let mut stack = vec![&node];
-    while let Some(n) = stack.pop() {
-        if !reads
-            .run(|r| trace::recalls_of(r, &n.state))
-            .await?
-            .is_empty()
-        {
-            recalled.insert(n.state.code);
-        }
-        stack.extend(n.parts.iter());
     }
     let mut codes = 0;
     let item = node_view(&node, &recalled, &mut codes);
@@ -455,7 +447,7 @@ pub(crate) async fn trace_forward(
     let scope = parse_scope(&q)?;
     let mut reads = Reads::new(api.state.as_ref());
     let issuer = scope_issuer(&mut reads, &scope).await?;
-    let (items, truncated) = reads.run(|r| trace::trace_forward(r, &scope)).await?;
+    let (items, truncated) = forward_trace(api.state.as_ref(), &scope).await?;
     let sees_all = issuer.as_ref().is_some_and(|i| caller.member_of(i));
     let visible: Vec<_> = items
         .iter()
@@ -511,9 +503,7 @@ pub(crate) async fn recall(
     else {
         return Err(ApiError::NotFound(format!("{org} has no recall {number}")));
     };
-    let (items, truncated) = reads
-        .run(|r| trace::trace_forward(r, &recall.scope))
-        .await?;
+    let (items, truncated) = forward_trace(api.state.as_ref(), &recall.scope).await?;
     let progress = trace::recall_progress(&recall, &items);
     Ok(Json(RecallView {
         org: recall.org.to_string(),
@@ -531,4 +521,138 @@ pub(crate) async fn recall(
             .collect(),
         truncated: truncated || items.len() as u64 > MAX_PAGE,
     }))
+}
+
+/// A backward trace as the API answers it.
+pub struct BackTrace {
+    /// The code and its parts.
+    pub node: TraceNode,
+    /// The item the code is installed in, at the top (itself when installed nowhere).
+    pub root: CodeState,
+    /// The codes of the tree under an open recall themselves.
+    pub recalled: BTreeSet<CodeId>,
+    /// The trace stopped at its size limit.
+    pub truncated: bool,
+}
+
+/// The ledger's backward trace of `code` over `source`, its reads fetched level by level,
+/// concurrently (the ledger's helper would otherwise wait on one key at a time), and the
+/// recalls on every code in it.
+pub async fn back_trace(
+    source: &dyn StateSource,
+    code: &CodeId,
+) -> Result<Option<BackTrace>, ApiError> {
+    let mut reads = Reads::new(source);
+    let mut level = vec![*code];
+    let mut seen = 0usize;
+    while !level.is_empty() && seen < trace::MAX_TRACE_NODES {
+        reads
+            .fetch(level.iter().map(|c| StateKey::Code(*c)))
+            .await?;
+        let mut next = Vec::new();
+        let mut extra = Vec::new();
+        for c in &level {
+            if let Some(state) = reads.record::<CodeState>(StateKey::Code(*c)).await? {
+                extra.push(StateKey::Lot(c.gtin, state.lot.clone()));
+                extra.extend(recall_keys(&state));
+                next.extend(state.parts.iter().copied());
+            }
+        }
+        reads.fetch(extra).await?;
+        seen += level.len();
+        level = next;
+    }
+    let Some((node, truncated)) = reads.run(|r| trace::trace_back(r, code)).await? else {
+        return Ok(None);
+    };
+    let root = reads.run(|r| trace::root_of(r, node.state.clone())).await?;
+    let mut recalled = BTreeSet::new();
+    let mut stack = vec![&node];
+    while let Some(n) = stack.pop() {
+        if !reads
+            .run(|r| trace::recalls_of(r, &n.state))
+            .await?
+            .is_empty()
+        {
+            recalled.insert(n.state.code);
+        }
+        stack.extend(n.parts.iter());
+    }
+    Ok(Some(BackTrace {
+        node,
+        root,
+        recalled,
+        truncated,
+    }))
+}
+
+/// The keys [`trace::recalls_of`] reads for `state`.
+fn recall_keys(state: &CodeState) -> [StateKey; 3] {
+    [
+        StateKey::RecallsOn(RecallScope::Lot {
+            gtin: state.code.gtin,
+            lot: state.lot.clone(),
+        }),
+        StateKey::RecallsOn(RecallScope::Product(state.code.gtin)),
+        StateKey::RecallsOn(RecallScope::Issuer(state.brand.clone())),
+    ]
+}
+
+/// Codes fetched at once by [`forward_trace`].
+const FETCH_CHUNK: u64 = 1_000;
+
+/// The ledger's forward trace of `scope` over `source`: the lots' codes fetched a thousand at a
+/// time, concurrently, then the items they are installed in, level by level.
+pub async fn forward_trace(
+    source: &dyn StateSource,
+    scope: &RecallScope,
+) -> Result<(Vec<CodeState>, bool), ApiError> {
+    let mut reads = Reads::new(source);
+    let lots = reads.run(|r| trace::lots_in(r, scope)).await?;
+    let mut budget = trace::MAX_TRACE_NODES as u64;
+    for (gtin, lot) in &lots {
+        if budget == 0 {
+            break;
+        }
+        let Some(batch) = reads
+            .record::<Batch>(StateKey::Batch(*gtin, lot.clone()))
+            .await?
+        else {
+            continue;
+        };
+        let end = batch.first_serial.saturating_add(batch.count.min(budget));
+        budget = budget.saturating_sub(batch.count);
+        let mut start = batch.first_serial;
+        while start < end {
+            let stop = start.saturating_add(FETCH_CHUNK).min(end);
+            let ids: Vec<CodeId> = (start..stop)
+                .map(|serial| CodeId {
+                    gtin: *gtin,
+                    serial,
+                })
+                .collect();
+            reads.fetch(ids.iter().map(|c| StateKey::Code(*c))).await?;
+            // Up the assembly, a level at a time.
+            let mut level = ids;
+            for _ in 0..jitrace_ledger::state::MAX_ASSEMBLY_DEPTH {
+                let mut parents = BTreeSet::new();
+                for c in &level {
+                    if let Some(state) = reads.record::<CodeState>(StateKey::Code(*c)).await?
+                        && let Some(parent) = state.parent
+                    {
+                        parents.insert(parent);
+                    }
+                }
+                if parents.is_empty() {
+                    break;
+                }
+                reads
+                    .fetch(parents.iter().map(|c| StateKey::Code(*c)))
+                    .await?;
+                level = parents.into_iter().collect();
+            }
+            start = stop;
+        }
+    }
+    reads.run(|r| trace::trace_forward(r, scope)).await
 }

@@ -22,7 +22,7 @@ pub mod alerts;
 pub mod analytics;
 mod assets;
 pub mod auth;
-mod b2b;
+pub mod b2b;
 pub mod consumer;
 mod endpoints;
 mod error;

@@ -379,24 +379,7 @@ pub fn trace_forward<R: StateReader + ?Sized>(
     reader: &R,
     scope: &RecallScope,
 ) -> Result<(Vec<CodeState>, bool), Missing> {
-    let mut lots: Vec<(Gtin, String)> = Vec::new();
-    match scope {
-        RecallScope::Lot { gtin, lot } => lots.push((*gtin, lot.clone())),
-        RecallScope::Product(gtin) => lots_of(reader, gtin, &mut lots)?,
-        RecallScope::Issuer(org) => {
-            for page in 0.. {
-                let products: Option<ProductPage> =
-                    get(reader, &StateKey::OrgProducts(org.clone(), page))?;
-                let Some(products) = products else { break };
-                for gtin in &products.0 {
-                    lots_of(reader, gtin, &mut lots)?;
-                }
-                if (products.0.len() as u64) < PAGE_LEN {
-                    break;
-                }
-            }
-        }
-    }
+    let lots = lots_in(reader, scope)?;
     // Every code of each lot that has state, and the item it is in now.
     let mut roots = BTreeSet::new();
     let mut out = Vec::new();
@@ -422,6 +405,33 @@ pub fn trace_forward<R: StateReader + ?Sized>(
     }
     out.sort_by_key(|s| s.code);
     Ok((out, false))
+}
+
+/// The lots a scope covers: one lot, a product's lots, or the lots of every product of an
+/// issuer, in order.
+pub fn lots_in<R: StateReader + ?Sized>(
+    reader: &R,
+    scope: &RecallScope,
+) -> Result<Vec<(Gtin, String)>, Missing> {
+    let mut lots: Vec<(Gtin, String)> = Vec::new();
+    match scope {
+        RecallScope::Lot { gtin, lot } => lots.push((*gtin, lot.clone())),
+        RecallScope::Product(gtin) => lots_of(reader, gtin, &mut lots)?,
+        RecallScope::Issuer(org) => {
+            for page in 0.. {
+                let products: Option<ProductPage> =
+                    get(reader, &StateKey::OrgProducts(org.clone(), page))?;
+                let Some(products) = products else { break };
+                for gtin in &products.0 {
+                    lots_of(reader, gtin, &mut lots)?;
+                }
+                if (products.0.len() as u64) < PAGE_LEN {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(lots)
 }
 
 /// The lots of `gtin`, in serial order.

@@ -1,7 +1,7 @@
 //! `jitrace bench`: measurements on this machine, printed with the command that produced them.
 
 use anyhow::{Result, anyhow, bail};
-use commonware_glue::stateful::db::DatabaseSet;
+use commonware_glue::stateful::db::{DatabaseSet, Unmerkleized as _};
 use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use jitrace_chain::{Databases, app::state_config, execute};
 use jitrace_ledger::{BlockEnv, Genesis};
@@ -618,6 +618,264 @@ pub fn verdict_bench(
             trivial_p50_ms: percentile(&trivial, 0.50),
             trivial_p99_ms: percentile(&trivial, 0.99),
             ratio: verdict_rate / trivial_rate,
+        })
+    })
+}
+
+/// Results of `jitrace bench trace`.
+#[derive(Debug, serde::Serialize)]
+pub struct TraceReport {
+    pub items: u64,
+    pub parts_per_item: u64,
+    pub part_codes: u64,
+    pub lot_size: u64,
+    pub build_seconds: f64,
+    pub back_samples: usize,
+    pub back_ms_p50: f64,
+    pub back_ms_p99: f64,
+    pub back_ms_max: f64,
+    pub forward_lot_items: u64,
+    pub forward_lot_ms: f64,
+    pub forward_lot_us_per_item: f64,
+    pub forward_product_items: u64,
+    pub forward_product_ms: f64,
+    pub forward_product_us_per_item: f64,
+}
+
+/// Builds a state of `items` finished items of `parts` parts each (every part a code of its
+/// own, in lots of `lot_size`, installed as the ledger records it) in QMDB on disk, then times
+/// the API's traces over it: backward from random items, forward from one lot and from one
+/// part type.
+pub fn trace_bench(items: u64, parts: u64, lot_size: u64, samples: usize) -> Result<TraceReport> {
+    use jitrace_ledger::state::{
+        Batch, CodeFlags, CodeState, CodeStatus, LotEntry, Retirement, ScanSummary, SerialRange,
+        SerialRanges, Stamp, StateKey,
+    };
+    use jitrace_types::{
+        LicenceId, TxHash,
+        parts::{LotRecord, RecallScope},
+        tx::{Attribute, CodeId},
+    };
+    if items == 0 || parts == 0 || lot_size == 0 {
+        bail!("--items, --parts and --lot-size must be above 0");
+    }
+    let maker = OrgId::new("bench-maker")?;
+    let supplier = OrgId::new("bench-supplier")?;
+    let stamp = Stamp {
+        height: 1,
+        time_ms: 1_700_000_000_000,
+    };
+    let car = gtin(900_000);
+    let part_gtin = |p: u64| gtin(100_000 + p);
+    let lot_of = |i: u64| format!("L{:06}", i / lot_size);
+    let state = |code: CodeId, lot: String, brand: &OrgId| CodeState {
+        code,
+        lot,
+        brand: brand.clone(),
+        status: CodeStatus::Active,
+        custodian: Some(maker.clone()),
+        in_transit_to: None,
+        owner: None,
+        owner_device: None,
+        ticket: None,
+        sale: None,
+        flags: CodeFlags::default(),
+        clone: None,
+        last_place: None,
+        last_event_at: Some(stamp),
+        event_count: 2,
+        scans: ScanSummary::default(),
+        created_at: stamp,
+        parent: None,
+        parts: Vec::new(),
+        height: 0,
+    };
+    let batch = |g: Gtin, lot: String, first: u64, count: u64, org: &OrgId| Batch {
+        gtin: g,
+        lot,
+        org: org.clone(),
+        licence: LicenceId::new("bench").expect("valid id"),
+        first_serial: first,
+        count,
+        code_key: SecretKey::from_seed(7).public_key(),
+        issued_at: stamp,
+        tx: TxHash::of(&[b"bench"]),
+    };
+    // The catalogue: the items' batch, each part type's lots and their records.
+    let lots = items.div_ceil(lot_size);
+    let mut catalogue: Vec<(StateKey, Vec<u8>)> = Vec::new();
+    let put =
+        |out: &mut Vec<(StateKey, Vec<u8>)>, key: StateKey, value: Vec<u8>| out.push((key, value));
+    put(
+        &mut catalogue,
+        StateKey::Batch(car, "C".into()),
+        jitrace_ledger::encode(&batch(car, "C".into(), 0, items, &maker)),
+    );
+    put(
+        &mut catalogue,
+        StateKey::SerialRanges(car),
+        jitrace_ledger::encode(&SerialRanges(vec![SerialRange {
+            first: 0,
+            count: items,
+            lot: "C".into(),
+        }])),
+    );
+    for p in 0..parts {
+        let g = part_gtin(p);
+        let mut ranges = Vec::new();
+        for l in 0..lots {
+            let lot = lot_of(l * lot_size);
+            let first = l * lot_size;
+            let count = lot_size.min(items - first);
+            ranges.push(SerialRange {
+                first,
+                count,
+                lot: lot.clone(),
+            });
+            put(
+                &mut catalogue,
+                StateKey::Batch(g, lot.clone()),
+                jitrace_ledger::encode(&batch(g, lot.clone(), first, count, &supplier)),
+            );
+            put(
+                &mut catalogue,
+                StateKey::Lot(g, lot.clone()),
+                jitrace_ledger::encode(&LotEntry {
+                    record: LotRecord {
+                        gtin: g,
+                        lot,
+                        attributes: vec![Attribute {
+                            name: "diameter_mm".into(),
+                            value: "50.01".into(),
+                        }],
+                        produced_at: Some(1_700_000_000),
+                        tests: vec![],
+                        documents: vec![],
+                    },
+                    recorded_at: stamp,
+                    tx: TxHash::of(&[b"lot"]),
+                }),
+            );
+        }
+        put(
+            &mut catalogue,
+            StateKey::SerialRanges(g),
+            jitrace_ledger::encode(&SerialRanges(ranges)),
+        );
+    }
+    // Item i holds serial i of every part type.
+    let records_of = |i: u64| -> Vec<(StateKey, Vec<u8>)> {
+        let item = CodeId {
+            gtin: car,
+            serial: i,
+        };
+        let mut out = Vec::with_capacity(parts as usize + 1);
+        let mut top = state(item, "C".into(), &maker);
+        top.height = 1;
+        for p in 0..parts {
+            let id = CodeId {
+                gtin: part_gtin(p),
+                serial: i,
+            };
+            top.parts.push(id);
+            let mut part = state(id, lot_of(i), &supplier);
+            part.status = CodeStatus::Retired(Retirement::Installed);
+            part.custodian = None;
+            part.parent = Some(item);
+            out.push((StateKey::Code(id), jitrace_ledger::encode(&part)));
+        }
+        out.push((StateKey::Code(item), jitrace_ledger::encode(&top)));
+        out
+    };
+
+    let scratch = tempfile::tempdir()?;
+    let runner =
+        cw_tokio::Runner::new(cw_tokio::Config::new().with_storage_directory(scratch.path()));
+    runner.start(|context| async move {
+        let databases = Databases::<cw_tokio::Context>::init(context, state_config(), None).await;
+        let write = |records: Vec<(StateKey, Vec<u8>)>| {
+            let databases = databases.clone();
+            async move {
+                let mut batches = databases.new_batches().await;
+                for (key, value) in records {
+                    batches =
+                        batches.write(jitrace_chain::app::to_digest(&key.hashed()), Some(value));
+                }
+                let merkleized = batches.merkleize().await.map_err(|e| anyhow!("{e}"))?;
+                databases.apply(merkleized).await;
+                databases.finalize().await.durable().await;
+                Ok::<_, anyhow::Error>(())
+            }
+        };
+        let started = Instant::now();
+        write(catalogue).await?;
+        let chunk = (200_000 / (parts + 1)).max(1);
+        let mut i = 0;
+        while i < items {
+            let end = (i + chunk).min(items);
+            write((i..end).flat_map(records_of).collect()).await?;
+            i = end;
+        }
+        let build_seconds = started.elapsed().as_secs_f64();
+        let source = crate::node::QmdbState(databases.clone());
+
+        // Backward traces from random items.
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        let mut back = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let code = CodeId {
+                gtin: car,
+                serial: rng % items,
+            };
+            let start = Instant::now();
+            let trace = jitrace_api::b2b::back_trace(&source, &code)
+                .await
+                .map_err(|e| anyhow!("{e:?}"))?
+                .ok_or_else(|| anyhow!("item {code:?} has no state"))?;
+            back.push(start.elapsed().as_secs_f64() * 1000.0);
+            if trace.node.parts.len() as u64 != parts {
+                bail!("the trace of {code:?} lost parts");
+            }
+        }
+        back.sort_by(f64::total_cmp);
+
+        // Forward: one lot (its items), then one part type (every item).
+        let forward = |scope: RecallScope| {
+            let source = &source;
+            async move {
+                let start = Instant::now();
+                let (found, truncated) = jitrace_api::b2b::forward_trace(source, &scope)
+                    .await
+                    .map_err(|e| anyhow!("{e:?}"))?;
+                Ok::<_, anyhow::Error>((found.len() as u64, truncated, start.elapsed()))
+            }
+        };
+        let (lot_items, _, lot_time) = forward(RecallScope::Lot {
+            gtin: part_gtin(0),
+            lot: lot_of(0),
+        })
+        .await?;
+        let (product_items, _, product_time) = forward(RecallScope::Product(part_gtin(1))).await?;
+        let per_item = |d: std::time::Duration, n: u64| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+        Ok(TraceReport {
+            items,
+            parts_per_item: parts,
+            part_codes: items * parts,
+            lot_size,
+            build_seconds,
+            back_samples: samples,
+            back_ms_p50: percentile(&back, 0.50),
+            back_ms_p99: percentile(&back, 0.99),
+            back_ms_max: back.last().copied().unwrap_or(f64::NAN),
+            forward_lot_items: lot_items,
+            forward_lot_ms: lot_time.as_secs_f64() * 1000.0,
+            forward_lot_us_per_item: per_item(lot_time, lot_items),
+            forward_product_items: product_items,
+            forward_product_ms: product_time.as_secs_f64() * 1000.0,
+            forward_product_us_per_item: per_item(product_time, product_items),
         })
     })
 }

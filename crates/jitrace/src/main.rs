@@ -214,6 +214,18 @@ enum BenchCommand {
     },
     /// Sign COUNT product codes to CSV; compare with this machine's Ed25519 signing rate.
     Codes(codes::BenchCodesArgs),
+    /// Trace queries over a large B2B history: ITEMS finished items of PARTS parts each, built in
+    /// QMDB on disk; backward traces from random items, forward from a lot and a part type.
+    Trace {
+        #[arg(long, default_value_t = 100_000)]
+        items: u64,
+        #[arg(long, default_value_t = 50)]
+        parts: u64,
+        #[arg(long, default_value_t = 5_000)]
+        lot_size: u64,
+        #[arg(long, default_value_t = 1_000)]
+        samples: usize,
+    },
     /// Verdict requests per second against a running node (`jitrace dev`), beside a trivial
     /// endpoint of the same server in the same run.
     Verdict {
@@ -350,6 +362,38 @@ fn run(cli: Cli) -> Result<()> {
                     "command: jitrace bench chain --validators {validators} --duration {duration}{rate_arg} --accounts {accounts}"
                 );
                 println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Trace {
+            items,
+            parts,
+            lot_size,
+            samples,
+        }) => {
+            let r = bench::trace_bench(items, parts, lot_size, samples)?;
+            if global.json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "command: jitrace bench trace --items {items} --parts {parts} --lot-size {lot_size} --samples {samples}"
+                );
+                println!(
+                    "state: {} items x {} parts = {} part codes, built in {:.1} s",
+                    r.items, r.parts_per_item, r.part_codes, r.build_seconds
+                );
+                println!(
+                    "backward trace ({} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                    r.back_samples, r.back_ms_p50, r.back_ms_p99, r.back_ms_max
+                );
+                println!(
+                    "forward from a lot: {} items in {:.1} ms ({:.1} us per item)",
+                    r.forward_lot_items, r.forward_lot_ms, r.forward_lot_us_per_item
+                );
+                println!(
+                    "forward from a part type: {} items in {:.1} ms ({:.1} us per item)",
+                    r.forward_product_items, r.forward_product_ms, r.forward_product_us_per_item
+                );
             }
             Ok(())
         }

@@ -195,7 +195,7 @@ pub fn write_network(options: &GenesisOptions) -> Result<Vec<(String, PathBuf)>>
 }
 
 /// Reads the latest applied ledger state from the engine's authenticated store.
-struct QmdbState(Databases<cw_tokio::Context>);
+pub(crate) struct QmdbState(pub(crate) Databases<cw_tokio::Context>);
 
 impl StateSource for QmdbState {
     fn get(&self, key: StateKey) -> BoxFuture<'static, Result<Option<Vec<u8>>, String>> {
