@@ -17,9 +17,9 @@ use axum::{
 use commonware_codec::DecodeExt as _;
 use jitrace_chain::Block;
 use jitrace_client::dto::{
-    AccountView, BatchList, BatchView, BlockView, ErrorBody, ErrorDetail, LicenceView, NonceView,
-    OrgList, OrgView, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse, SubmitOutcome,
-    SubmitRequest, Submitted, TxStatus,
+    AccountView, BatchList, BatchView, BlockView, ChannelList, ErrorBody, ErrorDetail, LicenceView,
+    NonceView, OrgList, OrgView, ProductView, Status, SubmitBatchRequest, SubmitBatchResponse,
+    SubmitOutcome, SubmitRequest, Submitted, TxStatus,
 };
 use jitrace_ledger::state::{
     Account, Batch, Count, Licence, Org, OrgIndex, PAGE_LEN, Product, ProductPage, Receipt,
@@ -470,4 +470,44 @@ pub(crate) async fn batch(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no batch {lot} of GTIN {gtin}")))?;
     Ok(Json(batch_view(&batch)))
+}
+
+/// A brand's authorised channels (distributors, retailers, logistics), a page of 1,000
+/// channel organisations at a time, with every grant: public, so anyone can check a seller.
+#[utoipa::path(
+    get, path = "/v1/orgs/{id}/channels", tag = "registry",
+    params(("id" = String, Path, description = "The brand"), PageQuery),
+    responses(
+        (status = 200, description = "A page of the brand's channels", body = ChannelList),
+        (status = 400, description = "A bad id or page", body = ErrorBody),
+        (status = 404, description = "No such organisation", body = ErrorBody),
+    )
+)]
+pub(crate) async fn channels(
+    State(api): State<Shared>,
+    PathParam(text): PathParam<String>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ChannelList>, ApiError> {
+    let axum::extract::Query(PageQuery { page }) =
+        query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let brand = parse_param(&text, str::parse::<OrgId>)?;
+    if read_record::<Org>(api.state.as_ref(), StateKey::Org(brand.clone()))
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound(format!("no organisation {brand}")));
+    }
+    let mut reads = crate::verdict::Reads::new(api.state.as_ref());
+    let total = reads
+        .run(|r| jitrace_ledger::read::channel_count(r, &brand))
+        .await?;
+    let grants = reads
+        .run(|r| jitrace_ledger::read::channel_authorisations(r, &brand, page))
+        .await?;
+    Ok(Json(ChannelList {
+        brand: brand.to_string(),
+        total,
+        page,
+        channels: grants.iter().map(crate::views::channel_view).collect(),
+    }))
 }

@@ -131,6 +131,7 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(endpoints::account_nonce))
         .routes(routes!(endpoints::orgs))
         .routes(routes!(endpoints::org))
+        .routes(routes!(endpoints::channels))
         .routes(routes!(endpoints::licence))
         .routes(routes!(endpoints::product))
         .routes(routes!(endpoints::batches))

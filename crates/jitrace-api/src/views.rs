@@ -456,3 +456,30 @@ pub fn code_event_view(
         detail: detail.filter(|_| private),
     }
 }
+
+/// A brand's grants to one channel.
+pub fn channel_view(g: &jitrace_ledger::state::ChannelGrants) -> jitrace_client::dto::ChannelView {
+    jitrace_client::dto::ChannelView {
+        channel: g.channel.to_string(),
+        grants: g
+            .grants
+            .iter()
+            .map(|grant| jitrace_client::dto::ChannelGrantView {
+                id: grant.id,
+                role: grant.role.org_role().to_string(),
+                products: grant.products.iter().map(ToString::to_string).collect(),
+                territory: grant.territory.clone(),
+                geofence: grant
+                    .geofence
+                    .map(|f| (f.centre.lat_micro, f.centre.lon_micro, f.radius_m)),
+                valid_from: grant.valid_from,
+                valid_until: grant.valid_until,
+                granted_height: grant.granted_at.height,
+                revoked: grant.revoked.as_ref().map(|r| RevocationView {
+                    reason: r.reason.clone(),
+                    height: r.at.height,
+                }),
+            })
+            .collect(),
+    }
+}

@@ -1199,3 +1199,43 @@ pub struct RecallView {
     pub items: Vec<AffectedItemView>,
     pub truncated: bool,
 }
+
+/// One authorisation of a channel by a brand.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelGrantView {
+    /// The grant's number among the brand's grants to this channel.
+    pub id: u32,
+    /// `distributor`, `retailer` or `logistics`.
+    pub role: String,
+    /// GTINs covered; empty: every product of the brand.
+    pub products: Vec<String>,
+    /// ISO 3166-2 regions.
+    pub territory: Vec<String>,
+    /// A circle the grant is limited to: centre (micro-degrees) and radius (metres).
+    pub geofence: Option<(i32, i32, u32)>,
+    /// Unix seconds.
+    pub valid_from: u64,
+    pub valid_until: u64,
+    pub granted_height: u64,
+    pub revoked: Option<RevocationView>,
+}
+
+/// A brand's grants to one channel organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelView {
+    pub channel: String,
+    pub grants: Vec<ChannelGrantView>,
+}
+
+/// `GET /v1/orgs/{brand}/channels`: a page of a brand's channels.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChannelList {
+    pub brand: String,
+    /// Channel organisations the brand has authorised, in all.
+    pub total: u64,
+    pub page: u32,
+    pub channels: Vec<ChannelView>,
+}

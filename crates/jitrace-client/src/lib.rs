@@ -306,6 +306,13 @@ impl Client {
         .await
     }
 
+    /// A page of a brand's authorised channels: `GET /v1/orgs/{brand}/channels`.
+    pub async fn channels(&self, brand: &str, page: u32) -> Result<dto::ChannelList> {
+        let mut url = self.url(&["v1", "orgs", brand, "channels"])?;
+        url.query_pairs_mut().append_pair("page", &page.to_string());
+        self.send(self.http.get(url)).await
+    }
+
     /// A transaction's status: `GET /v1/tx/{hash}`.
     pub async fn tx(&self, hash: &Hash) -> Result<TxStatus> {
         self.get(&["v1", "tx", &hash.to_hex()]).await

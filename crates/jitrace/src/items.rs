@@ -240,6 +240,13 @@ pub enum ChannelCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// A brand's authorised channels and their grants (1,000 channels a page).
+    List {
+        #[arg(long)]
+        brand: String,
+        #[arg(long, default_value_t = 0)]
+        page: u32,
+    },
 }
 
 fn parse_geofence_arg(text: &str) -> Result<Geofence, String> {
@@ -266,6 +273,24 @@ impl From<ChannelRoleArg> for ChannelRole {
 
 pub async fn channel(global: &Global, command: ChannelCommand) -> Result<()> {
     match command {
+        ChannelCommand::List { brand, page } => {
+            let list = global.client().channels(&brand, page).await?;
+            print(global, &list, |l: &dto::ChannelList| {
+                for c in &l.channels {
+                    for g in &c.grants {
+                        println!(
+                            "{:<32} grant {:<3} {:<12} {:<24} {}",
+                            c.channel,
+                            g.id,
+                            g.role,
+                            g.territory.join(","),
+                            if g.revoked.is_some() { "revoked" } else { "" }
+                        );
+                    }
+                }
+                println!("{} channels", l.total);
+            })
+        }
         ChannelCommand::Grant {
             brand,
             channel,

@@ -203,6 +203,19 @@ async fn an_item_from_its_brand_to_its_second_owner() {
         &[&revoke[..], &["--grant", "9"]].concat(),
         "unknown_channel",
     );
+    // Anyone can list a brand's channels: the distributor's three grants (the demo's, then
+    // these two), the logistics one revoked.
+    let list = chain.ok(&brand, &["channel", "list", "--brand", BRAND]);
+    let distributor = list["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == DISTRIBUTOR)
+        .unwrap_or_else(|| panic!("no {DISTRIBUTOR} in {list:#}"));
+    let grants = distributor["grants"].as_array().unwrap();
+    assert_eq!(grants.len(), 3, "{list:#}");
+    assert_eq!(grants[2]["role"], "logistics");
+    assert!(grants[2]["revoked"].is_object() && grants[1]["revoked"].is_null());
 
     // Before its first event the code is genuine but has no life yet.
     let shanghai = [SHANGHAI[0], SHANGHAI[1]];
