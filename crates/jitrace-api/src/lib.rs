@@ -39,7 +39,7 @@ pub use admission::MAX_BODY_BYTES;
 pub use error::ApiError;
 pub use media::store_media;
 pub use scans::{ScanGateway, device_pseudonym};
-pub use source::{MemoryState, StateSource};
+pub use source::{CachedState, MemoryState, StateSource};
 
 use axum::{
     Router,

@@ -153,7 +153,12 @@ impl<'a> Reads<'a> {
             self.fetch([StateKey::VoidedCodes(batch.gtin, batch.lot)])
                 .await?;
         }
-        self.run(|r| read::check_code(r, chain_id, code)).await
+        self.run(|r| {
+            read::check_code_with(r, code, &mut |batch, code| {
+                remembered_signature_check(chain_id, batch, code)
+            })
+        })
+        .await
     }
 
     /// A record, decoded (a record that does not decode is an internal error, not a panic).
@@ -639,4 +644,35 @@ async fn sellers(
         ))
     });
     Ok(out)
+}
+
+/// Most code-signature checks remembered.
+const MAX_REMEMBERED_CHECKS: usize = 100_000;
+
+/// Signature checks already made, by (code-signing key, chain, code, signature): a pure
+/// function's results, so remembering them is safe; an Ed25519 verification is most of a
+/// repeated scan's cost.
+static CODE_CHECKS: std::sync::LazyLock<
+    std::sync::Mutex<BTreeMap<(jitrace_types::PublicKey, String, CodeId, String), bool>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// [`read::signature_valid`], remembered.
+fn remembered_signature_check(chain_id: &str, batch: &Batch, code: &SignedCode) -> bool {
+    let key = (
+        batch.code_key,
+        chain_id.to_string(),
+        code.code,
+        code.signature.clone(),
+    );
+    let poisoned = std::sync::PoisonError::into_inner;
+    if let Some(valid) = CODE_CHECKS.lock().unwrap_or_else(poisoned).get(&key) {
+        return *valid;
+    }
+    let valid = read::signature_valid(chain_id, batch, code);
+    let mut checks = CODE_CHECKS.lock().unwrap_or_else(poisoned);
+    if checks.len() >= MAX_REMEMBERED_CHECKS {
+        checks.clear();
+    }
+    checks.insert(key, valid);
+    valid
 }

@@ -107,8 +107,9 @@ pub fn check_code<R: StateReader + ?Sized>(
     })
 }
 
-/// [`check_code`] with a caller-supplied signature check (the executor caches results).
-pub(crate) fn check_code_with<R: StateReader + ?Sized>(
+/// [`check_code`] with a caller-supplied signature check (the executor and the API remember
+/// results).
+pub fn check_code_with<R: StateReader + ?Sized>(
     reader: &R,
     code: &SignedCode,
     verify: &mut dyn FnMut(&Batch, &SignedCode) -> bool,

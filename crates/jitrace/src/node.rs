@@ -308,7 +308,12 @@ pub fn run_node(
             "observer"
         };
         let databases = running.databases().await;
-        let state: Arc<dyn StateSource> = Arc::new(QmdbState(databases));
+        // Repeated reads within a block come from memory; a new finalised block drops them.
+        let cached = Arc::new(jitrace_api::CachedState::new(Arc::new(QmdbState(
+            databases,
+        ))));
+        cached.invalidate_on(tip_rx.clone());
+        let state: Arc<dyn StateSource> = cached;
         // Consumer scans are batched into transactions signed by the scan gateway key, a member
         // of the platform organisation (`keys/gateway.key`; `jitrace dev` makes one).
         let scan_gateway = match read_key(&dir.key("gateway")) {
