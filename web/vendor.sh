@@ -19,6 +19,8 @@ cp node_modules/uqr/LICENSE vendor/uqr/LICENSE
 # QR scanning: the ES module and its worker (loaded on demand, next to it).
 cp node_modules/qr-scanner/qr-scanner.min.js node_modules/qr-scanner/qr-scanner-worker.min.js \
   node_modules/qr-scanner/LICENSE vendor/qr-scanner/
+# Their source maps are not vendored: drop the comments pointing at them.
+sed -i '/^\/\/# sourceMappingURL=/d' vendor/qr-scanner/*.js
 # Recovery phrases: BIP-39 with its English word list.
 mkdir -p vendor/scure-bip39/wordlists
 cp node_modules/@scure/bip39/index.js node_modules/@scure/bip39/LICENSE vendor/scure-bip39/

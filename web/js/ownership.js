@@ -22,6 +22,7 @@ import {
 } from './tx.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { renderSVG } from 'uqr';
+import { both } from './i18n.js';
 
 const SEED_ITEM = 'jitrace.seed';
 const DEVICE_ITEM = 'jitrace.device';
@@ -118,14 +119,14 @@ function el(tag, attrs = {}, ...children) {
 }
 
 function bilingual(zh, en, attrs = {}) {
-  return el('p', attrs, zh, el('br'), el('span', { class: 'en' }, en));
+  return el('p', attrs, ...both(zh, en));
 }
 
 function button(zh, en, action, secondary = false) {
   return el(
     'button',
     { type: 'button', class: secondary ? 'secondary' : '', 'data-action': action, onclick: () => run(action) },
-    `${zh} · ${en}`,
+    ...both(zh, en),
   );
 }
 
@@ -305,7 +306,7 @@ function render() {
     parts.push(bilingual('此商品的物主不是本浏览器的密钥。', "This item's owner is not this browser's key.", { class: 'muted', 'data-owned': 'no' }));
   }
   if (me) {
-    parts.push(el('p', { class: 'muted' }, '您对此商品的密钥 Your key for this item: ', el('code', { 'data-key': me }, `${me.slice(0, 16)}…`)));
+    parts.push(el('p', { class: 'muted' }, ...both('您对此商品的密钥：', 'Your key for this item: '), el('code', { 'data-key': me }, `${me.slice(0, 16)}…`)));
   }
   root.replaceChildren(...parts);
   for (const b of root.querySelectorAll('button')) b.disabled = state.busy;

@@ -70,6 +70,7 @@ pub(crate) async fn digital_link(
     location: Result<Query<Location>, QueryRejection>,
 ) -> Response {
     let json = wants_json(&headers);
+    let lang = consumer::Lang::from_headers(&headers);
     let link = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
@@ -92,12 +93,12 @@ pub(crate) async fn digital_link(
     match (result, json) {
         (Ok(verdict), true) => Json(verdict).into_response(),
         (Err(e), true) => e.into_response(),
-        (Ok(verdict), false) => consumer::page(StatusCode::OK, &consumer::render(&verdict)),
+        (Ok(verdict), false) => consumer::page(StatusCode::OK, &consumer::render(&verdict, lang)),
         (Err(e), false) => {
             if matches!(e, ApiError::Internal(_)) {
                 tracing::error!(detail = %e, "consumer page failed");
             }
-            consumer::page(e.status(), &consumer::render_error(&e))
+            consumer::page(e.status(), &consumer::render_error(&e, lang))
         }
     }
 }
