@@ -35,6 +35,9 @@ async function open(name, options) {
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   page.on('console', (m) => {
+    // qr-scanner warns on every start over http, even on localhost, where browsers do allow the
+    // camera; a phone reaches the node over https.
+    if (m.type() === 'warning' && m.text().startsWith('The camera stream is only accessible if the page is transferred via https')) return;
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${name} console ${m.type()}: ${m.text()} (${m.location().url})`);
   });
   page.on('pageerror', (e) => problems.push(`${name} page error: ${e.message}`));
