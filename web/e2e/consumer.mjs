@@ -128,7 +128,7 @@ async function verdicts() {
       }
       await fitsWidth(page, options.viewport.width, `${kind} at ${options.viewport.width}px`);
       await checkContrast(page, `${kind} (${device})`);
-      await shot(page, `consumer-${kind}-${options.viewport.width}.png`);
+      await shot(page, `consumer-${kind}-${options.viewport.width}.png`, device === 'desktop');
       step(`${device}: ${kind} shows '${title}' with ${reasons.join(', ') || 'no warning'}`);
     }
     await context.close();

@@ -1,11 +1,11 @@
 // The owner's key backup: the seed ownership.js keeps in localStorage (one key per item is derived
 // from it) shown as a BIP-39 recovery phrase (24 English words with a checksum) and as a QR code
 // of that phrase, and restored from either in another browser. The seed never leaves the browser.
-import { fromHex, toHex } from './tx.js';
 import { both } from './i18n.js';
+import { el } from './dom.js';
+import { saveSeed, storedSeed } from './ownership.js';
 import { openScanner } from './scan.js';
 
-const SEED_ITEM = 'jitrace.seed';
 const root = document.getElementById('backup');
 
 async function bip39() {
@@ -18,21 +18,6 @@ async function bip39() {
     /** The seed of a phrase; throws on an unknown word or a wrong checksum. */
     toSeed: (phrase) => mnemonicToEntropy(phrase.trim().toLowerCase().split(/\s+/).join(' '), wordlist),
   };
-}
-
-function storedSeed() {
-  const text = localStorage.getItem(SEED_ITEM);
-  return text && /^[0-9a-f]{64}$/.test(text) ? fromHex(text) : null;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === 'onclick') node.addEventListener('click', value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
 }
 
 const p = (zh, en, attrs = {}) => el('p', attrs, ...both(zh, en));
@@ -83,7 +68,7 @@ function showRestore() {
       message.replaceChildren(...both('恢复短语无效：请检查每个单词（共 24 个）。', 'That recovery phrase is not valid: check every word (there are 24).'));
       return false;
     }
-    localStorage.setItem(SEED_ITEM, toHex(seed));
+    saveSeed(seed);
     // Reload, so the page shows what this key owns.
     sessionStorage.setItem('jitrace.restored', '1');
     location.reload();

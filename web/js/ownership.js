@@ -23,6 +23,7 @@ import {
 import { sha256 } from '@noble/hashes/sha2.js';
 import { renderSVG } from 'uqr';
 import { both } from './i18n.js';
+import { el } from './dom.js';
 
 const SEED_ITEM = 'jitrace.seed';
 const DEVICE_ITEM = 'jitrace.device';
@@ -78,9 +79,15 @@ function ticketFromFragment() {
   return null;
 }
 
-function storedSeed() {
+/** This browser's seed, if it has one. */
+export function storedSeed() {
   const text = localStorage.getItem(SEED_ITEM);
   return text && /^[0-9a-f]{64}$/.test(text) ? fromHex(text) : null;
+}
+
+/** Replaces this browser's seed (restoring a backup). */
+export function saveSeed(seed) {
+  localStorage.setItem(SEED_ITEM, toHex(seed));
 }
 
 function ensureSeed() {
@@ -104,18 +111,6 @@ function deviceName() {
     localStorage.setItem(DEVICE_ITEM, device);
   }
   return device;
-}
-
-// ---- DOM helpers: text only, never markup from data.
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === 'onclick') node.addEventListener('click', value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
 }
 
 function bilingual(zh, en, attrs = {}) {

@@ -37,7 +37,10 @@ const IMPORTS: &[(&str, &str)] = &[
     ("@noble/hashes/sha2.js", "vendor/noble-hashes/sha2.js"),
     ("@noble/hashes/utils.js", "vendor/noble-hashes/utils.js"),
     ("@noble/hashes/pbkdf2.js", "vendor/noble-hashes/pbkdf2.js"),
-    ("@noble/hashes/webcrypto.js", "vendor/noble-hashes/webcrypto.js"),
+    (
+        "@noble/hashes/webcrypto.js",
+        "vendor/noble-hashes/webcrypto.js",
+    ),
     ("@scure/bip39", "vendor/scure-bip39/index.js"),
     (
         "@scure/bip39/wordlists/english.js",
@@ -195,7 +198,11 @@ mod tests {
         assert!(file("icons/icon-192.png").is_some());
         let sw = service_worker();
         assert!(sw.contains(&BUILT.id) && !sw.contains("__BUILD__") && !sw.contains("__SHELL__"));
-        assert!(app_shell_urls().iter().any(|u| u.ends_with("vendor/mapdata/china.json")));
+        assert!(
+            app_shell_urls()
+                .iter()
+                .any(|u| u.ends_with("vendor/mapdata/china.json"))
+        );
         assert!(file("../Cargo.toml").is_none() && file("js/../../Cargo.toml").is_none());
         assert_eq!(BUILT.id.len(), 12);
     }

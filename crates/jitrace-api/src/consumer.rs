@@ -97,7 +97,12 @@ impl Lang {
     /// which browsers sort by preference); Chinese when there is none.
     pub fn from_accept_language(accept: &str) -> Self {
         for tag in accept.split(',') {
-            let tag = tag.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let tag = tag
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if tag == "zh" || tag.starts_with("zh-") {
                 return Lang::Zh;
             }
@@ -120,7 +125,9 @@ impl Lang {
 /// Both languages of a text, as the two spans CSS chooses between. Neither is escaped: pass
 /// markup-free text or escaped text.
 fn t(zh: &str, en: &str) -> String {
-    format!("<span class=\"zh\" lang=\"zh-CN\">{zh}</span><span class=\"en\" lang=\"en\">{en}</span>")
+    format!(
+        "<span class=\"zh\" lang=\"zh-CN\">{zh}</span><span class=\"en\" lang=\"en\">{en}</span>"
+    )
 }
 
 const STYLE: &str = r#"
@@ -235,7 +242,10 @@ pub(crate) async fn app(headers: HeaderMap) -> Response {
 
 /// `GET /offline`: the page the service worker shows for a code's page when offline.
 pub(crate) async fn offline(headers: HeaderMap) -> Response {
-    page(StatusCode::OK, &render_offline(Lang::from_headers(&headers)))
+    page(
+        StatusCode::OK,
+        &render_offline(Lang::from_headers(&headers)),
+    )
 }
 
 /// `GET /manifest.webmanifest`.
@@ -263,7 +273,10 @@ pub(crate) async fn service_worker() -> Response {
                 HeaderValue::from_static("text/javascript; charset=utf-8"),
             ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
         ],
         assets::service_worker(),
     )
@@ -401,7 +414,12 @@ pub fn render(v: &Verdict, lang: Lang) -> String {
             t(zh, en)
         );
         if let Some(c) = &v.custodian {
-            let _ = write!(html, "<p>{} {}</p>", t("持有方：", "Held by:"), esc(&c.name));
+            let _ = write!(
+                html,
+                "<p>{} {}</p>",
+                t("持有方：", "Held by:"),
+                esc(&c.name)
+            );
         }
         if let Some(s) = &v.sale {
             let _ = write!(
@@ -451,11 +469,7 @@ pub fn render(v: &Verdict, lang: Lang) -> String {
             html.push_str("</div>");
         }
         if !p.attributes.is_empty() {
-            let _ = write!(
-                html,
-                "<h3>{}</h3><table>",
-                t("规格", "Specifications")
-            );
+            let _ = write!(html, "<h3>{}</h3><table>", t("规格", "Specifications"));
             for a in &p.attributes {
                 let _ = write!(
                     html,
@@ -772,12 +786,21 @@ mod tests {
 
     #[test]
     fn languages() {
-        assert_eq!(Lang::from_accept_language("en-GB,en;q=0.9,zh;q=0.5"), Lang::En);
-        assert_eq!(Lang::from_accept_language("fr-FR, zh-CN;q=0.8, en;q=0.5"), Lang::Zh);
+        assert_eq!(
+            Lang::from_accept_language("en-GB,en;q=0.9,zh;q=0.5"),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, zh-CN;q=0.8, en;q=0.5"),
+            Lang::Zh
+        );
         assert_eq!(Lang::from_accept_language(""), Lang::Zh);
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("zh-CN"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; jitrace_lang=en"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; jitrace_lang=en"),
+        );
         assert_eq!(Lang::from_headers(&headers), Lang::En);
         let page = render_app(Lang::En);
         assert!(page.starts_with("<!doctype html>\n<html lang=\"en\">"));

@@ -70,7 +70,6 @@ pub(crate) async fn digital_link(
     location: Result<Query<Location>, QueryRejection>,
 ) -> Response {
     let json = wants_json(&headers);
-    let lang = consumer::Lang::from_headers(&headers);
     let link = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
@@ -93,11 +92,15 @@ pub(crate) async fn digital_link(
     match (result, json) {
         (Ok(verdict), true) => Json(verdict).into_response(),
         (Err(e), true) => e.into_response(),
-        (Ok(verdict), false) => consumer::page(StatusCode::OK, &consumer::render(&verdict, lang)),
+        (Ok(verdict), false) => {
+            let lang = consumer::Lang::from_headers(&headers);
+            consumer::page(StatusCode::OK, &consumer::render(&verdict, lang))
+        }
         (Err(e), false) => {
             if matches!(e, ApiError::Internal(_)) {
                 tracing::error!(detail = %e, "consumer page failed");
             }
+            let lang = consumer::Lang::from_headers(&headers);
             consumer::page(e.status(), &consumer::render_error(&e, lang))
         }
     }

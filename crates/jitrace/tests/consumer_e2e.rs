@@ -9,9 +9,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{
-    chromium, demo_code, free_addr, sell_with_claim_ticket, start, wait_demo, web_dir,
-};
+use common::{browser, chromium, demo_code, free_addr, sell_with_claim_ticket, start, wait_demo};
 use jitrace_client::Client;
 use jitrace_types::{SecretKey, tx::TicketSecret};
 use std::{
@@ -30,10 +28,12 @@ fn label_video(url: &str, dir: &Path) -> PathBuf {
     let mut image = format!("P5\n{size} {size}\n255\n").into_bytes();
     for y in 0..size {
         for x in 0..size {
-            let (mx, my) = ((x / scale).wrapping_sub(quiet), (y / scale).wrapping_sub(quiet));
-            let dark = mx < modules
-                && my < modules
-                && colors[my * modules + mx] == qrcode::Color::Dark;
+            let (mx, my) = (
+                (x / scale).wrapping_sub(quiet),
+                (y / scale).wrapping_sub(quiet),
+            );
+            let dark =
+                mx < modules && my < modules && colors[my * modules + mx] == qrcode::Color::Dark;
             image.push(if dark { 0 } else { 255 });
         }
     }
@@ -60,36 +60,6 @@ fn label_video(url: &str, dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&ffmpeg.stderr)
     );
     y4m
-}
-
-/// Runs `web/e2e/consumer.mjs` with `envs`; returns its result line.
-async fn browser(envs: Vec<(&'static str, String)>) -> serde_json::Value {
-    let web = web_dir();
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("e2e/consumer.mjs")
-            .current_dir(&web)
-            .envs(envs)
-            .output()
-            .expect("node is not installed")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "the browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    println!("{stdout}");
-    serde_json::from_str(
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .expect("the script's result line"),
-    )
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +92,7 @@ async fn e2e_consumer_app_in_chromium() {
         ("SCANNED", scanned.clone()),
         ("Y4M", y4m.display().to_string()),
     ]);
-    let result = browser(envs).await;
+    let result = browser("e2e/consumer.mjs", envs).await;
     assert!(result["distance_km"].as_u64().is_some(), "{result}");
 
     // The unsold item is sold with a claim ticket: its buyer claims it in one browser, backs the
@@ -143,7 +113,7 @@ async fn e2e_consumer_app_in_chromium() {
             ),
         ),
     ]);
-    let result = browser(envs).await;
+    let result = browser("e2e/consumer.mjs", envs).await;
     let verdict = Client::new(&node.url)
         .verdict(&format!("{}{path}", node.url), None)
         .await

@@ -7,15 +7,14 @@
 mod common;
 
 use base64::Engine as _;
-use common::{chromium, free_addr, sell_with_claim_ticket, start, wait_demo, web_dir};
+use common::{browser, chromium, free_addr, sell_with_claim_ticket, start, wait_demo};
 use jitrace_client::Client;
 use jitrace_types::{SecretKey, tx::TicketSecret};
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_claim_and_transfer_in_chromium() {
     let chromium = chromium();
-    let web = web_dir();
 
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("chain");
@@ -35,37 +34,17 @@ async fn e2e_claim_and_transfer_in_chromium() {
     let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("screenshots"));
-    let browser = tokio::task::spawn_blocking({
-        let web = web.clone();
-        move || {
-            Command::new("node")
-                .arg("e2e/ownership.mjs")
-                .current_dir(&web)
-                .env("CLAIM_URL", &claim_url)
-                .env("CHROMIUM", &chromium)
-                .env("SCREENSHOTS", &screenshots)
-                .output()
-                .expect("node is not installed")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&browser.stdout);
-    assert!(
-        browser.status.success(),
-        "the browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&browser.stderr)
-    );
+    let result = browser(
+        "e2e/ownership.mjs",
+        vec![
+            ("CLAIM_URL", claim_url),
+            ("CHROMIUM", chromium),
+            ("SCREENSHOTS", screenshots.display().to_string()),
+        ],
+    )
+    .await;
 
     // The ledger agrees with what the second browser showed: its key owns the item.
-    let result: serde_json::Value = serde_json::from_str(
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .expect("the script's result line"),
-    )
-    .unwrap();
     let verdict = Client::new(&node.url)
         .verdict(&format!("{}{path}", node.url), None)
         .await

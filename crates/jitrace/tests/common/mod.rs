@@ -132,6 +132,38 @@ pub fn web_dir() -> PathBuf {
     web
 }
 
+/// Runs a browser script of `web/` (e.g. `e2e/consumer.mjs`) with node and `envs`, fails the
+/// test with its output if it fails, and returns its last JSON line.
+#[allow(dead_code)]
+pub async fn browser(script: &'static str, envs: Vec<(&'static str, String)>) -> serde_json::Value {
+    let web = web_dir();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .current_dir(&web)
+            .envs(envs)
+            .output()
+            .expect("node is not installed")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    println!("{stdout}");
+    serde_json::from_str(
+        stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .expect("the script's result line"),
+    )
+    .unwrap()
+}
+
 /// Debian's Chromium (or `$JITRACE_CHROMIUM`), checked to exist.
 #[allow(dead_code)]
 pub fn chromium() -> String {
