@@ -566,11 +566,11 @@ pub fn render(v: &Verdict, lang: Lang) -> String {
     // Latest place and distance; the distance needs the visitor's position, asked for only
     // when they press the button.
     if let Some(place) = &v.latest_location {
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<section><h2>{}</h2><p>{}{}</p><p id=\"distance\" aria-live=\"polite\">{}</p>\
              <button type=\"button\" class=\"action secondary js-only\" id=\"locate\">{}</button>\
-             <p class=\"muted js-only\">{}</p></section>\n",
+             <p class=\"muted js-only\">{}</p></section>",
             t("最近位置", "Latest known place"),
             place_text(place),
             v.latest_time_ms
@@ -587,9 +587,9 @@ pub fn render(v: &Verdict, lang: Lang) -> String {
 
     // Authorised sellers.
     if !v.authorised_sellers.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<section><h2>{}</h2><ul id=\"sellers\">{}</ul></section>\n",
+            "<section><h2>{}</h2><ul id=\"sellers\">{}</ul></section>",
             t("附近的授权经销商", "Authorised sellers nearby"),
             sellers_html(&v.authorised_sellers)
         );
@@ -621,9 +621,9 @@ pub fn render(v: &Verdict, lang: Lang) -> String {
             }
             (None, None) => t("此商品尚无物主。", "No owner is recorded."),
         };
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<p>{words}</p><div id=\"wallet\" class=\"wallet\" aria-live=\"polite\"></div></section>\n"
+            "<p>{words}</p><div id=\"wallet\" class=\"wallet\" aria-live=\"polite\"></div></section>"
         );
     }
     html.push_str(&backup_section());
