@@ -32,7 +32,7 @@ async function phone(name) {
     deviceScaleFactor: 2,
     isMobile: true,
     hasTouch: true,
-    locale: 'zh-CN',
+    locale: 'en-US',
   });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);

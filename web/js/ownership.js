@@ -22,6 +22,8 @@ import {
 } from './tx.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { renderSVG } from 'uqr';
+import { both } from './i18n.js';
+import { el } from './dom.js';
 
 const SEED_ITEM = 'jitrace.seed';
 const DEVICE_ITEM = 'jitrace.device';
@@ -77,9 +79,15 @@ function ticketFromFragment() {
   return null;
 }
 
-function storedSeed() {
+/** This browser's seed, if it has one. */
+export function storedSeed() {
   const text = localStorage.getItem(SEED_ITEM);
   return text && /^[0-9a-f]{64}$/.test(text) ? fromHex(text) : null;
+}
+
+/** Replaces this browser's seed (restoring a backup). */
+export function saveSeed(seed) {
+  localStorage.setItem(SEED_ITEM, toHex(seed));
 }
 
 function ensureSeed() {
@@ -105,27 +113,15 @@ function deviceName() {
   return device;
 }
 
-// ---- DOM helpers: text only, never markup from data.
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === 'onclick') node.addEventListener('click', value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
-
 function bilingual(zh, en, attrs = {}) {
-  return el('p', attrs, zh, el('br'), el('span', { class: 'en' }, en));
+  return el('p', attrs, ...both(zh, en));
 }
 
 function button(zh, en, action, secondary = false) {
   return el(
     'button',
     { type: 'button', class: secondary ? 'secondary' : '', 'data-action': action, onclick: () => run(action) },
-    `${zh} · ${en}`,
+    ...both(zh, en),
   );
 }
 
@@ -305,7 +301,7 @@ function render() {
     parts.push(bilingual('此商品的物主不是本浏览器的密钥。', "This item's owner is not this browser's key.", { class: 'muted', 'data-owned': 'no' }));
   }
   if (me) {
-    parts.push(el('p', { class: 'muted' }, '您对此商品的密钥 Your key for this item: ', el('code', { 'data-key': me }, `${me.slice(0, 16)}…`)));
+    parts.push(el('p', { class: 'muted' }, ...both('您对此商品的密钥：', 'Your key for this item: '), el('code', { 'data-key': me }, `${me.slice(0, 16)}…`)));
   }
   root.replaceChildren(...parts);
   for (const b of root.querySelectorAll('button')) b.disabled = state.busy;

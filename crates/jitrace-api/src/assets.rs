@@ -1,5 +1,5 @@
-//! The browser's files, embedded in the binary: our ES modules (`web/js`) and the vendored npm
-//! modules (`web/vendor`), served under `/assets/{build}/...` where `{build}` is a hash of all
+//! The browser's files, embedded in the binary: our ES modules (`web/js`), the vendored npm
+//! modules and map data (`web/vendor`) and the app's icons (`web/icons`), served under `/assets/{build}/...` where `{build}` is a hash of all
 //! of them. A changed file changes every URL, so the files are cached for a year, immutable.
 //!
 //! Pages load them as plain ES modules; bare imports (`@noble/ed25519`) resolve through the
@@ -26,11 +26,31 @@ struct Js;
 #[folder = "../../web/vendor/"]
 struct Vendor;
 
+/// The app's icons (drawn by `web/tools/icons.mjs`).
+#[derive(RustEmbed)]
+#[folder = "../../web/icons/"]
+struct Icons;
+
 /// The bare module names pages import, and where they live under `/assets/{build}/`.
 const IMPORTS: &[(&str, &str)] = &[
     ("@noble/ed25519", "vendor/noble-ed25519/index.js"),
     ("@noble/hashes/sha2.js", "vendor/noble-hashes/sha2.js"),
+    ("@noble/hashes/utils.js", "vendor/noble-hashes/utils.js"),
+    ("@noble/hashes/pbkdf2.js", "vendor/noble-hashes/pbkdf2.js"),
+    (
+        "@noble/hashes/webcrypto.js",
+        "vendor/noble-hashes/webcrypto.js",
+    ),
+    ("@scure/bip39", "vendor/scure-bip39/index.js"),
+    (
+        "@scure/bip39/wordlists/english.js",
+        "vendor/scure-bip39/wordlists/english.js",
+    ),
     ("uqr", "vendor/uqr/index.js"),
+    ("qr-scanner", "vendor/qr-scanner/qr-scanner.min.js"),
+    ("d3-array", "vendor/d3-array/d3-array.min.mjs"),
+    ("d3-geo", "vendor/d3-geo/d3-geo.min.mjs"),
+    ("topojson-client", "vendor/topojson-client/index.js"),
 ];
 
 struct Built {
@@ -43,6 +63,7 @@ static BUILT: LazyLock<Built> = LazyLock::new(|| {
     let mut files: Vec<(String, [u8; 32])> = Js::iter()
         .map(|p| format!("js/{p}"))
         .chain(Vendor::iter().map(|p| format!("vendor/{p}")))
+        .chain(Icons::iter().map(|p| format!("icons/{p}")))
         .filter_map(|path| {
             let file = file(&path)?;
             Some((path, file.metadata.sha256_hash()))
@@ -78,6 +99,8 @@ fn file(path: &str) -> Option<rust_embed::EmbeddedFile> {
         Js::get(rest)
     } else if let Some(rest) = path.strip_prefix("vendor/") {
         Vendor::get(rest)
+    } else if let Some(rest) = path.strip_prefix("icons/") {
+        Icons::get(rest)
     } else {
         None
     }
@@ -86,6 +109,34 @@ fn file(path: &str) -> Option<rust_embed::EmbeddedFile> {
 /// The URL of an embedded file, e.g. `asset_url("js/ownership.js")`.
 pub fn asset_url(path: &str) -> String {
     format!("/assets/{}/{path}", BUILT.id)
+}
+
+/// The URLs of the files every consumer page needs, for the service worker to cache ahead:
+/// our modules, the vendored modules they import, the map data and the icons (not licences,
+/// not the service worker's own source).
+pub fn app_shell_urls() -> Vec<String> {
+    let wanted = |path: &str| {
+        let ext = path.rsplit_once('.').map(|(_, ext)| ext);
+        matches!(ext, Some("js" | "mjs" | "json" | "png")) && path != "js/sw.js"
+    };
+    Js::iter()
+        .map(|p| format!("js/{p}"))
+        .chain(Vendor::iter().map(|p| format!("vendor/{p}")))
+        .chain(Icons::iter().map(|p| format!("icons/{p}")))
+        .filter(|p| wanted(p))
+        .map(|p| asset_url(&p))
+        .collect()
+}
+
+/// The service worker's source (`web/js/sw.js`), with its build id and the files to cache.
+pub fn service_worker() -> String {
+    let source = Js::get("sw.js").map_or_else(String::new, |f| {
+        String::from_utf8_lossy(&f.data).into_owned()
+    });
+    let urls = serde_json::to_string(&app_shell_urls()).unwrap_or_else(|_| "[]".into());
+    source
+        .replace("'__BUILD__'", &format!("'{}'", BUILT.id))
+        .replace("'__SHELL__'", &urls)
 }
 
 /// The import map pages inline (`<script type="importmap">`), as JSON.
@@ -104,6 +155,7 @@ fn content_type(path: &str) -> &'static str {
         Some("css") => "text/css; charset=utf-8",
         Some("json") => "application/json",
         Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
         _ => "text/plain; charset=utf-8",
     }
 }
@@ -143,6 +195,14 @@ mod tests {
             assert!(file(path).is_some(), "{name}: {path} is not in web/");
         }
         assert!(file("js/ownership.js").is_some());
+        assert!(file("icons/icon-192.png").is_some());
+        let sw = service_worker();
+        assert!(sw.contains(&BUILT.id) && !sw.contains("__BUILD__") && !sw.contains("__SHELL__"));
+        assert!(
+            app_shell_urls()
+                .iter()
+                .any(|u| u.ends_with("vendor/mapdata/china.json"))
+        );
         assert!(file("../Cargo.toml").is_none() && file("js/../../Cargo.toml").is_none());
         assert_eq!(BUILT.id.len(), 12);
     }

@@ -189,6 +189,10 @@ fn router_shared(state: Shared) -> Router {
         .route("/metrics", get(pages::metrics))
         .route("/healthz", get(pages::healthz))
         .route("/assets/{build}/{*path}", get(assets::serve))
+        .route("/app", get(consumer::app))
+        .route("/offline", get(consumer::offline))
+        .route("/manifest.webmanifest", get(consumer::manifest_file))
+        .route("/sw.js", get(consumer::service_worker))
         // Browsers ask for it on every page; an empty answer keeps their consoles clean.
         .route(
             "/favicon.ico",

@@ -92,12 +92,16 @@ pub(crate) async fn digital_link(
     match (result, json) {
         (Ok(verdict), true) => Json(verdict).into_response(),
         (Err(e), true) => e.into_response(),
-        (Ok(verdict), false) => consumer::page(StatusCode::OK, &consumer::render(&verdict)),
+        (Ok(verdict), false) => {
+            let lang = consumer::Lang::from_headers(&headers);
+            consumer::page(StatusCode::OK, &consumer::render(&verdict, lang))
+        }
         (Err(e), false) => {
             if matches!(e, ApiError::Internal(_)) {
                 tracing::error!(detail = %e, "consumer page failed");
             }
-            consumer::page(e.status(), &consumer::render_error(&e))
+            let lang = consumer::Lang::from_headers(&headers);
+            consumer::page(e.status(), &consumer::render_error(&e, lang))
         }
     }
 }

@@ -338,7 +338,12 @@ async fn the_consumer_page_shows_the_verdict_and_escapes_text() {
         .unwrap_or_default();
     assert!(scripts.contains("'self' 'sha256-"), "{csp}");
     assert!(!scripts.contains("unsafe"), "{csp}");
-    assert!(page.body.contains("正品 · Genuine"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(">正品</span><span class=\"en\" lang=\"en\">Genuine<"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("Acme Red 2024"));
     assert!(page.body.contains("银川"));
     assert!(page.body.contains("杭州酒窖 Hangzhou Cellar"));
@@ -349,17 +354,23 @@ async fn the_consumer_page_shows_the_verdict_and_escapes_text() {
     assert_eq!(
         our_scripts(&page.body),
         2,
-        "the import map and the ownership module"
+        "the import map and the consumer module"
     );
     check_assets(&f.router, &page.body).await;
 
     let page = get_with(&f.router, &link(500), "text/html").await;
-    assert!(page.body.contains("假冒 · Counterfeit"));
+    assert!(
+        page.body
+            .contains(">假冒</span><span class=\"en\" lang=\"en\">Counterfeit<")
+    );
     assert!(page.body.contains("品牌方从未发行过此序列号"));
     let page = get_with(&f.router, &link(SOLD), "text/html").await;
     assert!(page.body.contains("Sold"));
     let page = get_with(&f.router, &link(STOLEN), "text/html").await;
-    assert!(page.body.contains("请注意 · Warning"));
+    assert!(
+        page.body
+            .contains(">请注意</span><span class=\"en\" lang=\"en\">Warning<")
+    );
 
     // A malicious product name.
     let evil = r#"<script>alert("x")</script><img src=x onerror=alert(1)>"#;
@@ -415,7 +426,16 @@ async fn check_assets(router: &Router, body: &str) {
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     urls.push(module.to_string());
-    urls.push(module.replace("ownership.js", "tx.js"));
+    for ours in [
+        "ownership.js",
+        "tx.js",
+        "i18n.js",
+        "scan.js",
+        "backup.js",
+        "map.js",
+    ] {
+        urls.push(module.replace("consumer.js", ours));
+    }
     for url in &urls {
         let answer = get_with(router, url, "*/*").await;
         assert_eq!(answer.status, StatusCode::OK, "{url}");
@@ -432,11 +452,11 @@ async fn check_assets(router: &Router, body: &str) {
             "{url}"
         );
     }
-    let missing = get_with(router, &module.replace("ownership.js", "nope.js"), "*/*").await;
+    let missing = get_with(router, &module.replace("consumer.js", "nope.js"), "*/*").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let escape = get_with(
         router,
-        &module.replace("js/ownership.js", "../Cargo.toml"),
+        &module.replace("js/consumer.js", "../Cargo.toml"),
         "*/*",
     )
     .await;

@@ -7,82 +7,14 @@
 mod common;
 
 use base64::Engine as _;
-use common::{Node, demo_code, free_addr, start, wait_demo};
-use jitrace_client::{Client, dto::TxState};
-use jitrace_types::{
-    Gtin, OrgId, SecretKey,
-    tx::{
-        Buyer, CodeAction, CodeEvent, CodeId, GeoPoint, Payload, Place, SignedCode, TicketSecret,
-    },
-};
-use std::{path::PathBuf, process::Command, time::Duration};
-
-fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
-}
-
-/// The distributor sells the demo's unsold code with a claim ticket; returns the code's path.
-async fn sell_with_claim_ticket(
-    node: &Node,
-    data_dir: &std::path::Path,
-    ticket: &TicketSecret,
-) -> String {
-    let path = demo_code(data_dir, "unsold");
-    // `/01/{gtin}/21/{serial}?8030={signature}`
-    let (link, signature) = path.split_once("?8030=").unwrap();
-    let parts: Vec<&str> = link.split('/').collect();
-    let code = CodeId {
-        gtin: Gtin::parse(parts[2]).unwrap(),
-        serial: parts[4].parse().unwrap(),
-    };
-    let distributor = SecretKey::from_hex(
-        std::fs::read_to_string(data_dir.join("keys/distributor.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
-    let client = Client::new(&node.url);
-    let sale = Payload::RecordCodeEvent(CodeEvent {
-        code: SignedCode {
-            code,
-            signature: signature.to_string(),
-        },
-        org: OrgId::new("east-china-distribution").unwrap(),
-        action: CodeAction::Sell {
-            buyer: Buyer::ClaimTicket(ticket.public_key().unwrap()),
-        },
-        place: Place {
-            point: Some(GeoPoint {
-                lat_micro: 31_230_400,
-                lon_micro: 121_473_700,
-            }),
-            region: Some("CN-SH".into()),
-            city: Some("Shanghai".into()),
-        },
-    });
-    let submitted = client.sign_and_submit(&distributor, sale).await.unwrap();
-    let hash = submitted.hash.parse().unwrap();
-    let receipt = client
-        .wait_for_tx(&hash, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(receipt.status, TxState::Ok, "the sale: {receipt:?}");
-    path
-}
+use common::{browser, chromium, free_addr, sell_with_claim_ticket, start, wait_demo};
+use jitrace_client::Client;
+use jitrace_types::{SecretKey, tx::TicketSecret};
+use std::path::PathBuf;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_claim_and_transfer_in_chromium() {
-    let chromium = std::env::var("JITRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "Chromium is missing at {chromium}: `apt-get install -y chromium` (.ci/run does), or set \
-         JITRACE_CHROMIUM"
-    );
-    let web = web_dir();
-    assert!(
-        web.join("node_modules/playwright-core").is_dir(),
-        "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
-    );
+    let chromium = chromium();
 
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("chain");
@@ -102,37 +34,17 @@ async fn e2e_claim_and_transfer_in_chromium() {
     let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("screenshots"));
-    let browser = tokio::task::spawn_blocking({
-        let web = web.clone();
-        move || {
-            Command::new("node")
-                .arg("e2e/ownership.mjs")
-                .current_dir(&web)
-                .env("CLAIM_URL", &claim_url)
-                .env("CHROMIUM", &chromium)
-                .env("SCREENSHOTS", &screenshots)
-                .output()
-                .expect("node is not installed")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&browser.stdout);
-    assert!(
-        browser.status.success(),
-        "the browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&browser.stderr)
-    );
+    let result = browser(
+        "e2e/ownership.mjs",
+        vec![
+            ("CLAIM_URL", claim_url),
+            ("CHROMIUM", chromium),
+            ("SCREENSHOTS", screenshots.display().to_string()),
+        ],
+    )
+    .await;
 
     // The ledger agrees with what the second browser showed: its key owns the item.
-    let result: serde_json::Value = serde_json::from_str(
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .expect("the script's result line"),
-    )
-    .unwrap();
     let verdict = Client::new(&node.url)
         .verdict(&format!("{}{path}", node.url), None)
         .await

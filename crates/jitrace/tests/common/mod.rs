@@ -1,10 +1,15 @@
 //! Helpers shared by the end-to-end tests of the binary.
 
-use jitrace_client::Client;
-use jitrace_types::Gtin;
+use jitrace_client::{Client, dto::TxState};
+use jitrace_types::{
+    Gtin, OrgId, SecretKey,
+    tx::{
+        Buyer, CodeAction, CodeEvent, CodeId, GeoPoint, Payload, Place, SignedCode, TicketSecret,
+    },
+};
 use std::{
     net::TcpListener,
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     time::{Duration, Instant},
 };
@@ -114,4 +119,109 @@ pub fn cli(node: &str, key: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// The repository's `web/` folder, checked to have its npm packages (playwright-core).
+#[allow(dead_code)]
+pub fn web_dir() -> PathBuf {
+    let web = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    assert!(
+        web.join("node_modules/playwright-core").is_dir(),
+        "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
+    );
+    web
+}
+
+/// Runs a browser script of `web/` (e.g. `e2e/consumer.mjs`) with node and `envs`, fails the
+/// test with its output if it fails, and returns its last JSON line.
+#[allow(dead_code)]
+pub async fn browser(script: &'static str, envs: Vec<(&'static str, String)>) -> serde_json::Value {
+    let web = web_dir();
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .current_dir(&web)
+            .envs(envs)
+            .output()
+            .expect("node is not installed")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    println!("{stdout}");
+    serde_json::from_str(
+        stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .expect("the script's result line"),
+    )
+    .unwrap()
+}
+
+/// Debian's Chromium (or `$JITRACE_CHROMIUM`), checked to exist.
+#[allow(dead_code)]
+pub fn chromium() -> String {
+    let chromium = std::env::var("JITRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is missing at {chromium}: `apt-get install -y chromium` (.ci/run does), or set \
+         JITRACE_CHROMIUM"
+    );
+    chromium
+}
+
+/// The distributor sells the demo's unsold code with a claim ticket; returns the code's path.
+#[allow(dead_code)]
+pub async fn sell_with_claim_ticket(
+    node: &Node,
+    data_dir: &std::path::Path,
+    ticket: &TicketSecret,
+) -> String {
+    let path = demo_code(data_dir, "unsold");
+    // `/01/{gtin}/21/{serial}?8030={signature}`
+    let (link, signature) = path.split_once("?8030=").unwrap();
+    let parts: Vec<&str> = link.split('/').collect();
+    let code = CodeId {
+        gtin: Gtin::parse(parts[2]).unwrap(),
+        serial: parts[4].parse().unwrap(),
+    };
+    let distributor = SecretKey::from_hex(
+        std::fs::read_to_string(data_dir.join("keys/distributor.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    let client = Client::new(&node.url);
+    let sale = Payload::RecordCodeEvent(CodeEvent {
+        code: SignedCode {
+            code,
+            signature: signature.to_string(),
+        },
+        org: OrgId::new("east-china-distribution").unwrap(),
+        action: CodeAction::Sell {
+            buyer: Buyer::ClaimTicket(ticket.public_key().unwrap()),
+        },
+        place: Place {
+            point: Some(GeoPoint {
+                lat_micro: 31_230_400,
+                lon_micro: 121_473_700,
+            }),
+            region: Some("CN-SH".into()),
+            city: Some("Shanghai".into()),
+        },
+    });
+    let submitted = client.sign_and_submit(&distributor, sale).await.unwrap();
+    let hash = submitted.hash.parse().unwrap();
+    let receipt = client
+        .wait_for_tx(&hash, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(receipt.status, TxState::Ok, "the sale: {receipt:?}");
+    path
 }
