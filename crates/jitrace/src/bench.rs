@@ -548,26 +548,35 @@ pub struct VerdictReport {
     pub trivial_p50_ms: f64,
     pub trivial_p99_ms: f64,
     pub ratio: f64,
+    /// The same with a different code each request (no repeat: nothing remembered helps).
+    pub distinct_codes: usize,
+    pub distinct_per_sec: f64,
+    pub distinct_p50_ms: f64,
+    pub distinct_p99_ms: f64,
+    pub distinct_ratio: f64,
 }
 
-/// Sends `requests` GETs to `url` from `concurrency` tasks; returns (requests/s, sorted latencies ms).
+/// GETs `urls` (in turn) `requests` times from `concurrency` clients; the rate and the sorted
+/// latencies (ms).
 async fn hammer(
-    url: String,
+    urls: Vec<String>,
     accept: &'static str,
     requests: usize,
     concurrency: usize,
 ) -> Result<(f64, Vec<f64>)> {
     let http = reqwest::Client::new();
     let per_task = requests.div_ceil(concurrency.max(1));
+    let urls = std::sync::Arc::new(urls);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let (http, url) = (http.clone(), url.clone());
+    for task in 0..concurrency.max(1) {
+        let (http, urls) = (http.clone(), urls.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_task);
-            for _ in 0..per_task {
+            for i in 0..per_task {
+                let url = &urls[(task * per_task + i) % urls.len()];
                 let sent = Instant::now();
-                let response = http.get(&url).header("accept", accept).send().await?;
+                let response = http.get(url).header("accept", accept).send().await?;
                 if !response.status().is_success() {
                     bail!("{url} answered {}", response.status());
                 }
@@ -591,6 +600,7 @@ async fn hammer(
 pub fn verdict_bench(
     node: &str,
     code_path: &str,
+    distinct: &[String],
     requests: usize,
     concurrency: usize,
 ) -> Result<VerdictReport> {
@@ -602,12 +612,23 @@ pub fn verdict_bench(
         let verdict_url = format!("{}{}", node.trim_end_matches('/'), code_path);
         let trivial_url = format!("{}/healthz", node.trim_end_matches('/'));
         // Warm up both.
-        hammer(verdict_url.clone(), "application/json", 200, 4).await?;
-        hammer(trivial_url.clone(), "application/json", 200, 4).await?;
+        hammer(vec![verdict_url.clone()], "application/json", 200, 4).await?;
+        hammer(vec![trivial_url.clone()], "application/json", 200, 4).await?;
         let (trivial_rate, trivial) =
-            hammer(trivial_url, "application/json", requests, concurrency).await?;
+            hammer(vec![trivial_url], "application/json", requests, concurrency).await?;
         let (verdict_rate, verdict) =
-            hammer(verdict_url, "application/json", requests, concurrency).await?;
+            hammer(vec![verdict_url], "application/json", requests, concurrency).await?;
+        // Every request a different code, each seen once: nothing remembered helps.
+        let distinct_urls: Vec<String> = distinct
+            .iter()
+            .map(|path| format!("{}{path}", node.trim_end_matches('/')))
+            .collect();
+        let (cold_rate, cold) = if distinct_urls.is_empty() {
+            (f64::NAN, Vec::new())
+        } else {
+            let n = distinct_urls.len().min(requests);
+            hammer(distinct_urls, "application/json", n, concurrency).await?
+        };
         Ok(VerdictReport {
             requests,
             concurrency,
@@ -618,6 +639,11 @@ pub fn verdict_bench(
             trivial_p50_ms: percentile(&trivial, 0.50),
             trivial_p99_ms: percentile(&trivial, 0.99),
             ratio: verdict_rate / trivial_rate,
+            distinct_codes: cold.len(),
+            distinct_per_sec: cold_rate,
+            distinct_p50_ms: percentile(&cold, 0.50),
+            distinct_p99_ms: percentile(&cold, 0.99),
+            distinct_ratio: cold_rate / trivial_rate,
         })
     })
 }
@@ -878,4 +904,37 @@ pub fn trace_bench(items: u64, parts: u64, lot_size: u64, samples: usize) -> Res
             forward_product_us_per_item: per_item(product_time, product_items),
         })
     })
+}
+
+/// `count` different printed codes of the batch holding `code_path`'s code, signed with the dev
+/// node's code-signing key (`DATA_DIR/keys/brand-code.key`), as paths.
+pub fn distinct_codes(
+    node: &str,
+    data_dir: &std::path::Path,
+    code_path: &str,
+    count: u64,
+) -> Result<Vec<String>> {
+    let key = crate::genesis::read_key(&data_dir.join("keys/brand-code.key"))?;
+    let code = jitrace_types::code::parse_code(&format!("https://x{code_path}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = jitrace_client::Client::new(node);
+    let (chain_id, batches) = runtime.block_on(async {
+        Ok::<_, anyhow::Error>((
+            client.status().await?.chain_id,
+            client.batches(&code.gtin).await?,
+        ))
+    })?;
+    let batch = batches
+        .iter()
+        .max_by_key(|b| b.count)
+        .ok_or_else(|| anyhow!("GTIN {} has no batch", code.gtin))?;
+    Ok((batch.first_serial..batch.first_serial + count.min(batch.count))
+        .map(|serial| {
+            let serial = serial.to_string();
+            let sig = jitrace_types::code::sign_code(&key, &chain_id, &code.gtin, &serial);
+            format!("/01/{}/21/{serial}?8030={sig}", code.gtin)
+        })
+        .collect())
 }

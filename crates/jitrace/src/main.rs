@@ -239,6 +239,10 @@ enum BenchCommand {
         requests: usize,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Also this many different codes of the same batch, each asked once (signed with the
+        /// dev node's `keys/brand-code.key`); 0: skip.
+        #[arg(long, default_value_t = 5_000)]
+        distinct: u64,
     },
 }
 
@@ -304,6 +308,7 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
             requests,
             concurrency,
+            distinct,
         }) => {
             let code = match code {
                 Some(code) => code,
@@ -321,10 +326,16 @@ fn run(cli: Cli) -> Result<()> {
                 Some(i) => code[i..].to_string(),
                 None => code,
             };
-            let report = bench::verdict_bench(&global.node, &path, requests, concurrency)?;
+            let codes = if distinct == 0 {
+                Vec::new()
+            } else {
+                bench::distinct_codes(&global.node, &data_dir, &path, distinct)?
+            };
+            let report =
+                bench::verdict_bench(&global.node, &path, &codes, requests, concurrency)?;
             if !global.json {
                 println!(
-                    "command: jitrace bench verdict --requests {requests} --concurrency {concurrency} (node {})",
+                    "command: jitrace bench verdict --requests {requests} --concurrency {concurrency} --distinct {distinct} (node {})",
                     global.node
                 );
             }
