@@ -325,7 +325,9 @@ pub(crate) fn encode_cursor<K: borsh::BorshSerialize>(key: &K) -> Result<String,
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-pub(crate) fn decode_cursor<K: borsh::BorshDeserialize>(text: Option<&str>) -> Result<Option<K>, ApiError> {
+pub(crate) fn decode_cursor<K: borsh::BorshDeserialize>(
+    text: Option<&str>,
+) -> Result<Option<K>, ApiError> {
     let Some(text) = text else {
         return Ok(None);
     };

@@ -133,7 +133,9 @@ pub(crate) async fn whereabouts_of(
                 );
                 parts.truncate(trace::MAX_TRACE_NODES.saturating_sub(seen));
             }
-            reads.fetch(parts.iter().map(|c| StateKey::Code(*c))).await?;
+            reads
+                .fetch(parts.iter().map(|c| StateKey::Code(*c)))
+                .await?;
             level.clear();
             for part in parts {
                 if let Some(s) = reads.record::<CodeState>(StateKey::Code(part)).await? {

@@ -6,9 +6,9 @@
 use jitrace_chain::{Block, block::to_hash};
 use jitrace_client::dto::{
     AccountView, AffectedItemView, AlertView, AttributeView, BatchView, BlockView, ChannelVolume,
-    CodeEventView, CodeKeyView, CodeRef, EventPlace, FlowCodeView, FlowCountView, GateEntryView, GateVerdictView, LicenceView,
-    LotView, MediaView, OrgView, ProductView, RecallProgressView, RevocationView, ScanCount,
-    SpecMismatchView, Status, TestResultView, TxState, TxStatus,
+    CodeEventView, CodeKeyView, CodeRef, EventPlace, FlowCodeView, FlowCountView, GateEntryView,
+    GateVerdictView, LicenceView, LotView, MediaView, OrgView, ProductView, RecallProgressView,
+    RevocationView, ScanCount, SpecMismatchView, Status, TestResultView, TxState, TxStatus,
 };
 use jitrace_ledger::{
     state::{
