@@ -14,7 +14,7 @@
 use crate::{
     ApiError, Shared,
     analytics::{decode_cursor, encode_cursor, limit},
-    auth::{self, Access},
+    b2b::member_read,
     verdict::Reads,
     views::{flow_code_view, flow_count_view},
 };
@@ -29,7 +29,7 @@ use jitrace_ledger::{
     trace,
 };
 use jitrace_store::index::{FlowCode, FlowCursor, FlowQuery, FlowRole, Holder, Whereabouts};
-use jitrace_types::{Hash, OrgId, tx::CodeId};
+use jitrace_types::{OrgId, tx::CodeId};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The statuses a holder sees its codes in.
@@ -184,21 +184,7 @@ pub(crate) async fn flows(
     query: Result<Query<FlowsQuery>, QueryRejection>,
 ) -> Result<Json<FlowsView>, ApiError> {
     let Query(query) = query.map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    let caller = auth::authenticate(
-        &api,
-        &method,
-        &uri,
-        &headers,
-        &Hash::of(&[b""]),
-        Access::Member,
-    )
-    .await?;
-    let org = OrgId::new(&org).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if !caller.member_of(&org) {
-        return Err(ApiError::Forbidden(format!(
-            "only members of {org} read its flows"
-        )));
-    }
+    let org = member_read(&api, &method, &uri, &headers, &org, "read its flows").await?;
     let role = match query.role.as_deref() {
         None if query.status.is_some() || query.after.is_some() => {
             return Err(ApiError::BadRequest(

@@ -656,7 +656,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
             "--org",
             SUPPLIER,
             "--gtin",
-            &bolt.to_string(),
+            bolt.as_str(),
             "--lot",
             LOT1,
             "--reason",
@@ -666,14 +666,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let forward = ok(
         &node_url,
         &supplier_file,
-        &[
-            "trace",
-            "forward",
-            "--gtin",
-            &bolt.to_string(),
-            "--lot",
-            LOT1,
-        ],
+        &["trace", "forward", "--gtin", bolt.as_str(), "--lot", LOT1],
     );
     // Cars 1 and 3 hold lot-1 bolts; bolts 5 and 6 wait in stock and bolt 7 is on its way:
     // they are to be found too. Car 2 (a lot-2 bolt) and bolts never shipped are not.
@@ -711,14 +704,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let maker_view = ok(
         &node_url,
         &maker_file,
-        &[
-            "trace",
-            "forward",
-            "--gtin",
-            &bolt.to_string(),
-            "--lot",
-            LOT1,
-        ],
+        &["trace", "forward", "--gtin", bolt.as_str(), "--lot", LOT1],
     );
     let own: BTreeSet<(String, u64)> = [1, 3].iter().map(|s| (car.to_string(), *s)).collect();
     assert_eq!(codes_of(&maker_view["items"]), own, "{maker_view:#}");
@@ -747,7 +733,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let back = ok(
         &node_url,
         &maker_file,
-        &["trace", "back", &car.to_string(), "1"],
+        &["trace", "back", car.as_str(), "1"],
     );
     let item = &back["item"];
     assert_eq!(back["codes"], 4, "{back:#}");
@@ -777,7 +763,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     refused(
         &node_url,
         &supplier_file,
-        &["trace", "back", &car.to_string(), "1"],
+        &["trace", "back", car.as_str(), "1"],
         "forbidden",
     );
 
