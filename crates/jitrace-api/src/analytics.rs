@@ -1,6 +1,6 @@
 //! Private analytics for brands and their channels: scan counts and channel volumes, from the
 //! node's off-chain index (`jitrace_store::index`), and the indexer that builds it (and the
-//! brand alerts) from finalised blocks.
+//! brand alerts, and the flows of goods of [`crate::flows`]) from finalised blocks.
 //!
 //! - The indexer reads each finalised block once, in order, from the block store; the
 //!   counters, the alerts and the block's height are written in one transaction, so a restart
@@ -28,7 +28,7 @@ use jitrace_client::dto::{ChannelVolumes, ErrorBody, ScanAnalytics};
 use jitrace_ledger::{
     read,
     state::{CodeState, CodeStatus, Receipt, StateKey},
-    tx_id,
+    trace, tx_id,
 };
 use jitrace_store::index::{BlockIndex, ChannelKey, Range, ScanKey, day_of};
 use jitrace_types::{
@@ -117,6 +117,9 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
     let mut events = Vec::new();
     let mut scans = Vec::new();
     let mut recalls = Vec::new();
+    // Codes whose whereabouts the block may have changed, and gate entries to read them from.
+    let mut moved: BTreeSet<CodeId> = BTreeSet::new();
+    let mut gate_items = Vec::new();
     for raw in &block.txs {
         let Some(tx) = SignedTransaction::decode(raw)
             .ok()
@@ -126,7 +129,12 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
         };
         if !matches!(
             tx.payload,
-            Payload::RecordCodeEvent(_) | Payload::RecordScans { .. } | Payload::StartRecall(_)
+            Payload::RecordCodeEvent(_)
+                | Payload::RecordScans { .. }
+                | Payload::StartRecall(_)
+                | Payload::GateReceive(_)
+                | Payload::Assemble(_)
+                | Payload::RedeemTicket { .. }
         ) {
             continue;
         }
@@ -137,12 +145,25 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
         }
         match tx.payload {
             Payload::RecordCodeEvent(event) => {
+                moved.insert(event.code.code);
                 events.push((event.code.code, event.org, action_name(&event.action)))
             }
+            // A scan gives a code never commissioned its first state (`issued`).
             Payload::RecordScans { scans: batch } => {
+                moved.extend(batch.iter().map(|s| s.code.code));
                 scans.extend(batch.into_iter().map(|s| (s.code.code, s.cell)))
             }
             Payload::StartRecall(recall) => recalls.push(recall.scope),
+            // Rejected entries changed nothing: reading them again is a no-op in the index.
+            Payload::GateReceive(gate) => gate_items.extend(gate.items),
+            Payload::Assemble(a) => {
+                moved.insert(a.parent.code);
+                moved.extend(a.remove.iter().chain(&a.add).copied());
+            }
+            // A claim turns `sold` into `owned`, which the issuer sees.
+            Payload::RedeemTicket { code, .. } => {
+                moved.insert(code);
+            }
             _ => {}
         }
     }
@@ -170,6 +191,12 @@ async fn block_index(api: &ApiState, height: u64) -> Result<BlockIndex, ApiError
         };
         states.insert(code, (state, voided));
     }
+    for item in &gate_items {
+        if let Ok((_, codes)) = reads.run(|r| trace::gate_codes(r, item)).await? {
+            moved.extend(codes.iter().map(|c| c.code));
+        }
+    }
+    out.flows = crate::flows::whereabouts_of(&mut reads, moved).await?;
     for (code, org, action) in events {
         if let Some((state, _)) = states.get(&code) {
             *out.channels
@@ -274,7 +301,7 @@ fn day_range(from: &str, to: &str) -> Result<(u32, u32), ApiError> {
     Ok((from, to))
 }
 
-fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
+pub(crate) fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
     match limit.unwrap_or(MAX_ROWS) {
         n @ 1..=MAX_ROWS => Ok(n),
         _ => Err(ApiError::BadRequest(format!(
@@ -292,13 +319,15 @@ fn gtin_filter(gtin: Option<&str>) -> Result<Option<String>, ApiError> {
     .transpose()
 }
 
-fn encode_cursor<K: borsh::BorshSerialize>(key: &K) -> Result<String, ApiError> {
+pub(crate) fn encode_cursor<K: borsh::BorshSerialize>(key: &K) -> Result<String, ApiError> {
     borsh::to_vec(key)
         .map(hex::encode)
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn decode_cursor<K: borsh::BorshDeserialize>(text: Option<&str>) -> Result<Option<K>, ApiError> {
+pub(crate) fn decode_cursor<K: borsh::BorshDeserialize>(
+    text: Option<&str>,
+) -> Result<Option<K>, ApiError> {
     let Some(text) = text else {
         return Ok(None);
     };

@@ -58,6 +58,23 @@ fn org_id(text: &str) -> Result<OrgId, ApiError> {
     OrgId::new(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
+/// The organisation `org` names, when a signed bodiless request comes from one of its members
+/// (who may `what`).
+pub(crate) async fn member_read(
+    api: &ApiState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    org: &str,
+    what: &str,
+) -> Result<OrgId, ApiError> {
+    let caller =
+        auth::authenticate(api, method, uri, headers, &Hash::of(&[b""]), Access::Member).await?;
+    let org = org_id(org)?;
+    require_member(&caller, &org, what)?;
+    Ok(org)
+}
+
 fn require_member(caller: &Caller, org: &OrgId, what: &str) -> Result<(), ApiError> {
     if caller.member_of(org) {
         Ok(())
@@ -255,17 +272,7 @@ pub(crate) async fn gate_log(
     Path(org): Path<String>,
     Query(page): Query<LogPage>,
 ) -> Result<Json<GateLogView>, ApiError> {
-    let caller = auth::authenticate(
-        &api,
-        &method,
-        &uri,
-        &headers,
-        &Hash::of(&[b""]),
-        Access::Member,
-    )
-    .await?;
-    let org = org_id(&org)?;
-    require_member(&caller, &org, "read its gate log")?;
+    let org = member_read(&api, &method, &uri, &headers, &org, "read its gate log").await?;
     let limit = page.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
     let mut reads = Reads::new(api.state.as_ref());
     let (total, entries) = reads
@@ -485,17 +492,7 @@ pub(crate) async fn recall(
     headers: HeaderMap,
     Path((org, number)): Path<(String, u32)>,
 ) -> Result<Json<RecallView>, ApiError> {
-    let caller = auth::authenticate(
-        &api,
-        &method,
-        &uri,
-        &headers,
-        &Hash::of(&[b""]),
-        Access::Member,
-    )
-    .await?;
-    let org = org_id(&org)?;
-    require_member(&caller, &org, "read its recalls")?;
+    let org = member_read(&api, &method, &uri, &headers, &org, "read its recalls").await?;
     let mut reads = Reads::new(api.state.as_ref());
     let Some(recall) = reads
         .record::<Recall>(StateKey::Recall(org.clone(), number))

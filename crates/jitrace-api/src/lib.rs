@@ -26,6 +26,7 @@ pub mod b2b;
 pub mod consumer;
 mod endpoints;
 mod error;
+pub mod flows;
 mod history;
 mod lookup;
 mod media;
@@ -82,7 +83,8 @@ pub struct ApiState {
     pub scan_gateway: Option<Arc<ScanGateway>>,
     /// Brand alerts (see [`alerts`]), kept in `index`.
     pub alerts: Arc<alerts::AlertHub>,
-    /// The off-chain index of finalised blocks: analytics and alerts (see [`analytics`]).
+    /// The off-chain index of finalised blocks: analytics, alerts and flows of goods (see
+    /// [`analytics`], [`flows`]).
     pub index: Arc<IndexStore>,
 }
 
@@ -148,6 +150,7 @@ fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
         .routes(routes!(b2b::trace_back))
         .routes(routes!(b2b::trace_forward))
         .routes(routes!(b2b::recall))
+        .routes(routes!(flows::flows))
         .routes(routes!(history::events))
         .routes(routes!(analytics::scans))
         .routes(routes!(analytics::channels))

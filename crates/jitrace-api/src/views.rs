@@ -6,9 +6,9 @@
 use jitrace_chain::{Block, block::to_hash};
 use jitrace_client::dto::{
     AccountView, AffectedItemView, AlertView, AttributeView, BatchView, BlockView, ChannelVolume,
-    CodeEventView, CodeKeyView, CodeRef, EventPlace, GateEntryView, GateVerdictView, LicenceView,
-    LotView, MediaView, OrgView, ProductView, RecallProgressView, RevocationView, ScanCount,
-    SpecMismatchView, Status, TestResultView, TxState, TxStatus,
+    CodeEventView, CodeKeyView, CodeRef, EventPlace, FlowCodeView, FlowCountView, GateEntryView,
+    GateVerdictView, LicenceView, LotView, MediaView, OrgView, ProductView, RecallProgressView,
+    RevocationView, ScanCount, SpecMismatchView, Status, TestResultView, TxState, TxStatus,
 };
 use jitrace_ledger::{
     state::{
@@ -20,7 +20,7 @@ use jitrace_ledger::{
 };
 use jitrace_store::{
     Tip,
-    index::{Alert, ChannelKey, ScanKey},
+    index::{Alert, ChannelKey, FlowCount, FlowRow, ScanKey},
 };
 use jitrace_types::{
     Gtin, Hash, OrgId, PublicKey,
@@ -369,6 +369,28 @@ pub fn channel_volume_view(key: &ChannelKey, count: u64) -> ChannelVolume {
         gtin: key.gtin.clone(),
         action: key.action.clone(),
         count,
+    }
+}
+
+/// How many codes an organisation has in one role and status.
+pub fn flow_count_view(count: &FlowCount) -> FlowCountView {
+    FlowCountView {
+        role: count.role.as_str().into(),
+        status: count.status.clone(),
+        codes: count.codes,
+    }
+}
+
+/// One code of an organisation's flows.
+pub fn flow_code_view(row: &FlowRow) -> FlowCodeView {
+    let w = &row.whereabouts;
+    FlowCodeView {
+        gtin: row.code.gtin.clone(),
+        serial: row.code.serial,
+        status: row.status.clone(),
+        holder: w.holder.as_ref().map(|h| h.org.clone()),
+        issuer: w.issuer.clone(),
+        lot: w.lot.clone(),
     }
 }
 

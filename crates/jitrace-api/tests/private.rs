@@ -1,6 +1,6 @@
 //! Private reads through `router(..).oneshot(..)`: a code's history in its public and private
-//! views, scan analytics and channel volumes from the index of finalised blocks, the alerts
-//! kept there, and who may read what.
+//! views, scan analytics, channel volumes and flows of goods from the index of finalised blocks,
+//! the alerts kept there, and who may read what.
 
 mod common;
 
@@ -13,7 +13,12 @@ use common::{world::*, *};
 use jitrace_api::views::date_of_day;
 use jitrace_ledger::geo;
 use jitrace_store::index::day_of;
-use jitrace_types::{SecretKey, keys::authorization_header, tx::GeoPoint};
+use jitrace_types::{
+    Payload, SecretKey,
+    keys::authorization_header,
+    parts::Assemble,
+    tx::{CodeAction, CodeId, GeoPoint},
+};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tower::ServiceExt as _;
@@ -521,5 +526,210 @@ async fn scoped_tokens_read_only_their_scope_for_their_organisation() {
     assert_eq!(
         error_code(&self_granted),
         (StatusCode::FORBIDDEN, "forbidden")
+    );
+}
+
+/// An organisation's flow counts as (role, status, codes).
+fn flow_counts(v: &Value) -> Vec<(String, String, u64)> {
+    v["counts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|c| {
+            (
+                c["role"].as_str().unwrap().to_string(),
+                c["status"].as_str().unwrap().to_string(),
+                c["codes"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn counts_of(rows: &[(&str, &str, u64)]) -> Vec<(String, String, u64)> {
+    rows.iter()
+        .map(|(r, s, n)| (r.to_string(), s.to_string(), *n))
+        .collect()
+}
+
+fn serials_of(v: &Value) -> Vec<u64> {
+    v["codes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|c| c["serial"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn flows_follow_codes_and_the_parts_inside_items() {
+    let f = indexed_world().await;
+    // The world: the brand holds UNSOLD; SOLD and CLONED are sold, STOLEN is owned by alice.
+    let (status, acme) = get(&f.router, "/v1/flows/acme", Some(&brand())).await;
+    assert_eq!(status, StatusCode::OK, "{acme}");
+    assert_eq!(
+        flow_counts(&acme),
+        counts_of(&[
+            ("holder", "held", 1),
+            ("issuer", "active", 1),
+            ("issuer", "owned", 1),
+            ("issuer", "sold", 2),
+        ])
+    );
+    assert!(acme["codes"].as_array().unwrap().is_empty());
+    let (status, shop_view) = get(&f.router, "/v1/flows/hz-cellar", Some(&shop())).await;
+    assert_eq!(status, StatusCode::OK, "{shop_view}");
+    assert!(flow_counts(&shop_view).is_empty());
+
+    // Only members read an organisation's flows, with a known role and status.
+    let other = get(&f.router, "/v1/flows/acme", Some(&stranger())).await;
+    assert_eq!(error_code(&other), (StatusCode::FORBIDDEN, "forbidden"));
+    let shop_on_brand = get(&f.router, "/v1/flows/acme", Some(&shop())).await;
+    assert_eq!(
+        error_code(&shop_on_brand),
+        (StatusCode::FORBIDDEN, "forbidden")
+    );
+    let unsigned = get(&f.router, "/v1/flows/acme", None).await;
+    assert_eq!(error_code(&unsigned).0, StatusCode::UNAUTHORIZED);
+    for bad in [
+        "?role=owner",
+        "?status=held",
+        "?role=holder&status=sold",
+        "?role=issuer&status=held",
+        "?role=holder&after=zz",
+        "?role=holder&limit=0",
+        "?role=holder&limit=1001",
+    ] {
+        let answer = get(&f.router, &format!("/v1/flows/acme{bad}"), Some(&brand())).await;
+        assert_eq!(
+            error_code(&answer),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{bad}"
+        );
+    }
+
+    // The brand installs UNSOLD into a new item (serial 30) and ships three codes to the shop.
+    let (b, s) = (brand(), shop());
+    let mut nonce = BRAND_NEXT_NONCE;
+    let mut next = || {
+        nonce += 1;
+        nonce - 1
+    };
+    let mut txs = vec![signed(
+        &b,
+        next(),
+        Payload::Assemble(Assemble {
+            org: org_id("acme"),
+            parent: signed_code(30),
+            remove: vec![],
+            add: vec![CodeId {
+                gtin: gtin(),
+                serial: UNSOLD,
+            }],
+        }),
+    )];
+    let to_shop = CodeAction::Ship {
+        to: org_id("hz-cellar"),
+    };
+    for serial in [40, 41, 42] {
+        txs.push(event(&b, next(), "acme", serial, CodeAction::Commission));
+        txs.push(event(&b, next(), "acme", serial, to_shop.clone()));
+    }
+    block(&f, BLOCK_TIME_MS + 4 * HOUR_MS, &txs);
+    wait_indexed(&f).await;
+    let (_, acme) = get(&f.router, "/v1/flows/acme", Some(&brand())).await;
+    assert_eq!(
+        flow_counts(&acme),
+        counts_of(&[
+            ("holder", "held", 1),
+            ("holder", "installed", 1),
+            ("issuer", "active", 1),
+            ("issuer", "in_transit", 3),
+            ("issuer", "installed", 1),
+            ("issuer", "owned", 1),
+            ("issuer", "sold", 2),
+        ])
+    );
+    let (_, installed) = get(
+        &f.router,
+        "/v1/flows/acme?role=holder&status=installed",
+        Some(&brand()),
+    )
+    .await;
+    assert_eq!(installed["role"], "holder");
+    let part = &installed["codes"][0];
+    assert_eq!(
+        (
+            &part["gtin"],
+            &part["serial"],
+            &part["holder"],
+            &part["issuer"],
+            &part["lot"]
+        ),
+        (
+            &json!(GTIN14),
+            &json!(UNSOLD),
+            &json!("acme"),
+            &json!("acme"),
+            &json!("L1")
+        ),
+        "{installed}"
+    );
+
+    // The shop pages through what is on its way to it.
+    let path = "/v1/flows/hz-cellar?role=holder&status=in_transit&limit=2";
+    let (_, first) = get(&f.router, path, Some(&shop())).await;
+    assert_eq!(serials_of(&first), [40, 41], "{first}");
+    let cursor = first["next"].as_str().expect("a next cursor").to_string();
+    let (_, second) = get(&f.router, &format!("{path}&after={cursor}"), Some(&shop())).await;
+    assert_eq!(serials_of(&second), [42], "{second}");
+    assert!(second["next"].is_null());
+    let (_, mixed) = get(
+        &f.router,
+        &format!("/v1/flows/hz-cellar?role=holder&status=held&after={cursor}"),
+        Some(&shop()),
+    )
+    .await;
+    assert!(mixed["error"].is_object(), "{mixed}");
+
+    // The item goes to the shop, and its part with it; the shop receives it and bolt 40.
+    let txs = [
+        event(&b, next(), "acme", 30, to_shop.clone()),
+        event(&s, 7, "hz-cellar", 30, CodeAction::Receive),
+        event(&s, 8, "hz-cellar", 40, CodeAction::Receive),
+    ];
+    block(&f, BLOCK_TIME_MS + 5 * HOUR_MS, &txs);
+    wait_indexed(&f).await;
+    let (_, shop_view) = get(&f.router, "/v1/flows/hz-cellar", Some(&shop())).await;
+    assert_eq!(
+        flow_counts(&shop_view),
+        counts_of(&[
+            ("holder", "held", 2),
+            ("holder", "in_transit", 2),
+            ("holder", "installed", 1),
+        ])
+    );
+    let (_, parts) = get(
+        &f.router,
+        "/v1/flows/hz-cellar?role=holder&status=installed",
+        Some(&shop()),
+    )
+    .await;
+    assert_eq!(serials_of(&parts), [UNSOLD]);
+    assert_eq!(parts["codes"][0]["holder"], "hz-cellar");
+    let (_, acme) = get(&f.router, "/v1/flows/acme?role=issuer", Some(&brand())).await;
+    assert_eq!(
+        flow_counts(&acme),
+        counts_of(&[
+            ("issuer", "in_channel", 2),
+            ("issuer", "in_transit", 2),
+            ("issuer", "installed", 1),
+            ("issuer", "owned", 1),
+            ("issuer", "sold", 2),
+        ])
+    );
+    // Every status of the role, in status order.
+    assert_eq!(
+        serials_of(&acme),
+        [30, 40, 41, 42, UNSOLD, STOLEN, SOLD, CLONED]
     );
 }

@@ -1096,6 +1096,52 @@ pub struct GateLogView {
     pub entries: Vec<GateEntryView>,
 }
 
+/// An organisation's flows of goods: `GET /v1/flows/{org}`. The counts always; with `role`, a
+/// page of codes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowsView {
+    pub org: String,
+    /// How many codes the organisation has in each role and status (none: left out).
+    pub counts: Vec<FlowCountView>,
+    /// The page's role and status, when a page was asked for.
+    pub role: Option<String>,
+    pub status: Option<String>,
+    /// A page of codes, by status, GTIN and serial; empty without `role`.
+    pub codes: Vec<FlowCodeView>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// How many codes an organisation has in one role and status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowCountView {
+    /// `holder` or `issuer`.
+    pub role: String,
+    /// As holder: `in_transit` (shipped to it), `in_stock`, `held`, `installed` (in an item it
+    /// holds). As issuer: the code's status wherever it is: `issued`, `active`, `in_transit`,
+    /// `in_channel`, `in_stock`, `installed`, `sold`, `owned`, `destroyed`, `decommissioned`.
+    pub status: String,
+    pub codes: u64,
+}
+
+/// One code of an organisation's flows, and where it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlowCodeView {
+    pub gtin: String,
+    pub serial: u64,
+    /// The status the organisation sees it in, in the role asked for.
+    pub status: String,
+    /// Who holds it (or receives it, or holds the item it is installed in); absent once sold
+    /// or retired.
+    pub holder: Option<String>,
+    /// Who issued it.
+    pub issuer: String,
+    pub lot: String,
+}
+
 /// A lot's technical record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

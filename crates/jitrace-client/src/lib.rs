@@ -167,6 +167,31 @@ impl Client {
         self.get_maybe_signed(url, Some(key)).await
     }
 
+    /// An organisation's flows of goods: `GET /v1/flows/{org}`, signed by a member's `key`.
+    /// The counts per role and status; with `role` (`holder` or `issuer`, and optionally a
+    /// `status`), a page of at most `limit` codes after the cursor `after`.
+    pub async fn flows(
+        &self,
+        key: &SecretKey,
+        org: &str,
+        role: Option<&str>,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<dto::FlowsView> {
+        let limit = limit.map(|n| n.to_string());
+        let query: Vec<(&str, &str)> = [
+            ("role", role),
+            ("status", status),
+            ("after", after),
+            ("limit", limit.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+        .collect();
+        self.signed_get(key, &["v1", "flows", org], &query).await
+    }
+
     /// A page of a code's events from index `from`: `GET /v1/codes/{gtin}/{serial}/events`.
     /// Signed by `key` when given (the private view, for the organisations entitled to it);
     /// the public view needs the printed code's `signature` (AI 8030).

@@ -1,14 +1,20 @@
-//! The off-chain index: scan analytics, channel volumes and brand alerts derived from finalised
-//! blocks, in a redb file of its own (`index.redb`) beside the block store.
+//! The off-chain index: scan analytics, channel volumes, brand alerts and the flows of goods
+//! (where every code is now, for its holder and its issuer) derived from finalised blocks, in a
+//! redb file of its own (`index.redb`) beside the block store.
 //!
 //! Invariants:
 //! - Blocks are indexed in height order, each exactly once: [`IndexStore::apply_block`] writes a
-//!   block's counters and alerts and the new indexed height in one ACID transaction committed
+//!   block's counters, alerts and flows and the new indexed height in one ACID transaction committed
 //!   with immediate durability, ignores a height already indexed and refuses a gap. So a restart
 //!   resumes at [`IndexStore::indexed_height`] + 1 and neither recounts nor loses a block.
 //! - Alert sequence numbers increase by one per alert, are assigned inside that transaction
 //!   and never reused, so an alert keeps its number across restarts.
 //! - At most [`MAX_ALERTS_PER_BRAND`] alerts are kept per brand; the oldest go first.
+//! - Flows: a code has at most one [`Whereabouts`], kept under the code (`flow_codes`), and the
+//!   entries it stands for (its issuer's, and its holder's when it has one) are exactly the rows
+//!   of `flows` for that code; `flow_counts` counts those rows per (organisation, role,
+//!   status). A block replaces a code's whereabouts by removing the old entries and adding the
+//!   new ones, in the same transaction, so rows and counters never disagree.
 //!
 //! Everything here is derived data: deleting the file makes the node rebuild it from the blocks
 //! (except counterfeit-scan alerts, which are not on chain).
@@ -28,6 +34,16 @@ const CHANNELS: TableDefinition<'_, (&str, u32, &str, &str, &str), u64> =
 const ALERTS: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("alerts");
 /// brand → alerts kept.
 const ALERT_COUNTS: TableDefinition<'_, &str, u64> = TableDefinition::new("alert_counts");
+/// (org, role, status, gtin, serial) → borsh of the code's [`Whereabouts`]: a page of one
+/// organisation's codes in one role and status is a range scan.
+const FLOWS: TableDefinition<'_, (&str, &str, &str, &str, u64), &[u8]> =
+    TableDefinition::new("flows");
+/// (org, role, status) → codes in `FLOWS`.
+const FLOW_COUNTS: TableDefinition<'_, (&str, &str, &str), u64> =
+    TableDefinition::new("flow_counts");
+/// (gtin, serial) → borsh of the code's current [`Whereabouts`]: which entries to remove when
+/// it moves.
+const FLOW_CODES: TableDefinition<'_, (&str, u64), &[u8]> = TableDefinition::new("flow_codes");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("index_meta");
 
 const INDEXED_HEIGHT: &str = "indexed_height";
@@ -86,6 +102,121 @@ pub struct Alert {
     pub detail: String,
 }
 
+/// How an organisation sees a code in its flows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FlowRole {
+    /// It holds the code (or the code is shipped to it, or installed in an item it holds).
+    Holder,
+    /// It issued the code (the brand or supplier): it sees the code wherever it is.
+    Issuer,
+}
+
+impl FlowRole {
+    /// Both roles, in the order counts are listed.
+    pub const ALL: [FlowRole; 2] = [FlowRole::Holder, FlowRole::Issuer];
+
+    /// The snake_case name used in keys and APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowRole::Holder => "holder",
+            FlowRole::Issuer => "issuer",
+        }
+    }
+
+    /// The role named `text`, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// A code in the flows index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
+pub struct FlowCode {
+    /// 14 digits.
+    pub gtin: String,
+    pub serial: u64,
+}
+
+/// The organisation holding a code, and how.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Holder {
+    pub org: String,
+    /// `in_transit` (shipped to `org`), `in_stock`, `held` or `installed` (in an item `org`
+    /// holds).
+    pub status: String,
+}
+
+/// Where a code is now: the entries it stands for are its issuer's, under `status`, and its
+/// holder's, under the holder's status.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Whereabouts {
+    pub lot: String,
+    /// The brand or supplier that issued the code.
+    pub issuer: String,
+    /// The code's status as its issuer sees it (`active`, `in_transit`, `in_stock`,
+    /// `installed`, `sold`, `owned`, `destroyed`, ...).
+    pub status: String,
+    /// `None` once the code is sold, owned, destroyed or decommissioned (or installed in such
+    /// an item).
+    pub holder: Option<Holder>,
+}
+
+impl Whereabouts {
+    /// The (organisation, role, status) entries this stands for.
+    fn entries(&self) -> impl Iterator<Item = (&str, FlowRole, &str)> {
+        let issuer = (self.issuer.as_str(), FlowRole::Issuer, self.status.as_str());
+        let holder = self
+            .holder
+            .as_ref()
+            .map(|h| (h.org.as_str(), FlowRole::Holder, h.status.as_str()));
+        std::iter::once(issuer).chain(holder)
+    }
+}
+
+/// How many of an organisation's codes are in one role and status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowCount {
+    pub role: FlowRole,
+    pub status: String,
+    pub codes: u64,
+}
+
+/// Where a page of flows continues (exclusive): the last code of the previous page.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct FlowCursor {
+    pub status: String,
+    pub code: FlowCode,
+}
+
+/// Which of an organisation's codes to list.
+pub struct FlowQuery<'a> {
+    pub org: &'a str,
+    pub role: FlowRole,
+    /// Only codes in this status; `None`: every status, in status order.
+    pub status: Option<&'a str>,
+    /// Continue after this code (a previous [`FlowPage::next`]).
+    pub after: Option<&'a FlowCursor>,
+    /// Most rows returned.
+    pub limit: usize,
+}
+
+/// One code of an organisation's flows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRow {
+    pub code: FlowCode,
+    /// The status the organisation sees it in (its role's).
+    pub status: String,
+    pub whereabouts: Whereabouts,
+}
+
+/// A page of an organisation's codes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowPage {
+    pub rows: Vec<FlowRow>,
+    /// Where the next page starts, when there are more rows.
+    pub next: Option<FlowCursor>,
+}
+
 /// Everything one finalised block adds to the index.
 #[derive(Clone, Debug, Default)]
 pub struct BlockIndex {
@@ -93,6 +224,9 @@ pub struct BlockIndex {
     pub scans: BTreeMap<ScanKey, u64>,
     pub channels: BTreeMap<ChannelKey, u64>,
     pub alerts: Vec<Alert>,
+    /// The new whereabouts of every code the block moved (a code whose whereabouts did not
+    /// change may be here too: it changes nothing).
+    pub flows: BTreeMap<FlowCode, Whereabouts>,
 }
 
 /// One page of counters.
@@ -132,6 +266,9 @@ impl IndexStore {
             txn.open_table(CHANNELS)?;
             txn.open_table(ALERTS)?;
             txn.open_table(ALERT_COUNTS)?;
+            txn.open_table(FLOWS)?;
+            txn.open_table(FLOW_COUNTS)?;
+            txn.open_table(FLOW_CODES)?;
             txn.open_table(META)?;
         }
         txn.commit()?;
@@ -145,7 +282,7 @@ impl IndexStore {
         Ok(table.get(INDEXED_HEIGHT)?.map_or(0, |v| v.value()))
     }
 
-    /// Adds a block's counters and alerts and records its height, in one transaction. Returns
+    /// Adds a block's counters, alerts and flows and records its height, in one transaction. Returns
     /// the alerts with their sequence numbers; a block already indexed changes nothing and
     /// returns none.
     pub fn apply_block(&self, block: &BlockIndex) -> Result<Vec<Alert>, Error> {
@@ -193,6 +330,7 @@ impl IndexStore {
                 channels.insert(key, old.saturating_add(*n))?;
             }
             stored = insert_alerts(&txn, &block.alerts)?;
+            apply_flows(&txn, &block.flows)?;
             txn.open_table(META)?.insert(INDEXED_HEIGHT, block.height)?;
         }
         txn.commit()?;
@@ -335,6 +473,140 @@ impl IndexStore {
             });
         collect_page(entries, range, keep)
     }
+
+    /// How many codes an organisation has in each role and status (statuses with none are
+    /// left out), by role then status.
+    pub fn flow_counts(&self, org: &str) -> Result<Vec<FlowCount>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FLOW_COUNTS)?;
+        let mut out = Vec::new();
+        for entry in table.range::<(&str, &str, &str)>((org, "", "")..)? {
+            let (key, value) = entry?;
+            let (key_org, role, status) = key.value();
+            if key_org != org {
+                break;
+            }
+            let role = FlowRole::parse(role).ok_or(Error::Corrupt("flow role"))?;
+            out.push(FlowCount {
+                role,
+                status: status.to_string(),
+                codes: value.value(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// A page of an organisation's codes in one role (and status), in (status, GTIN, serial)
+    /// order.
+    pub fn flows(&self, query: &FlowQuery<'_>) -> Result<FlowPage, Error> {
+        if let (Some(asked), Some(after)) = (query.status, query.after)
+            && after.status != asked
+        {
+            return Err(Error::FlowCursor {
+                cursor: after.status.clone(),
+                asked: asked.to_string(),
+            });
+        }
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FLOWS)?;
+        let (org, role) = (query.org, query.role.as_str());
+        let start = match query.after {
+            Some(c) => Bound::Excluded((
+                org,
+                role,
+                c.status.as_str(),
+                c.code.gtin.as_str(),
+                c.code.serial,
+            )),
+            None => Bound::Included((org, role, query.status.unwrap_or(""), "", 0)),
+        };
+        let mut rows = Vec::new();
+        for entry in table.range::<(&str, &str, &str, &str, u64)>((start, Bound::Unbounded))? {
+            let (key, value) = entry?;
+            let (key_org, key_role, status, gtin, serial) = key.value();
+            if key_org != org || key_role != role || query.status.is_some_and(|s| s != status) {
+                break;
+            }
+            if rows.len() == query.limit {
+                // One more row exists: the page ends at the last one kept.
+                let next = rows.last().map(|r: &FlowRow| FlowCursor {
+                    status: r.status.clone(),
+                    code: r.code.clone(),
+                });
+                return Ok(FlowPage { rows, next });
+            }
+            let whereabouts =
+                borsh::from_slice(value.value()).map_err(|_| Error::Corrupt("flow"))?;
+            rows.push(FlowRow {
+                code: FlowCode {
+                    gtin: gtin.to_string(),
+                    serial,
+                },
+                status: status.to_string(),
+                whereabouts,
+            });
+        }
+        Ok(FlowPage { rows, next: None })
+    }
+
+    /// A code's current whereabouts, if the index has it.
+    pub fn whereabouts(&self, code: &FlowCode) -> Result<Option<Whereabouts>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(FLOW_CODES)?;
+        table
+            .get((code.gtin.as_str(), code.serial))?
+            .map(|v| borsh::from_slice(v.value()).map_err(|_| Error::Corrupt("flow")))
+            .transpose()
+    }
+}
+
+/// Replaces each code's whereabouts: removes its old entries (and counts) and adds the new.
+fn apply_flows(
+    txn: &redb::WriteTransaction,
+    flows: &BTreeMap<FlowCode, Whereabouts>,
+) -> Result<(), Error> {
+    let mut codes = txn.open_table(FLOW_CODES)?;
+    let mut rows = txn.open_table(FLOWS)?;
+    let mut counts = txn.open_table(FLOW_COUNTS)?;
+    for (code, new) in flows {
+        let (gtin, serial) = (code.gtin.as_str(), code.serial);
+        let old: Option<Whereabouts> = codes
+            .get((gtin, serial))?
+            .map(|v| borsh::from_slice(v.value()).map_err(|_| Error::Corrupt("flow")))
+            .transpose()?;
+        if old.as_ref() == Some(new) {
+            continue;
+        }
+        for (org, role, status) in old.iter().flat_map(Whereabouts::entries) {
+            rows.remove((org, role.as_str(), status, gtin, serial))?;
+            let key = (org, role.as_str(), status);
+            let count = counts.get(key)?.map_or(0, |v| v.value());
+            match count {
+                0 => {
+                    return Err(Error::FlowCounter {
+                        org: org.to_string(),
+                        role: role.as_str(),
+                        status: status.to_string(),
+                    });
+                }
+                1 => {
+                    counts.remove(key)?;
+                }
+                n => {
+                    counts.insert(key, n - 1)?;
+                }
+            }
+        }
+        let bytes = borsh::to_vec(new).map_err(|_| Error::Corrupt("flow"))?;
+        for (org, role, status) in new.entries() {
+            rows.insert((org, role.as_str(), status, gtin, serial), bytes.as_slice())?;
+            let key = (org, role.as_str(), status);
+            let count = counts.get(key)?.map_or(0, |v| v.value());
+            counts.insert(key, count.saturating_add(1))?;
+        }
+        codes.insert((gtin, serial), bytes.as_slice())?;
+    }
+    Ok(())
 }
 
 /// The page `range` asks for out of `entries` (in key order), ending early after
@@ -558,5 +830,196 @@ mod tests {
         let kept = index.alerts("busy", 0, usize::MAX, |_| true).unwrap();
         assert_eq!(kept.len() as u64, MAX_ALERTS_PER_BRAND);
         assert_eq!(kept[0].seq, 4);
+    }
+
+    fn code(serial: u64) -> FlowCode {
+        FlowCode {
+            gtin: "09507001000019".into(),
+            serial,
+        }
+    }
+
+    fn at(issuer_status: &str, holder: Option<(&str, &str)>) -> Whereabouts {
+        Whereabouts {
+            lot: "B-1".into(),
+            issuer: "bolt-works".into(),
+            status: issuer_status.into(),
+            holder: holder.map(|(org, status)| Holder {
+                org: org.into(),
+                status: status.into(),
+            }),
+        }
+    }
+
+    fn flows_block(height: u64, flows: &[(u64, Whereabouts)]) -> BlockIndex {
+        BlockIndex {
+            height,
+            flows: flows.iter().map(|(s, w)| (code(*s), w.clone())).collect(),
+            ..BlockIndex::default()
+        }
+    }
+
+    fn counts(index: &IndexStore, org: &str) -> Vec<(&'static str, String, u64)> {
+        index
+            .flow_counts(org)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.role.as_str(), c.status, c.codes))
+            .collect()
+    }
+
+    fn serials(index: &IndexStore, org: &str, role: FlowRole, status: Option<&str>) -> Vec<u64> {
+        let query = FlowQuery {
+            org,
+            role,
+            status,
+            after: None,
+            limit: 1_000,
+        };
+        let page = index.flows(&query).unwrap();
+        assert_eq!(page.next, None);
+        page.rows.iter().map(|r| r.code.serial).collect()
+    }
+
+    #[test]
+    fn flows_insert_move_and_remove_with_their_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.redb");
+        let in_transit = at("in_transit", Some(("auto-maker", "in_transit")));
+        let in_stock = at("in_stock", Some(("auto-maker", "in_stock")));
+        {
+            let index = IndexStore::open(&path).unwrap();
+            // Three bolts shipped to the maker.
+            let shipped: Vec<_> = (1..=3).map(|s| (s, in_transit.clone())).collect();
+            index.apply_block(&flows_block(1, &shipped)).unwrap();
+            assert_eq!(
+                counts(&index, "auto-maker"),
+                [("holder", "in_transit".into(), 3)]
+            );
+            assert_eq!(
+                counts(&index, "bolt-works"),
+                [("issuer", "in_transit".into(), 3)]
+            );
+            // Two pass the gate; one of them is installed; the same block repeated (a restart
+            // between its commit and the next) changes nothing.
+            let received = flows_block(
+                2,
+                &[
+                    (1, in_stock.clone()),
+                    (2, at("installed", Some(("auto-maker", "installed")))),
+                    (3, in_transit.clone()),
+                ],
+            );
+            index.apply_block(&received).unwrap();
+            index.apply_block(&received).unwrap();
+            index
+                .apply_block(&flows_block(1, &[(1, in_transit.clone())]))
+                .unwrap();
+        }
+        let index = IndexStore::open(&path).unwrap();
+        assert_eq!(
+            counts(&index, "auto-maker"),
+            [
+                ("holder", "in_stock".into(), 1),
+                ("holder", "in_transit".into(), 1),
+                ("holder", "installed".into(), 1),
+            ]
+        );
+        assert_eq!(
+            serials(&index, "auto-maker", FlowRole::Holder, Some("in_stock")),
+            [1]
+        );
+        assert_eq!(
+            serials(&index, "auto-maker", FlowRole::Holder, None),
+            [1, 3, 2]
+        );
+        assert_eq!(index.whereabouts(&code(1)).unwrap(), Some(in_stock));
+        // The item bolt 2 is in is sold: the maker no longer holds it, the supplier still sees it.
+        index
+            .apply_block(&flows_block(3, &[(2, at("installed", None))]))
+            .unwrap();
+        assert_eq!(
+            counts(&index, "auto-maker"),
+            [
+                ("holder", "in_stock".into(), 1),
+                ("holder", "in_transit".into(), 1),
+            ]
+        );
+        assert_eq!(
+            counts(&index, "bolt-works"),
+            [
+                ("issuer", "in_stock".into(), 1),
+                ("issuer", "in_transit".into(), 1),
+                ("issuer", "installed".into(), 1),
+            ]
+        );
+        assert!(serials(&index, "auto-maker", FlowRole::Holder, Some("installed")).is_empty());
+        assert!(serials(&index, "auto-maker", FlowRole::Issuer, None).is_empty());
+        assert!(counts(&index, "auto").is_empty());
+    }
+
+    #[test]
+    fn flow_pages_continue_after_their_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = IndexStore::open(&dir.path().join("index.redb")).unwrap();
+        let mut flows: Vec<_> = (1..=25)
+            .map(|s| (s, at("in_stock", Some(("auto-maker", "in_stock")))))
+            .collect();
+        flows.push((100, at("held", Some(("auto-maker", "held")))));
+        index.apply_block(&flows_block(1, &flows)).unwrap();
+        for status in [Some("in_stock"), None] {
+            let mut seen = Vec::new();
+            let mut after = None;
+            let mut pages = 0;
+            loop {
+                let page = index
+                    .flows(&FlowQuery {
+                        org: "auto-maker",
+                        role: FlowRole::Holder,
+                        status,
+                        after: after.as_ref(),
+                        limit: 10,
+                    })
+                    .unwrap();
+                pages += 1;
+                seen.extend(page.rows.iter().map(|r| r.code.serial));
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            let mut want: Vec<u64> = (1..=25).collect();
+            if status.is_none() {
+                want.insert(0, 100); // `held` sorts before `in_stock`
+            }
+            assert_eq!(seen, want);
+            assert_eq!(pages, 3);
+        }
+        // A page exactly full has no next.
+        let full = index
+            .flows(&FlowQuery {
+                org: "auto-maker",
+                role: FlowRole::Holder,
+                status: Some("held"),
+                after: None,
+                limit: 1,
+            })
+            .unwrap();
+        assert_eq!((full.rows.len(), full.next), (1, None));
+        // A cursor of one status does not continue another.
+        let cursor = FlowCursor {
+            status: "held".into(),
+            code: code(100),
+        };
+        assert!(matches!(
+            index.flows(&FlowQuery {
+                org: "auto-maker",
+                role: FlowRole::Holder,
+                status: Some("in_stock"),
+                after: Some(&cursor),
+                limit: 10,
+            }),
+            Err(Error::FlowCursor { .. })
+        ));
     }
 }

@@ -1,6 +1,7 @@
 //! Jitrace's block store: finalised blocks, their certificates and a transaction index, in one
 //! embedded database file (redb) that survives `kill -9`; and, in a file of its own, the
-//! off-chain [`index`] derived from those blocks (scan analytics, channel volumes, alerts).
+//! off-chain [`index`] derived from those blocks (scan analytics, channel volumes, alerts, and
+//! where every code is now: the flows of goods).
 //!
 //! Invariants:
 //! - Heights are contiguous from 1: [`BlockStore::append`] refuses a gap, and appending a height
@@ -49,6 +50,19 @@ pub enum Error {
     /// The index was given a block that does not follow the last one it indexed.
     #[error("block {got} cannot be indexed after block {indexed}: blocks are indexed in order")]
     IndexGap { indexed: u64, got: u64 },
+    /// Removing a code from the flows index would take a counter below zero: the counters and
+    /// the entries disagree, so the index file is corrupt.
+    #[error(
+        "the flow counter of {org} as {role} in status {status} would go below zero: the index is corrupt"
+    )]
+    FlowCounter {
+        org: String,
+        role: &'static str,
+        status: String,
+    },
+    /// A flows cursor was used with another status than the one it was given for.
+    #[error("the cursor continues status {cursor}, not {asked}")]
+    FlowCursor { cursor: String, asked: String },
 }
 
 macro_rules! db_err {

@@ -431,6 +431,48 @@ pub async fn gate(global: &Global, command: GateCommand) -> Result<()> {
     }
 }
 
+/// `jitrace flows`: an organisation's flows of goods, and a page of its codes with `role`.
+pub async fn flows(
+    global: &Global,
+    org: String,
+    role: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+    limit: Option<usize>,
+) -> Result<()> {
+    let key = global.signer()?;
+    let view = global
+        .client()
+        .flows(
+            &key,
+            &org,
+            role.as_deref(),
+            status.as_deref(),
+            after.as_deref(),
+            limit,
+        )
+        .await?;
+    print(global, &view, |v| {
+        for c in &v.counts {
+            println!("{:<7} {:<15} {}", c.role, c.status, c.codes);
+        }
+        for c in &v.codes {
+            println!(
+                "{} {} {} lot {} issuer {} holder {}",
+                c.gtin,
+                c.serial,
+                c.status,
+                c.lot,
+                c.issuer,
+                c.holder.as_deref().unwrap_or("-")
+            );
+        }
+        if let Some(next) = &v.next {
+            println!("more: --after {next}");
+        }
+    })
+}
+
 pub async fn assemble(
     global: &Global,
     org: String,
@@ -507,13 +549,7 @@ pub async fn trace(global: &Global, command: TraceCommand) -> Result<()> {
             let view: dto::TraceBackView = client
                 .signed_get(
                     &key,
-                    &[
-                        "v1",
-                        "trace",
-                        "back",
-                        gtin.as_ref(),
-                        &serial.to_string(),
-                    ],
+                    &["v1", "trace", "back", gtin.as_str(), &serial.to_string()],
                     &[],
                 )
                 .await?;

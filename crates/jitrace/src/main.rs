@@ -140,6 +140,25 @@ enum Command {
         #[arg(long)]
         remove: Vec<String>,
     },
+    /// B2B: an organisation's flows of goods: how many of its codes are in transit to it, in
+    /// stock, held or installed (as holder) and where the codes it issued are (as issuer); with
+    /// --role, a page of those codes.
+    Flows {
+        #[arg(long)]
+        org: String,
+        /// `holder` or `issuer`: list the codes in this role.
+        #[arg(long)]
+        role: Option<String>,
+        /// Only codes in this status (`in_stock`, `installed`, ...).
+        #[arg(long, requires = "role")]
+        status: Option<String>,
+        /// The cursor a previous page printed.
+        #[arg(long, requires = "role")]
+        after: Option<String>,
+        /// Most codes (at most 1,000).
+        #[arg(long, requires = "role")]
+        limit: Option<usize>,
+    },
     /// B2B: start, show or close a recall.
     #[command(subcommand)]
     Recall(b2b::RecallCommand),
@@ -460,6 +479,13 @@ fn run(cli: Cli) -> Result<()> {
                         add,
                         remove,
                     } => b2b::assemble(&global, org, parent, add, remove).await,
+                    Command::Flows {
+                        org,
+                        role,
+                        status,
+                        after,
+                        limit,
+                    } => b2b::flows(&global, org, role, status, after, limit).await,
                     Command::Recall(c) => b2b::recall(&global, c).await,
                     Command::Trace(c) => b2b::trace(&global, c).await,
                     Command::Channel(c) => items::channel(&global, c).await,

@@ -2,10 +2,10 @@
 //! authorised), parts with and without codes, a forged code, a copied code with a different
 //! specification, a pallet; gate verdicts; assembly three levels deep; a recall of one lot
 //! traced forward to exactly the finished items that contain it, and backward from one item to
-//! its suppliers.
+//! its suppliers; the flows of goods the manufacturer and the supplier see.
 //!
 //! Setup (organisations, products, batches, shipments) goes through the typed client; the
-//! B2B steps under test go through the CLI (`gate`, `assemble`, `recall`, `trace`).
+//! B2B steps under test go through the CLI (`gate`, `assemble`, `flows`, `recall`, `trace`).
 
 mod common;
 
@@ -523,6 +523,129 @@ async fn suppliers_gate_assembly_recall_and_traces() {
         "already_installed",
     );
 
+    // Flows. The manufacturer holds two bolts in stock (5 and 6), five bolts and three
+    // modules installed in its items, three cars, and two bolts on their way: bolt 7 and the
+    // rogue bolt it refused at the gate. The supplier sees where its bolts are.
+    let counts = |view: &jitrace_client::dto::FlowsView| -> Vec<(String, String, u64)> {
+        view.counts
+            .iter()
+            .map(|c| (c.role.clone(), c.status.clone(), c.codes))
+            .collect()
+    };
+    let want = |rows: &[(&str, &str, u64)]| -> Vec<(String, String, u64)> {
+        rows.iter()
+            .map(|(r, s, n)| (r.to_string(), s.to_string(), *n))
+            .collect()
+    };
+    let maker_flows = want(&[
+        ("holder", "held", 3),
+        ("holder", "in_stock", 2),
+        ("holder", "in_transit", 2),
+        ("holder", "installed", 8),
+        ("issuer", "active", 3),
+        ("issuer", "installed", 3),
+    ]);
+    eventually(
+        "the manufacturer's flows",
+        Duration::from_secs(30),
+        || async {
+            client
+                .flows(&maker, MAKER, None, None, None, None)
+                .await
+                .is_ok_and(|v| counts(&v) == maker_flows)
+        },
+    )
+    .await;
+    let supplier_view = ok(
+        &node_url,
+        &supplier_file,
+        &["flows", "--org", SUPPLIER, "--role", "issuer"],
+    );
+    let supplier_flows: jitrace_client::dto::FlowsView =
+        serde_json::from_value(supplier_view.clone()).unwrap();
+    assert_eq!(
+        counts(&supplier_flows),
+        want(&[
+            ("issuer", "in_stock", 2),
+            ("issuer", "in_transit", 1),
+            ("issuer", "installed", 5),
+        ]),
+        "{supplier_view:#}"
+    );
+    let where_bolts: Vec<(u64, &str, Option<&str>)> = supplier_flows
+        .codes
+        .iter()
+        .map(|c| (c.serial, c.status.as_str(), c.holder.as_deref()))
+        .collect();
+    assert_eq!(
+        where_bolts,
+        [
+            (5, "in_stock", Some(MAKER)),
+            (6, "in_stock", Some(MAKER)),
+            (7, "in_transit", Some(MAKER)),
+            (1, "installed", Some(MAKER)),
+            (2, "installed", Some(MAKER)),
+            (3, "installed", Some(MAKER)),
+            (4, "installed", Some(MAKER)),
+            (100, "installed", Some(MAKER)),
+        ]
+    );
+    let on_the_way = ok(
+        &node_url,
+        &maker_file,
+        &[
+            "flows",
+            "--org",
+            MAKER,
+            "--role",
+            "holder",
+            "--status",
+            "in_transit",
+        ],
+    );
+    assert_eq!(
+        codes_of(&on_the_way["codes"]),
+        [(bolt, 7), (rogue_bolt, 1)]
+            .iter()
+            .map(|(g, s)| (g.to_string(), *s))
+            .collect(),
+        "{on_the_way:#}"
+    );
+    // The installed parts, five at a time.
+    let installed = [
+        "flows",
+        "--org",
+        MAKER,
+        "--role",
+        "holder",
+        "--status",
+        "installed",
+    ];
+    let first = ok(
+        &node_url,
+        &maker_file,
+        &[&installed[..], &["--limit", "5"]].concat(),
+    );
+    assert_eq!(first["codes"].as_array().unwrap().len(), 5, "{first:#}");
+    let cursor = first["next"].as_str().expect("a next cursor").to_string();
+    let rest = ok(
+        &node_url,
+        &maker_file,
+        &[&installed[..], &["--limit", "5", "--after", &cursor]].concat(),
+    );
+    assert_eq!(rest["codes"].as_array().unwrap().len(), 3, "{rest:#}");
+    assert!(rest["next"].is_null(), "{rest:#}");
+    let mut all = codes_of(&first["codes"]);
+    all.extend(codes_of(&rest["codes"]));
+    assert_eq!(all.len(), 8);
+    // Nobody else reads them.
+    refused(
+        &node_url,
+        &supplier_file,
+        &["flows", "--org", MAKER],
+        "forbidden",
+    );
+
     // The supplier recalls lot 1: the forward trace is exactly the cars holding its bolts.
     ok(
         &node_url,
@@ -533,7 +656,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
             "--org",
             SUPPLIER,
             "--gtin",
-            bolt.as_ref(),
+            bolt.as_str(),
             "--lot",
             LOT1,
             "--reason",
@@ -543,14 +666,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let forward = ok(
         &node_url,
         &supplier_file,
-        &[
-            "trace",
-            "forward",
-            "--gtin",
-            bolt.as_ref(),
-            "--lot",
-            LOT1,
-        ],
+        &["trace", "forward", "--gtin", bolt.as_str(), "--lot", LOT1],
     );
     // Cars 1 and 3 hold lot-1 bolts; bolts 5 and 6 wait in stock and bolt 7 is on its way:
     // they are to be found too. Car 2 (a lot-2 bolt) and bolts never shipped are not.
@@ -588,14 +704,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let maker_view = ok(
         &node_url,
         &maker_file,
-        &[
-            "trace",
-            "forward",
-            "--gtin",
-            bolt.as_ref(),
-            "--lot",
-            LOT1,
-        ],
+        &["trace", "forward", "--gtin", bolt.as_str(), "--lot", LOT1],
     );
     let own: BTreeSet<(String, u64)> = [1, 3].iter().map(|s| (car.to_string(), *s)).collect();
     assert_eq!(codes_of(&maker_view["items"]), own, "{maker_view:#}");
@@ -624,7 +733,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let back = ok(
         &node_url,
         &maker_file,
-        &["trace", "back", car.as_ref(), "1"],
+        &["trace", "back", car.as_str(), "1"],
     );
     let item = &back["item"];
     assert_eq!(back["codes"], 4, "{back:#}");
@@ -654,7 +763,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     refused(
         &node_url,
         &supplier_file,
-        &["trace", "back", car.as_ref(), "1"],
+        &["trace", "back", car.as_str(), "1"],
         "forbidden",
     );
 
