@@ -92,85 +92,84 @@ const MAX_CACHED: usize = 100_000;
 /// A [`StateSource`] that remembers what it read until the state moves on.
 ///
 /// The node's authenticated store costs a lock and a log read per key; consumers scan the same
-/// products, batches and brands over and over. Every entry is dropped when a new block is
-/// applied ([`CachedState::invalidate`], driven by the tip): a read that began before the
-/// invalidation is not cached, so the cache never outlives the state it came from. Reads stay as
-/// fresh as the underlying source: only repeats within one block are served from memory.
+/// products, batches and brands over and over. Entries are kept for one finalised height: every
+/// read first asks `height` (the node's tip), and a new height drops everything before the read
+/// is served — so whoever has seen a new tip never reads the state it replaced from here. A read
+/// that began under an older height is not kept. Reads stay as fresh as the underlying source;
+/// only repeats within one block are served from memory.
 pub struct CachedState {
     inner: std::sync::Arc<dyn StateSource>,
-    cache: std::sync::Arc<Generational>,
+    height: Box<dyn Fn() -> u64 + Send + Sync>,
+    cache: std::sync::Arc<RwLock<Generation>>,
 }
 
 #[derive(Default)]
-struct Generational {
-    generation: std::sync::atomic::AtomicU64,
-    records: RwLock<BTreeMap<StateKey, Option<Vec<u8>>>>,
+struct Generation {
+    /// The height the records belong to.
+    height: u64,
+    /// Bumped whenever the records are dropped.
+    number: u64,
+    records: BTreeMap<StateKey, Option<Vec<u8>>>,
 }
 
 impl CachedState {
-    /// Caches reads of `inner`.
-    pub fn new(inner: std::sync::Arc<dyn StateSource>) -> Self {
+    /// Caches reads of `inner` for as long as `height` answers the same.
+    pub fn new(
+        inner: std::sync::Arc<dyn StateSource>,
+        height: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> Self {
         Self {
             inner,
+            height: Box::new(height),
             cache: std::sync::Arc::default(),
         }
     }
 
-    /// Forgets everything: the state moved on.
+    /// Forgets everything.
     pub fn invalidate(&self) {
-        self.cache
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.cache
-            .records
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
-    /// Invalidates on every change of `tip` (a new finalised block), until the sender is gone.
-    pub fn invalidate_on<T: Send + Sync + 'static>(
-        self: &std::sync::Arc<Self>,
-        mut tip: tokio::sync::watch::Receiver<T>,
-    ) {
-        let this = std::sync::Arc::downgrade(self);
-        tokio::spawn(async move {
-            while tip.changed().await.is_ok() {
-                match this.upgrade() {
-                    Some(cache) => cache.invalidate(),
-                    None => break,
-                }
-            }
-        });
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        cache.number += 1;
+        cache.records.clear();
     }
 }
 
 impl StateSource for CachedState {
     fn get(&self, key: StateKey) -> BoxFuture<'static, Result<Option<Vec<u8>>, String>> {
-        if let Some(value) = self
-            .cache
-            .records
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-        {
-            return Box::pin(futures::future::ready(Ok(value.clone())));
-        }
+        let height = (self.height)();
+        let number = {
+            let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+            if cache.height == height {
+                if let Some(value) = cache.records.get(&key) {
+                    return Box::pin(futures::future::ready(Ok(value.clone())));
+                }
+                Some(cache.number)
+            } else {
+                None
+            }
+        };
+        let number = match number {
+            Some(number) => number,
+            None => {
+                let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+                if cache.height != height {
+                    cache.height = height;
+                    cache.number += 1;
+                    cache.records.clear();
+                }
+                cache.number
+            }
+        };
         let cache = self.cache.clone();
-        let generation = cache.generation.load(std::sync::atomic::Ordering::SeqCst);
         let read = self.inner.get(key.clone());
         Box::pin(async move {
             let value = read.await?;
-            let mut records = cache
-                .records
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            // Only while the state is still the one the read began on.
-            if cache.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
-                if records.len() >= MAX_CACHED {
-                    records.clear();
+            let mut cache = cache.write().unwrap_or_else(PoisonError::into_inner);
+            // Only while the records are still those of the height the read began under.
+            if cache.number == number {
+                if cache.records.len() >= MAX_CACHED {
+                    cache.records.clear();
                 }
-                records.insert(key, value.clone());
+                cache.records.insert(key, value.clone());
             }
             Ok(value)
         })
@@ -183,28 +182,30 @@ mod tests {
     use std::sync::Arc;
 
     #[tokio::test]
-    async fn cached_reads_end_with_the_block() {
+    async fn cached_reads_end_with_their_height() {
         let key = StateKey::OrgCount;
         let memory = Arc::new(MemoryState::default());
-        let cached = CachedState::new(memory.clone());
+        let height = Arc::new(std::sync::atomic::AtomicU64::new(1));
+        let tip = height.clone();
+        let cached = CachedState::new(memory.clone(), move || {
+            tip.load(std::sync::atomic::Ordering::SeqCst)
+        });
         assert_eq!(cached.get(key.clone()).await.unwrap(), None);
         let mut writes = WriteSet::new();
         writes.insert(key.clone(), Some(vec![1]));
         memory.apply(&writes);
-        assert_eq!(
-            cached.get(key.clone()).await.unwrap(),
-            None,
-            "served from memory"
-        );
-        cached.invalidate();
-        assert_eq!(cached.get(key.clone()).await.unwrap(), Some(vec![1]));
+        let cached_value = cached.get(key.clone()).await.unwrap();
+        assert_eq!(cached_value, None, "served from memory");
+        height.store(2, std::sync::atomic::Ordering::SeqCst);
+        let fresh = cached.get(key.clone()).await.unwrap();
+        assert_eq!(fresh, Some(vec![1]), "a new height is read afresh at once");
     }
 
     #[tokio::test]
     async fn a_read_that_straddles_an_invalidation_is_not_kept() {
         let key = StateKey::OrgCount;
         let memory = Arc::new(MemoryState::default());
-        let cached = CachedState::new(memory.clone());
+        let cached = CachedState::new(memory.clone(), || 1);
         let pending = cached.get(key.clone());
         cached.invalidate();
         let mut writes = WriteSet::new();

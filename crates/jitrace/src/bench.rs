@@ -930,11 +930,13 @@ pub fn distinct_codes(
         .iter()
         .max_by_key(|b| b.count)
         .ok_or_else(|| anyhow!("GTIN {} has no batch", code.gtin))?;
-    Ok((batch.first_serial..batch.first_serial + count.min(batch.count))
-        .map(|serial| {
-            let serial = serial.to_string();
-            let sig = jitrace_types::code::sign_code(&key, &chain_id, &code.gtin, &serial);
-            format!("/01/{}/21/{serial}?8030={sig}", code.gtin)
-        })
-        .collect())
+    Ok(
+        (batch.first_serial..batch.first_serial + count.min(batch.count))
+            .map(|serial| {
+                let serial = serial.to_string();
+                let sig = jitrace_types::code::sign_code(&key, &chain_id, &code.gtin, &serial);
+                format!("/01/{}/21/{serial}?8030={sig}", code.gtin)
+            })
+            .collect(),
+    )
 }

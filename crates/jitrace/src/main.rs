@@ -350,8 +350,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 bench::distinct_codes(&global.node, &data_dir, &path, distinct)?
             };
-            let report =
-                bench::verdict_bench(&global.node, &path, &codes, requests, concurrency)?;
+            let report = bench::verdict_bench(&global.node, &path, &codes, requests, concurrency)?;
             if !global.json {
                 println!(
                     "command: jitrace bench verdict --requests {requests} --concurrency {concurrency} --distinct {distinct} (node {})",

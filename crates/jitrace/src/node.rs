@@ -309,11 +309,11 @@ pub fn run_node(
         };
         let databases = running.databases().await;
         // Repeated reads within a block come from memory; a new finalised block drops them.
-        let cached = Arc::new(jitrace_api::CachedState::new(Arc::new(QmdbState(
-            databases,
-        ))));
-        cached.invalidate_on(tip_rx.clone());
-        let state: Arc<dyn StateSource> = cached;
+        let tip_now = tip_rx.clone();
+        let state: Arc<dyn StateSource> = Arc::new(jitrace_api::CachedState::new(
+            Arc::new(QmdbState(databases)),
+            move || tip_now.borrow().as_ref().map_or(0, |t| t.height),
+        ));
         // Consumer scans are batched into transactions signed by the scan gateway key, a member
         // of the platform organisation (`keys/gateway.key`; `jitrace dev` makes one).
         let scan_gateway = match read_key(&dir.key("gateway")) {
