@@ -24,6 +24,7 @@ mod assets;
 pub mod auth;
 mod b2b;
 pub mod consumer;
+pub mod console;
 mod endpoints;
 mod error;
 mod history;
@@ -84,6 +85,8 @@ pub struct ApiState {
     pub alerts: Arc<alerts::AlertHub>,
     /// The off-chain index of finalised blocks: analytics and alerts (see [`analytics`]).
     pub index: Arc<IndexStore>,
+    /// Console users and sessions (see [`console`]); `None`: the node serves no console.
+    pub console: Option<Arc<jitrace_console::Console>>,
 }
 
 /// The state handlers share.
@@ -184,7 +187,8 @@ fn router_shared(state: Shared) -> Router {
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-    api.route("/", get(pages::index))
+    api.route("/api", get(pages::index))
+        .merge(console::routes())
         .route("/metrics", get(pages::metrics))
         .route("/healthz", get(pages::healthz))
         .route("/assets/{build}/{*path}", get(assets::serve))
