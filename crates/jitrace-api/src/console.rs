@@ -244,6 +244,7 @@ async fn shell(State(api): State<Shared>) -> Response {
 /// Who is signed in: what the page needs to draw the shell.
 #[derive(Serialize)]
 struct SessionView {
+    signed_in: bool,
     user: String,
     display_name: String,
     org: String,
@@ -271,6 +272,7 @@ async fn session_view(api: &ApiState, session: &ActiveSession) -> Result<Session
     kinds.sort_unstable();
     kinds.dedup();
     Ok(SessionView {
+        signed_in: true,
         user: session.user.name.clone(),
         display_name: session.user.display_name.clone(),
         org: session.user.org.to_string(),
@@ -314,10 +316,16 @@ async fn sign_in(
     Ok(response)
 }
 
-/// `GET /console/api/session`: the signed-in user, or 401.
+/// `GET /console/api/session`: the signed-in user, or `{"signed_in": false}` (a 200, so that a
+/// visitor's first page load logs no failed request in the browser).
 async fn whoami(State(api): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let session = session(&api, &headers).await?;
-    let mut response = Json(session_view(&api, &session).await?).into_response();
+    let mut response = match session(&api, &headers).await {
+        Ok(session) => Json(session_view(&api, &session).await?).into_response(),
+        Err(ApiError::Unauthorised(_)) => {
+            Json(serde_json::json!({ "signed_in": false })).into_response()
+        }
+        Err(e) => return Err(e),
+    };
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

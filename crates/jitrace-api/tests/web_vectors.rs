@@ -145,7 +145,7 @@ fn browser_transactions_match_the_rust_encoding() {
         "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
     );
     let out = Command::new("node")
-        .args(["--test", "test/tx.test.js"])
+        .args(["--test", "test/tx.test.js", "test/i18n.test.js"])
         .current_dir(&web)
         .output()
         .expect("node is not installed: the browser encoding is tested with `node --test`");
