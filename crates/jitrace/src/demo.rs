@@ -472,7 +472,7 @@ pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
     }
     if Path::new(&dir).join("console-admin.txt").exists() {
         println!(
-            "    (kept in {}; Secure cookies are dropped on loopback http only)",
+            "    (kept in {}, mode 0600)",
             Path::new(&dir).join("console-admin.txt").display()
         );
     }
