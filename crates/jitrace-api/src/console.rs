@@ -181,10 +181,7 @@ async fn org_of(api: &ApiState, session: &ActiveSession) -> Result<Option<Org>, 
 }
 
 /// A platform member's session, or 403.
-async fn platform_session(
-    api: &ApiState,
-    session: &ActiveSession,
-) -> Result<Org, ApiError> {
+async fn platform_session(api: &ApiState, session: &ActiveSession) -> Result<Org, ApiError> {
     match org_of(api, session).await? {
         Some(org) if org.roles.contains(&Role::Platform) => Ok(org),
         _ => Err(ApiError::Forbidden(
@@ -235,8 +232,14 @@ async fn shell(State(api): State<Shared>) -> Response {
     if let Ok(csp) = HeaderValue::from_str(&CSP) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -368,7 +371,9 @@ async fn send_tx(
     let body = hex::decode(body.trim())
         .map_err(|e| ApiError::BadRequest(format!("`body` must be hex: {e}")))?;
     if body.len() > MAX_TX_BYTES {
-        return Err(ApiError::PayloadTooLarge { limit: MAX_TX_BYTES });
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_TX_BYTES,
+        });
     }
     let tx: Transaction = borsh::from_slice(&body)
         .map_err(|e| ApiError::Malformed(format!("the transaction does not decode: {e}")))?;
@@ -563,7 +568,10 @@ async fn orgs(
         .role
         .as_deref()
         .filter(|r| !r.is_empty())
-        .map(|r| r.parse::<Role>().map_err(|e| ApiError::BadRequest(e.to_string())))
+        .map(|r| {
+            r.parse::<Role>()
+                .map_err(|e| ApiError::BadRequest(e.to_string()))
+        })
         .transpose()?;
     let needle = query.q.trim().to_lowercase();
     let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
@@ -581,7 +589,11 @@ async fn orgs(
             .0
             .into_iter()
             .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
-        for org in futures::future::try_join_all(reads).await?.into_iter().flatten() {
+        for org in futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+        {
             let text_ok = needle.is_empty()
                 || org.id.as_str().contains(&needle)
                 || org.name.to_lowercase().contains(&needle);
@@ -768,15 +780,19 @@ async fn block_detail(
         Ok((store.block(height)?, store.certificate(height)?))
     })
     .await?;
-    let bytes =
-        bytes.ok_or_else(|| ApiError::NotFound(format!("no finalised block at height {height}")))?;
+    let bytes = bytes
+        .ok_or_else(|| ApiError::NotFound(format!("no finalised block at height {height}")))?;
     let view = block_view(&decode_block(height, bytes)?, certificate.as_deref());
     let limit = limit(page.limit);
     let mut rows = Vec::new();
     for hash in view.txs.iter().skip(page.offset).take(limit) {
         let hash = Hash::from_hex(hash).map_err(|e| ApiError::Internal(e.to_string()))?;
         let receipt = read_record::<Receipt>(api.state.as_ref(), StateKey::Receipt(hash)).await?;
-        rows.push(receipt.as_ref().map_or_else(|| pending_tx_view(&hash), executed_tx_view));
+        rows.push(
+            receipt
+                .as_ref()
+                .map_or_else(|| pending_tx_view(&hash), executed_tx_view),
+        );
     }
     Ok(Json(BlockDetail {
         height,
@@ -804,11 +820,21 @@ struct SearchQuery {
 #[derive(Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Found {
-    Tx { tx: TxStatus },
-    Block { height: u64 },
-    Org { id: String },
+    Tx {
+        tx: TxStatus,
+    },
+    Block {
+        height: u64,
+    },
+    Org {
+        id: String,
+    },
     /// A product code: the consumer page's path.
-    Code { path: String, gtin: String, serial: String },
+    Code {
+        path: String,
+        gtin: String,
+        serial: String,
+    },
 }
 
 /// `GET /console/api/search?q=`: a transaction hash, a block height, a product code (its URL,
@@ -838,18 +864,24 @@ async fn search(
         return Err(ApiError::NotFound(format!("no transaction {hash}")));
     }
     if !q.is_empty() && q.len() <= 20 && q.bytes().all(|b| b.is_ascii_digit()) {
-        let height: u64 = q.parse().map_err(|_| ApiError::BadRequest("not a height".into()))?;
+        let height: u64 = q
+            .parse()
+            .map_err(|_| ApiError::BadRequest("not a height".into()))?;
         let tip = api.tip.borrow().map_or(0, |t| t.height);
         if (1..=tip).contains(&height) {
             return Ok(Json(Found::Block { height }));
         }
-        return Err(ApiError::NotFound(format!("no finalised block at height {height}")));
+        return Err(ApiError::NotFound(format!(
+            "no finalised block at height {height}"
+        )));
     }
     if q.contains("/01/") {
         let link = jitrace_types::DigitalLink::parse(q)
             .map_err(|e| ApiError::BadRequest(format!("not a product code: {e}")))?;
         let uri = link.to_uri();
-        let path = uri.find("/01/").map_or(uri.clone(), |i| uri[i..].to_string());
+        let path = uri
+            .find("/01/")
+            .map_or(uri.clone(), |i| uri[i..].to_string());
         let (gtin, serial) = code_parts(&path);
         return Ok(Json(Found::Code { path, gtin, serial }));
     }
@@ -939,7 +971,10 @@ mod tests {
             assert!(!loopback_host(host), "{host}");
         }
         let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_static("console.example.com"));
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_static("console.example.com"),
+        );
         let cookie = session_cookie(&headers, "ab", 60);
         assert_eq!(
             cookie.to_str().unwrap(),

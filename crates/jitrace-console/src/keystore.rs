@@ -78,7 +78,12 @@ mod tests {
     fn a_sealed_key_opens_only_with_its_password_and_owner() {
         let key = SecretKey::generate();
         let sealed = SealedKey::seal(&key, "a long passphrase", "alice").unwrap();
-        assert!(!sealed.ciphertext.windows(32).any(|w| hex::encode(w) == key.to_hex()));
+        assert!(
+            !sealed
+                .ciphertext
+                .windows(32)
+                .any(|w| hex::encode(w) == key.to_hex())
+        );
         let opened = sealed.open("a long passphrase", "alice").unwrap();
         assert_eq!(opened.public_key(), key.public_key());
         assert!(matches!(

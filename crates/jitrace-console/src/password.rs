@@ -55,7 +55,10 @@ mod tests {
         assert_ne!(a, b, "every hash has its own salt");
         assert!(verify_password(&a, "correct horse battery"));
         assert!(!verify_password(&a, "correct horse batterY"));
-        assert!(!verify_password("not a phc string", "correct horse battery"));
+        assert!(!verify_password(
+            "not a phc string",
+            "correct horse battery"
+        ));
         assert!(matches!(hash_password("short"), Err(Error::Invalid(_))));
     }
 }

@@ -20,7 +20,11 @@ pub enum ConsoleRole {
 
 impl ConsoleRole {
     /// Every console role.
-    pub const ALL: [ConsoleRole; 3] = [ConsoleRole::Admin, ConsoleRole::Operator, ConsoleRole::Viewer];
+    pub const ALL: [ConsoleRole; 3] = [
+        ConsoleRole::Admin,
+        ConsoleRole::Operator,
+        ConsoleRole::Viewer,
+    ];
 
     /// `admin`, `operator` or `viewer`.
     pub fn as_str(self) -> &'static str {
@@ -135,7 +139,11 @@ mod tests {
         assert!(!may_send(&brand, ConsoleRole::Admin, "register_org"));
         assert!(!may_send(&brand, ConsoleRole::Admin, "issue_licence"));
         assert!(may_send(&brand, ConsoleRole::Operator, "issue_code_batch"));
-        assert!(!may_send(&[Role::Retailer], ConsoleRole::Admin, "issue_code_batch"));
+        assert!(!may_send(
+            &[Role::Retailer],
+            ConsoleRole::Admin,
+            "issue_code_batch"
+        ));
         assert!(!may_send(&brand, ConsoleRole::Admin, "redeem_ticket"));
         for role in ConsoleRole::ALL {
             assert_eq!(ConsoleRole::parse(role.as_str()), Some(role));

@@ -98,7 +98,9 @@ impl Console {
         validate_name(new.name)?;
         let display_name = new.display_name.trim();
         if display_name.is_empty() || display_name.chars().count() > 100 {
-            return Err(Error::Invalid("a display name has 1 to 100 characters".into()));
+            return Err(Error::Invalid(
+                "a display name has 1 to 100 characters".into(),
+            ));
         }
         let key = new.key.unwrap_or_else(SecretKey::generate);
         let user = User {
@@ -199,7 +201,6 @@ impl Console {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +239,10 @@ mod tests {
         assert!(user.password_hash.starts_with("$argon2id$"));
         let file = std::fs::read(dir.path().join("console.redb")).unwrap();
         let needle = hex::decode(key.to_hex()).unwrap();
-        assert!(!file.windows(32).any(|w| w == needle), "the seed is on disk");
+        assert!(
+            !file.windows(32).any(|w| w == needle),
+            "the seed is on disk"
+        );
         assert!(!file.windows(21).any(|w| w == b"correct horse battery"));
         assert!(matches!(
             console.create_user(
@@ -279,7 +283,9 @@ mod tests {
         let (_dir, console) = console();
         let key = SecretKey::generate();
         alice(&console, Some(key.clone()));
-        let signed = console.sign_in("alice", "correct horse battery", T0).unwrap();
+        let signed = console
+            .sign_in("alice", "correct horse battery", T0)
+            .unwrap();
         assert_eq!(signed.session.key.public_key(), key.public_key());
         assert_eq!(signed.token.len(), 64);
         assert!(matches!(
@@ -349,15 +355,22 @@ mod tests {
             .token;
         console.session(&token, T0 + 1).unwrap();
         console.sign_out(&token);
-        assert!(matches!(console.session(&token, T0 + 2), Err(Error::NoSession)));
+        assert!(matches!(
+            console.session(&token, T0 + 2),
+            Err(Error::NoSession)
+        ));
     }
 
     #[test]
     fn csrf_tokens_are_per_session_and_checked() {
         let (_dir, console) = console();
         alice(&console, None);
-        let a = console.sign_in("alice", "correct horse battery", T0).unwrap();
-        let b = console.sign_in("alice", "correct horse battery", T0).unwrap();
+        let a = console
+            .sign_in("alice", "correct horse battery", T0)
+            .unwrap();
+        let b = console
+            .sign_in("alice", "correct horse battery", T0)
+            .unwrap();
         assert_ne!(a.session.csrf, b.session.csrf);
         assert_eq!(a.session.csrf.len(), 64);
         a.session.check_csrf(Some(&a.session.csrf)).unwrap();

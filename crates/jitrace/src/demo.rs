@@ -6,8 +6,8 @@ use crate::{
     node::{DataDir, display_path},
 };
 use anyhow::{Result, bail};
-use jitrace_console::{Console, ConsoleRole, NewUser};
 use jitrace_client::Client;
+use jitrace_console::{Console, ConsoleRole, NewUser};
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Payload, Role, SecretKey,
     code::sign_code,
@@ -407,9 +407,24 @@ pub fn bootstrap_console(console: &Console, dir: &DataDir, demo: bool) -> Result
     )];
     if demo {
         users.extend([
-            ("jade-valley-admin", "Jade Valley admin 玉谷管理员", BRAND, "brand-admin"),
-            ("distributor-admin", "East China admin 华东管理员", DISTRIBUTOR, "distributor"),
-            ("retailer-admin", "Shanghai Fine Wines admin 上海佳酿管理员", RETAILER, "retailer"),
+            (
+                "jade-valley-admin",
+                "Jade Valley admin 玉谷管理员",
+                BRAND,
+                "brand-admin",
+            ),
+            (
+                "distributor-admin",
+                "East China admin 华东管理员",
+                DISTRIBUTOR,
+                "distributor",
+            ),
+            (
+                "retailer-admin",
+                "Shanghai Fine Wines admin 上海佳酿管理员",
+                RETAILER,
+                "retailer",
+            ),
         ]);
     }
     let mut text = String::from(

@@ -6,8 +6,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use commonware_runtime::{Metrics as _, Runner as _, Supervisor as _, tokio as cw_tokio};
 use futures::future::BoxFuture;
 use jitrace_api::{ApiState, StateSource};
-use jitrace_console::Console;
 use jitrace_chain::{Databases, EngineConfig, GossipConfig, Mempool, MempoolConfig, to_digest};
+use jitrace_console::Console;
 use jitrace_ledger::state::StateKey;
 use jitrace_store::{BlockStore, IndexStore};
 use jitrace_types::SecretKey;
@@ -222,9 +222,7 @@ impl StateSource for QmdbState {
 /// console's user store.
 pub fn run_node(
     setup: NodeSetup,
-    on_ready: impl FnOnce(SocketAddr, Arc<Console>) -> BoxFuture<'static, Result<()>>
-    + Send
-    + 'static,
+    on_ready: impl FnOnce(SocketAddr, Arc<Console>) -> BoxFuture<'static, Result<()>> + Send + 'static,
 ) -> Result<()> {
     let NodeSetup {
         genesis,

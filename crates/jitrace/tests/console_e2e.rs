@@ -58,15 +58,26 @@ async fn e2e_console_platform_screens_in_chromium() {
             .unwrap()
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600, "console-admin.txt is readable by others");
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "console-admin.txt is readable by others"
+        );
     }
     // The store holds no password and no key in the clear.
     let store = std::fs::read(data_dir.join("console.redb")).unwrap();
     let admin_password = password(&data_dir, "admin");
-    assert!(!store.windows(admin_password.len()).any(|w| w == admin_password.as_bytes()));
-    let operator_seed =
-        hex::decode(std::fs::read_to_string(data_dir.join("keys/operator.key")).unwrap().trim())
-            .unwrap();
+    assert!(
+        !store
+            .windows(admin_password.len())
+            .any(|w| w == admin_password.as_bytes())
+    );
+    let operator_seed = hex::decode(
+        std::fs::read_to_string(data_dir.join("keys/operator.key"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
     assert!(!store.windows(32).any(|w| w == operator_seed.as_slice()));
 
     let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
@@ -110,7 +121,10 @@ async fn e2e_console_platform_screens_in_chromium() {
     // The ledger agrees with what the console showed: the organisation exists with the new
     // user's key as its member and the licence, issued by the platform admin's key.
     let org = client.org(result["org"].as_str().unwrap()).await.unwrap();
-    assert_eq!(org.members, vec![result["key"].as_str().unwrap().to_string()]);
+    assert_eq!(
+        org.members,
+        vec![result["key"].as_str().unwrap().to_string()]
+    );
     let licence = result["licence"].as_str().unwrap();
     assert!(org.licences.iter().any(|l| l == licence), "{org:?}");
     let tx = client
