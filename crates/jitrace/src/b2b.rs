@@ -511,7 +511,7 @@ pub async fn trace(global: &Global, command: TraceCommand) -> Result<()> {
                         "v1",
                         "trace",
                         "back",
-                        &gtin.to_string(),
+                        gtin.as_ref(),
                         &serial.to_string(),
                     ],
                     &[],

@@ -533,7 +533,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
             "--org",
             SUPPLIER,
             "--gtin",
-            &bolt.to_string(),
+            bolt.as_ref(),
             "--lot",
             LOT1,
             "--reason",
@@ -547,7 +547,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
             "trace",
             "forward",
             "--gtin",
-            &bolt.to_string(),
+            bolt.as_ref(),
             "--lot",
             LOT1,
         ],
@@ -592,7 +592,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
             "trace",
             "forward",
             "--gtin",
-            &bolt.to_string(),
+            bolt.as_ref(),
             "--lot",
             LOT1,
         ],
@@ -624,7 +624,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let back = ok(
         &node_url,
         &maker_file,
-        &["trace", "back", &car.to_string(), "1"],
+        &["trace", "back", car.as_ref(), "1"],
     );
     let item = &back["item"];
     assert_eq!(back["codes"], 4, "{back:#}");
@@ -654,7 +654,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     refused(
         &node_url,
         &supplier_file,
-        &["trace", "back", &car.to_string(), "1"],
+        &["trace", "back", car.as_ref(), "1"],
         "forbidden",
     );
 
