@@ -227,21 +227,7 @@ async fn shell(State(api): State<Shared>) -> Response {
         app = assets::asset_url("js/console/app.js"),
         import_map = assets::import_map(),
     );
-    let mut response = (StatusCode::OK, axum::response::Html(html)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(csp) = HeaderValue::from_str(&CSP) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    crate::consumer::html_page(StatusCode::OK, &html, CSP.as_str())
 }
 
 /// Who is signed in: what the page needs to draw the shell.
@@ -269,7 +255,7 @@ async fn session_view(api: &ApiState, session: &ActiveSession) -> Result<Session
     let roles = org.as_ref().map(|o| o.roles.clone()).unwrap_or_default();
     let mut kinds: Vec<&'static str> = roles
         .iter()
-        .flat_map(|r| policy::kinds_of(*r).iter().copied())
+        .flat_map(|r| policy::kinds_of(*r))
         .filter(|k| member && policy::may_send(&roles, session.user.role, k))
         .collect();
     kinds.sort_unstable();

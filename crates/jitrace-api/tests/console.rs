@@ -161,6 +161,36 @@ async fn body_for(f: &Fixture, key: &SecretKey, payload: Payload) -> String {
     )
 }
 
+/// `POST /console/api/tx` of a body, as the page sends it.
+async fn send_tx(f: &Fixture, cookie: &str, csrf: &str, body: &str) -> Answer {
+    send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/tx",
+            Some(cookie),
+            Some(csrf),
+            Some(json!({"body": body})),
+        ),
+    )
+    .await
+}
+
+/// `POST /console/api/users`.
+async fn create_user(f: &Fixture, cookie: &str, csrf: &str, user: Value) -> Answer {
+    send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/users",
+            Some(cookie),
+            Some(csrf),
+            Some(user),
+        ),
+    )
+    .await
+}
+
 fn licence(id: &str) -> Payload {
     Payload::IssueLicence(IssueLicence {
         id: LicenceId::new(id).unwrap(),
@@ -394,60 +424,20 @@ async fn the_node_signs_with_the_users_key_through_admission() {
     let f = fixture();
     let (cookie, csrf) = sign_in(&f, "admin").await;
     let body = body_for(&f, &operator(), licence("acme-2027")).await;
-    let sent = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/tx",
-            Some(&cookie),
-            Some(&csrf),
-            Some(json!({"body": body})),
-        ),
-    )
-    .await;
+    let sent = send_tx(&f, &cookie, &csrf, &body).await;
     assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
     assert_eq!(sent.body["kind"], "issue_licence");
     let hash = jitrace_types::Hash::from_hex(sent.body["hash"].as_str().unwrap()).unwrap();
     assert!(f.mempool.contains(&hash));
     // The same body again is a duplicate for admission, as on `POST /v1/tx`.
-    let again = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/tx",
-            Some(&cookie),
-            Some(&csrf),
-            Some(json!({"body": body})),
-        ),
-    )
-    .await;
+    let again = send_tx(&f, &cookie, &csrf, &body).await;
     assert_eq!(again.body["error"]["code"], "duplicate");
     // Another signer than the user's key.
     let other = body_for(&f, &brand(), licence("acme-2028")).await;
-    let refused = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/tx",
-            Some(&cookie),
-            Some(&csrf),
-            Some(json!({"body": other})),
-        ),
-    )
-    .await;
+    let refused = send_tx(&f, &cookie, &csrf, &other).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     // Garbage.
-    let garbage = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/tx",
-            Some(&cookie),
-            Some(&csrf),
-            Some(json!({"body": "00ff"})),
-        ),
-    )
-    .await;
+    let garbage = send_tx(&f, &cookie, &csrf, "00ff").await;
     assert_eq!(garbage.body["error"]["code"], "malformed");
 }
 
@@ -457,44 +447,14 @@ async fn roles_decide_what_a_user_may_send_and_create() {
     // A brand admin may not issue licences (a platform payload).
     let (cookie, csrf) = sign_in(&f, "acme-admin").await;
     let body = body_for(&f, &brand(), licence("acme-2027")).await;
-    let refused = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/tx",
-            Some(&cookie),
-            Some(&csrf),
-            Some(json!({"body": body})),
-        ),
-    )
-    .await;
+    let refused = send_tx(&f, &cookie, &csrf, &body).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert_eq!(refused.body["error"]["code"], "forbidden");
     // …nor create users of another organisation, nor list platform screens' users.
     let user = |org: &str| json!({"name": "new-user", "display_name": "New", "org": org, "role": "operator", "password": PASSWORD});
-    let other = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/users",
-            Some(&cookie),
-            Some(&csrf),
-            Some(user("platform")),
-        ),
-    )
-    .await;
+    let other = create_user(&f, &cookie, &csrf, user("platform")).await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let own = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/users",
-            Some(&cookie),
-            Some(&csrf),
-            Some(user("acme")),
-        ),
-    )
-    .await;
+    let own = create_user(&f, &cookie, &csrf, user("acme")).await;
     assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
     let listed = send(
         &f.router,
@@ -520,57 +480,17 @@ async fn roles_decide_what_a_user_may_send_and_create() {
         },
     )
     .await;
-    let refused = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/tx",
-            Some(&cookie),
-            Some(&csrf),
-            Some(json!({"body": product})),
-        ),
-    )
-    .await;
+    let refused = send_tx(&f, &cookie, &csrf, &product).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let created = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/users",
-            Some(&cookie),
-            Some(&csrf),
-            Some(user("acme")),
-        ),
-    )
-    .await;
+    let created = create_user(&f, &cookie, &csrf, user("acme")).await;
     assert_eq!(created.status, StatusCode::FORBIDDEN);
     // The platform admin creates the first user of a new organisation.
     let (cookie, csrf) = sign_in(&f, "admin").await;
     let first = json!({"name": "tea-admin", "display_name": "Tea", "org": "tea-house", "role": "admin", "password": PASSWORD});
-    let created = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/users",
-            Some(&cookie),
-            Some(&csrf),
-            Some(first.clone()),
-        ),
-    )
-    .await;
+    let created = create_user(&f, &cookie, &csrf, first.clone()).await;
     assert_eq!(created.status, StatusCode::CREATED);
     assert_eq!(created.body["key"].as_str().unwrap().len(), 64);
-    let again = send(
-        &f.router,
-        request(
-            "POST",
-            "/console/api/users",
-            Some(&cookie),
-            Some(&csrf),
-            Some(first),
-        ),
-    )
-    .await;
+    let again = create_user(&f, &cookie, &csrf, first).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
 }
 

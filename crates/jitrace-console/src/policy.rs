@@ -43,74 +43,57 @@ impl ConsoleRole {
 
 /// Kinds only a console admin may send: who belongs to an organisation.
 const MEMBERSHIP: &[&str] = &["add_member", "remove_member"];
+/// The consortium's own: onboarding, licences, the scan gateway's scans.
+const PLATFORM: &[&str] = &[
+    "register_org",
+    "issue_licence",
+    "revoke_licence",
+    "record_scans",
+];
+/// Whoever issues codes: code keys, batches, the codes' events, recalls.
+const CODES: &[&str] = &[
+    "register_code_key",
+    "revoke_code_key",
+    "issue_code_batch",
+    "record_code_event",
+    "start_recall",
+    "close_recall",
+];
+/// Product owners: products, their channels, voided labels.
+const PRODUCTS: &[&str] = &[
+    "register_product",
+    "update_product",
+    "authorise_channel",
+    "revoke_channel",
+    "void_codes",
+];
+/// Manufacturers: suppliers, the receiving gate, assembly, pallets.
+const MAKING: &[&str] = &[
+    "authorise_supplier",
+    "revoke_supplier",
+    "gate_receive",
+    "assemble",
+    "pack_pallet",
+];
+/// Suppliers: lots and pallets.
+const SUPPLYING: &[&str] = &["record_lot", "pack_pallet"];
+/// Channels: the events of goods in their custody, pallets, assembly.
+const CHANNEL: &[&str] = &["record_code_event", "pack_pallet", "assemble"];
 
 /// The payload kinds an organisation with `role` sends (`Payload::kind`). Owners' actions
 /// (tickets, stolen reports) belong to consumers' own keys, never to console users.
-pub fn kinds_of(role: Role) -> &'static [&'static str] {
-    match role {
-        Role::Platform => &[
-            "register_org",
-            "add_member",
-            "remove_member",
-            "issue_licence",
-            "revoke_licence",
-            "record_scans",
-        ],
-        Role::Brand => &[
-            "add_member",
-            "remove_member",
-            "register_product",
-            "update_product",
-            "register_code_key",
-            "revoke_code_key",
-            "issue_code_batch",
-            "authorise_channel",
-            "revoke_channel",
-            "void_codes",
-            "record_code_event",
-            "start_recall",
-            "close_recall",
-        ],
-        Role::Manufacturer => &[
-            "add_member",
-            "remove_member",
-            "register_product",
-            "update_product",
-            "register_code_key",
-            "revoke_code_key",
-            "issue_code_batch",
-            "authorise_channel",
-            "revoke_channel",
-            "void_codes",
-            "record_code_event",
-            "authorise_supplier",
-            "revoke_supplier",
-            "gate_receive",
-            "assemble",
-            "pack_pallet",
-            "start_recall",
-            "close_recall",
-        ],
-        Role::Supplier => &[
-            "add_member",
-            "remove_member",
-            "register_code_key",
-            "revoke_code_key",
-            "issue_code_batch",
-            "record_lot",
-            "record_code_event",
-            "pack_pallet",
-            "start_recall",
-            "close_recall",
-        ],
-        Role::Distributor | Role::Retailer | Role::Logistics => &[
-            "add_member",
-            "remove_member",
-            "record_code_event",
-            "pack_pallet",
-            "assemble",
-        ],
-    }
+pub fn kinds_of(role: Role) -> Vec<&'static str> {
+    let groups: &[&[&str]] = match role {
+        Role::Platform => &[MEMBERSHIP, PLATFORM],
+        Role::Brand => &[MEMBERSHIP, CODES, PRODUCTS],
+        Role::Manufacturer => &[MEMBERSHIP, CODES, PRODUCTS, MAKING],
+        Role::Supplier => &[MEMBERSHIP, CODES, SUPPLYING],
+        Role::Distributor | Role::Retailer | Role::Logistics => &[MEMBERSHIP, CHANNEL],
+    };
+    let mut kinds: Vec<&'static str> = groups.iter().flat_map(|g| g.iter().copied()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds
 }
 
 /// Whether a user with `console_role` in an organisation with `org_roles` may send a payload of

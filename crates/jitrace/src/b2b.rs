@@ -507,13 +507,7 @@ pub async fn trace(global: &Global, command: TraceCommand) -> Result<()> {
             let view: dto::TraceBackView = client
                 .signed_get(
                     &key,
-                    &[
-                        "v1",
-                        "trace",
-                        "back",
-                        gtin.as_ref(),
-                        &serial.to_string(),
-                    ],
+                    &["v1", "trace", "back", gtin.as_ref(), &serial.to_string()],
                     &[],
                 )
                 .await?;

@@ -543,14 +543,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let forward = ok(
         &node_url,
         &supplier_file,
-        &[
-            "trace",
-            "forward",
-            "--gtin",
-            bolt.as_ref(),
-            "--lot",
-            LOT1,
-        ],
+        &["trace", "forward", "--gtin", bolt.as_ref(), "--lot", LOT1],
     );
     // Cars 1 and 3 hold lot-1 bolts; bolts 5 and 6 wait in stock and bolt 7 is on its way:
     // they are to be found too. Car 2 (a lot-2 bolt) and bolts never shipped are not.
@@ -588,14 +581,7 @@ async fn suppliers_gate_assembly_recall_and_traces() {
     let maker_view = ok(
         &node_url,
         &maker_file,
-        &[
-            "trace",
-            "forward",
-            "--gtin",
-            bolt.as_ref(),
-            "--lot",
-            LOT1,
-        ],
+        &["trace", "forward", "--gtin", bolt.as_ref(), "--lot", LOT1],
     );
     let own: BTreeSet<(String, u64)> = [1, 3].iter().map(|s| (car.to_string(), *s)).collect();
     assert_eq!(codes_of(&maker_view["items"]), own, "{maker_view:#}");

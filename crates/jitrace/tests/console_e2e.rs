@@ -8,13 +8,9 @@
 
 mod common;
 
-use common::{free_addr, start, wait_demo};
+use common::{free_addr, run_browser_script, start, wait_demo};
 use jitrace_client::Client;
-use std::{path::PathBuf, process::Command};
-
-fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
-}
+use std::path::PathBuf;
 
 /// The password `jitrace dev` generated for console user `name`.
 fn password(data_dir: &std::path::Path, name: &str) -> String {
@@ -28,18 +24,6 @@ fn password(data_dir: &std::path::Path, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_console_platform_screens_in_chromium() {
-    let chromium = std::env::var("JITRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "Chromium is missing at {chromium}: `apt-get install -y chromium` (.ci/run does), or set \
-         JITRACE_CHROMIUM"
-    );
-    let web = web_dir();
-    assert!(
-        web.join("node_modules/playwright-core").is_dir(),
-        "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
-    );
-
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("chain");
     let node = start(&data_dir, &free_addr());
@@ -83,40 +67,18 @@ async fn e2e_console_platform_screens_in_chromium() {
     let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("screenshots"));
-    let browser = tokio::task::spawn_blocking({
-        let web = web.clone();
-        let url = node.url.clone();
-        let lock_password = password(&data_dir, "retailer-admin");
-        move || {
-            Command::new("node")
-                .arg("e2e/console.mjs")
-                .current_dir(&web)
-                .env("NODE_URL", &url)
-                .env("ADMIN_PASSWORD", &admin_password)
-                .env("LOCK_USER", "retailer-admin")
-                .env("LOCK_PASSWORD", &lock_password)
-                .env("CHROMIUM", &chromium)
-                .env("SCREENSHOTS", &screenshots)
-                .output()
-                .expect("node is not installed")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&browser.stdout);
-    assert!(
-        browser.status.success(),
-        "the browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&browser.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .expect("the script's result line"),
+    let lock_password = password(&data_dir, "retailer-admin");
+    let result = run_browser_script(
+        "e2e/console.mjs",
+        vec![
+            ("NODE_URL", node.url.clone()),
+            ("ADMIN_PASSWORD", admin_password),
+            ("LOCK_USER", "retailer-admin".into()),
+            ("LOCK_PASSWORD", lock_password),
+            ("SCREENSHOTS", screenshots.display().to_string()),
+        ],
     )
-    .unwrap();
+    .await;
 
     // The ledger agrees with what the console showed: the organisation exists with the new
     // user's key as its member and the licence, issued by the platform admin's key.

@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{Node, demo_code, free_addr, start, wait_demo};
+use common::{Node, demo_code, free_addr, run_browser_script, start, wait_demo};
 use jitrace_client::{Client, dto::TxState};
 use jitrace_types::{
     Gtin, OrgId, SecretKey,
@@ -15,11 +15,7 @@ use jitrace_types::{
         Buyer, CodeAction, CodeEvent, CodeId, GeoPoint, Payload, Place, SignedCode, TicketSecret,
     },
 };
-use std::{path::PathBuf, process::Command, time::Duration};
-
-fn web_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
-}
+use std::{path::PathBuf, time::Duration};
 
 /// The distributor sells the demo's unsold code with a claim ticket; returns the code's path.
 async fn sell_with_claim_ticket(
@@ -72,18 +68,6 @@ async fn sell_with_claim_ticket(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_claim_and_transfer_in_chromium() {
-    let chromium = std::env::var("JITRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "Chromium is missing at {chromium}: `apt-get install -y chromium` (.ci/run does), or set \
-         JITRACE_CHROMIUM"
-    );
-    let web = web_dir();
-    assert!(
-        web.join("node_modules/playwright-core").is_dir(),
-        "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
-    );
-
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("chain");
     let node = start(&data_dir, &free_addr());
@@ -102,37 +86,16 @@ async fn e2e_claim_and_transfer_in_chromium() {
     let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| tmp.path().join("screenshots"));
-    let browser = tokio::task::spawn_blocking({
-        let web = web.clone();
-        move || {
-            Command::new("node")
-                .arg("e2e/ownership.mjs")
-                .current_dir(&web)
-                .env("CLAIM_URL", &claim_url)
-                .env("CHROMIUM", &chromium)
-                .env("SCREENSHOTS", &screenshots)
-                .output()
-                .expect("node is not installed")
-        }
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&browser.stdout);
-    assert!(
-        browser.status.success(),
-        "the browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&browser.stderr)
-    );
+    let result = run_browser_script(
+        "e2e/ownership.mjs",
+        vec![
+            ("CLAIM_URL", claim_url),
+            ("SCREENSHOTS", screenshots.display().to_string()),
+        ],
+    )
+    .await;
 
     // The ledger agrees with what the second browser showed: its key owns the item.
-    let result: serde_json::Value = serde_json::from_str(
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .expect("the script's result line"),
-    )
-    .unwrap();
     let verdict = Client::new(&node.url)
         .verdict(&format!("{}{path}", node.url), None)
         .await

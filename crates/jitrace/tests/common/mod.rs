@@ -115,3 +115,56 @@ pub fn cli(node: &str, key: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// The browser's files (`web/`).
+#[allow(dead_code)]
+pub fn web_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
+}
+
+/// Runs the playwright script `web/{script}` with node and Chromium (`$JITRACE_CHROMIUM`, else
+/// Debian's `/usr/bin/chromium`, passed as `CHROMIUM`) and `env`; fails the test with the
+/// script's output unless it succeeds, and returns the last JSON line it printed.
+#[allow(dead_code)]
+pub async fn run_browser_script(
+    script: &str,
+    env: Vec<(&'static str, String)>,
+) -> serde_json::Value {
+    let chromium = std::env::var("JITRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "Chromium is missing at {chromium}: `apt-get install -y chromium` (.ci/run does), or set \
+         JITRACE_CHROMIUM"
+    );
+    let web = web_dir();
+    assert!(
+        web.join("node_modules/playwright-core").is_dir(),
+        "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
+    );
+    let script = script.to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .current_dir(&web)
+            .env("CHROMIUM", &chromium)
+            .envs(env)
+            .output()
+            .expect("node is not installed")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(
+        stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .expect("the script's result line"),
+    )
+    .unwrap()
+}
