@@ -438,6 +438,53 @@ pub fn run_dev(options: DevOptions) -> Result<()> {
     })
 }
 
+/// Options of `jitrace console-user`.
+pub struct ConsoleUserOptions {
+    pub data_dir: PathBuf,
+    pub name: String,
+    pub display_name: String,
+    pub org: String,
+    pub role: String,
+    pub key_file: PathBuf,
+}
+
+/// `jitrace console-user`: adds a console user to a stopped node's `console.redb`, the key
+/// sealed with the password from `$JITRACE_CONSOLE_PASSWORD` (never a flag: flags end up in
+/// shell histories and process lists).
+pub fn add_console_user(options: &ConsoleUserOptions) -> Result<()> {
+    let password = std::env::var("JITRACE_CONSOLE_PASSWORD")
+        .context("set JITRACE_CONSOLE_PASSWORD to the user's initial password")?;
+    let role = jitrace_console::ConsoleRole::parse(&options.role)
+        .ok_or_else(|| anyhow!("--role is admin, operator or viewer"))?;
+    let dir = DataDir(options.data_dir.clone());
+    std::fs::create_dir_all(&dir.0)?;
+    let console = Console::open(&dir.console()).with_context(|| {
+        format!(
+            "cannot open {} (stop the node first)",
+            dir.console().display()
+        )
+    })?;
+    let user = console.create_user(
+        jitrace_console::NewUser {
+            name: &options.name,
+            display_name: &options.display_name,
+            org: options.org.parse()?,
+            role,
+            password: &password,
+            key: Some(read_key(&options.key_file)?),
+        },
+        jitrace_chain::app::wall_clock_ms(),
+    )?;
+    println!(
+        "console user {} ({} of {}) added; key {}",
+        user.name,
+        user.role.as_str(),
+        user.org,
+        user.public_key
+    );
+    Ok(())
+}
+
 /// Makes `path` absolute for messages a user copies.
 pub fn display_path(path: &Path) -> String {
     std::path::absolute(path)

@@ -103,3 +103,49 @@ async fn e2e_console_platform_screens_in_chromium() {
     assert_eq!(tx.kind.as_deref(), Some("register_org"));
     drop(node);
 }
+
+#[test]
+fn console_user_command_seals_the_key_file_for_a_new_user() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = jitrace_types::SecretKey::generate();
+    let key_file = tmp.path().join("operator.key");
+    std::fs::write(&key_file, key.to_hex()).unwrap();
+    let data_dir = tmp.path().join("node");
+    let run = |password: Option<&str>, name: &str| {
+        let mut command = std::process::Command::new(common::BIN);
+        command
+            .args(["console-user", "--data-dir"])
+            .arg(&data_dir)
+            .args([
+                "--name",
+                name,
+                "--display-name",
+                "Ops",
+                "--org",
+                "platform",
+                "--key-file",
+            ])
+            .arg(&key_file)
+            .env_remove("JITRACE_CONSOLE_PASSWORD");
+        if let Some(password) = password {
+            command.env("JITRACE_CONSOLE_PASSWORD", password);
+        }
+        command.output().unwrap()
+    };
+    let missing = run(None, "ops");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("JITRACE_CONSOLE_PASSWORD"));
+    let added = run(Some("a long password"), "ops");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(
+        !run(Some("a long password"), "ops").status.success(),
+        "a second ops"
+    );
+    let console = jitrace_console::Console::open(&data_dir.join("console.redb")).unwrap();
+    let signed = console.sign_in("ops", "a long password", 1).unwrap();
+    assert_eq!(signed.session.key.public_key(), key.public_key());
+}
