@@ -1,5 +1,6 @@
-// Jitrace transactions in the browser: the borsh encoding of the owner's payloads, ticket
-// proofs and signed transactions, byte for byte as `jitrace_types::tx` writes them.
+// Jitrace transactions in the browser: the borsh encoding of the owner's and the console's
+// payloads, ticket proofs, transaction bodies and signed transactions, byte for byte as
+// `jitrace_types::tx` writes them.
 //
 // Invariant: `crates/jitrace-api/tests/web_vectors.rs` writes reference bytes for every payload
 // built here (web/test/vectors.json) and runs web/test/tx.test.js against them, so this file
@@ -16,6 +17,11 @@ export const DOMAIN = { TRANSACTION: 'jitrace/v1/tx', TICKET: 'jitrace/v1/ticket
 
 /** `Payload` variant indices, in declaration order (a consensus fact: never renumber). */
 const VARIANT = {
+  RegisterOrg: 0,
+  AddMember: 1,
+  RemoveMember: 2,
+  IssueLicence: 3,
+  RevokeLicence: 4,
   RedeemTicket: 14,
   IssueTransferTicket: 15,
   CancelTicket: 16,
@@ -98,8 +104,53 @@ function serialBigEndian(serial) {
   return b;
 }
 
-/** Payload builders: `{kind, write(w)}`. */
+/** `Role` codes (`jitrace_types::Role`, declaration order). */
+export const ROLE = {
+  platform: 0,
+  brand: 1,
+  manufacturer: 2,
+  supplier: 3,
+  distributor: 4,
+  retailer: 5,
+  logistics: 6,
+};
+
+function roleCode(name) {
+  const code = ROLE[name];
+  if (code === undefined) throw new Error(`unknown role ${name}`);
+  return code;
+}
+
+/** Payload builders: `{kind, write(w)}`. Keys are 32-byte arrays; ids and texts strings. */
 export const payload = {
+  // The console's (platform) payloads.
+  registerOrg: ({ id, name, roles, gs1CompanyPrefix = null, region = null, admin }) => ({
+    kind: 'register_org',
+    write: (w) => {
+      w.u8(VARIANT.RegisterOrg).string(id).string(name).u32(roles.length);
+      for (const r of roles) w.u8(roleCode(r));
+      w.option(gs1CompanyPrefix, (p) => w.string(p))
+        .option(region, (r) => w.string(r))
+        .fixed(admin, 32);
+    },
+  }),
+  addMember: (org, key) => ({
+    kind: 'add_member',
+    write: (w) => w.u8(VARIANT.AddMember).string(org).fixed(key, 32),
+  }),
+  removeMember: (org, key) => ({
+    kind: 'remove_member',
+    write: (w) => w.u8(VARIANT.RemoveMember).string(org).fixed(key, 32),
+  }),
+  issueLicence: ({ id, org, quota, validFrom, validUntil }) => ({
+    kind: 'issue_licence',
+    write: (w) => w.u8(VARIANT.IssueLicence).string(id).string(org).u64(quota).u64(validFrom).u64(validUntil),
+  }),
+  revokeLicence: (licence, reason) => ({
+    kind: 'revoke_licence',
+    write: (w) => w.u8(VARIANT.RevokeLicence).string(licence).string(reason),
+  }),
+  // The owner's payloads (the consumer page).
   redeemTicket: (code, ticket, proof, device) => ({
     kind: 'redeem_ticket',
     write: (w) => {
@@ -187,13 +238,22 @@ export function devicePseudonym(chainId, device) {
 }
 
 /**
+ * A transaction's body, unsigned: `borsh(Transaction)`. The console sends it to the node,
+ * which signs it with the user's sealed key (`POST /console/api/tx`).
+ * @param {{chainId: string, signer: Uint8Array, nonce: bigint|number, payload: object}} tx
+ */
+export function transactionBody({ chainId, signer, nonce, payload: p }) {
+  const w = new Writer().string(chainId).fixed(signer, 32).u64(nonce);
+  p.write(w);
+  return w.finish();
+}
+
+/**
  * A signed transaction's wire bytes: `SignedTransaction { body: borsh(Transaction), signature }`.
  * @param {{chainId: string, seed: Uint8Array, nonce: bigint|number, payload: object}} tx
  */
 export function signTransaction({ chainId, seed, nonce, payload: p }) {
-  const w = new Writer().string(chainId).fixed(publicKey(seed), 32).u64(nonce);
-  p.write(w);
-  const body = w.finish();
+  const body = transactionBody({ chainId, signer: publicKey(seed), nonce, payload: p });
   const signature = sign(seed, DOMAIN.TRANSACTION, body);
   return new Writer().vec(body).fixed(signature, 64).finish();
 }

@@ -14,6 +14,7 @@ import {
   ticketProof,
   toBase64Url,
   toHex,
+  transactionBody,
 } from '../js/tx.js';
 
 const v = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8'));
@@ -56,4 +57,22 @@ test('codes and links are checked', () => {
   assert.deepEqual(fromBase64Url(toBase64Url(ticketSeed)), ticketSeed);
   assert.equal(toBase64Url(new Uint8Array([0xfb, 0xff])), '-_8');
   assert.equal(fromBase64Url('a+b'), null);
+});
+
+test('every transaction body the console sends', () => {
+  const b = v.console_bodies;
+  const body = (p) => toHex(transactionBody({ chainId: v.chain_id, signer: publicKey(ownerSeed), nonce: v.nonce, payload: p }));
+  assert.equal(
+    body(payload.registerOrg({ id: 'new-brand', name: 'New Brand 新品牌', roles: ['brand', 'manufacturer'], gs1CompanyPrefix: '6901234', region: 'CN-SH', admin: ticket })),
+    b.register_org,
+  );
+  assert.equal(body(payload.registerOrg({ id: 'new-brand', name: 'Shop', roles: ['retailer'], admin: ticket })), b.register_org_minimal);
+  assert.equal(body(payload.addMember('new-brand', ticket)), b.add_member);
+  assert.equal(body(payload.removeMember('new-brand', ticket)), b.remove_member);
+  assert.equal(
+    body(payload.issueLicence({ id: 'new-brand-2026', org: 'new-brand', quota: BigInt(v.serial), validFrom: 1780000000, validUntil: 1811536000 })),
+    b.issue_licence,
+  );
+  assert.equal(body(payload.revokeLicence('new-brand-2026', 'licence fee unpaid 未缴费')), b.revoke_licence);
+  assert.throws(() => payload.registerOrg({ id: 'x', name: 'x', roles: ['king'], admin: ticket }).write({ u8() { return this; }, string() { return this; }, u32() { return this; } }));
 });

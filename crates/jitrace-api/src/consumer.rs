@@ -34,6 +34,12 @@ pub fn csp() -> &'static str {
 
 /// An HTML answer with the page's security headers.
 pub(crate) fn page(status: StatusCode, html: &str) -> Response {
+    html_page(status, html, csp())
+}
+
+/// An HTML answer with security headers and the Content-Security-Policy `csp`: no sniffing,
+/// no referrer, not stored.
+pub(crate) fn html_page(status: StatusCode, html: &str, csp: &'static str) -> Response {
     let mut response = (
         status,
         [(
@@ -46,7 +52,7 @@ pub(crate) fn page(status: StatusCode, html: &str) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp()),
+        HeaderValue::from_static(csp),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -52,7 +52,7 @@ fn parse_param<T>(
 }
 
 /// Runs a block-store read off the async threads (the store is a synchronous database).
-async fn read_store<T: Send + 'static>(
+pub(crate) async fn read_store<T: Send + 'static>(
     api: &Shared,
     read: impl FnOnce(&BlockStore) -> Result<T, jitrace_store::Error> + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// The signer is known but may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A console write without its session's CSRF token, or from another origin.
+    #[error("{0}")]
+    Csrf(String),
     /// The body's media type is not accepted here.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -76,7 +79,7 @@ impl ApiError {
             ApiError::MempoolFull | ApiError::ScansDisabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorised(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Csrf(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorised(_) => "unauthorised",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Csrf(_) => "csrf",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Malformed(_) => "malformed",
             ApiError::BadSignature => "bad_signature",

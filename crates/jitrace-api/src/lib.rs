@@ -23,6 +23,7 @@ pub mod analytics;
 mod assets;
 pub mod auth;
 pub mod b2b;
+pub mod console;
 pub mod consumer;
 mod endpoints;
 mod error;
@@ -86,6 +87,8 @@ pub struct ApiState {
     /// The off-chain index of finalised blocks: analytics, alerts and flows of goods (see
     /// [`analytics`], [`flows`]).
     pub index: Arc<IndexStore>,
+    /// Console users and sessions (see [`console`]); `None`: the node serves no console.
+    pub console: Option<Arc<jitrace_console::Console>>,
 }
 
 /// The state handlers share.
@@ -188,7 +191,8 @@ fn router_shared(state: Shared) -> Router {
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-    api.route("/", get(pages::index))
+    api.route("/api", get(pages::index))
+        .merge(console::routes())
         .route("/metrics", get(pages::metrics))
         .route("/healthz", get(pages::healthz))
         .route("/assets/{build}/{*path}", get(assets::serve))

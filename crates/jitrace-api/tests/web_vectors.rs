@@ -1,5 +1,5 @@
 //! The browser builds transactions itself (`web/js/tx.js`). This test pins the Rust encoding of
-//! every payload the consumer page signs in `web/test/vectors.json` and runs the JS test
+//! every payload the consumer page signs and every body the console sends in `web/test/vectors.json` and runs the JS test
 //! (`web/test/tx.test.js`, `node --test`) against the same file, so neither side can change
 //! the bytes without the other failing.
 //!
@@ -8,8 +8,8 @@
 
 use jitrace_api::device_pseudonym;
 use jitrace_types::{
-    Gtin, Hash, SecretKey, SignedTransaction, Transaction,
-    tx::{CodeId, Payload, TicketSecret},
+    Gtin, Hash, LicenceId, OrgId, Role, SecretKey, SignedTransaction, Transaction,
+    tx::{CodeId, IssueLicence, Payload, RegisterOrg, TicketSecret},
 };
 use serde_json::json;
 use std::{path::PathBuf, process::Command};
@@ -48,6 +48,17 @@ fn vectors() -> serde_json::Value {
         assert!(back.verify_signature(&owner.public_key()));
         hex::encode(signed.encode())
     };
+    let body = |payload: Payload| {
+        let tx = Transaction {
+            chain_id: CHAIN_ID.into(),
+            signer: owner.public_key(),
+            nonce: NONCE,
+            payload,
+        };
+        tx.validate().unwrap();
+        hex::encode(tx.body())
+    };
+    let org = OrgId::new("new-brand").unwrap();
     json!({
         "note": "Written by crates/jitrace-api/tests/web_vectors.rs; checked by web/test/tx.test.js.",
         "chain_id": CHAIN_ID,
@@ -79,6 +90,37 @@ fn vectors() -> serde_json::Value {
             "report_stolen": signed(Payload::ReportStolen { code }),
             "clear_stolen": signed(Payload::ClearStolen { code }),
         },
+        "console_bodies": {
+            "register_org": body(Payload::RegisterOrg(RegisterOrg {
+                id: org.clone(),
+                name: "New Brand 新品牌".into(),
+                roles: vec![Role::Brand, Role::Manufacturer],
+                gs1_company_prefix: Some("6901234".into()),
+                region: Some("CN-SH".into()),
+                admin: ticket_key,
+            })),
+            "register_org_minimal": body(Payload::RegisterOrg(RegisterOrg {
+                id: org.clone(),
+                name: "Shop".into(),
+                roles: vec![Role::Retailer],
+                gs1_company_prefix: None,
+                region: None,
+                admin: ticket_key,
+            })),
+            "add_member": body(Payload::AddMember { org: org.clone(), key: ticket_key }),
+            "remove_member": body(Payload::RemoveMember { org: org.clone(), key: ticket_key }),
+            "issue_licence": body(Payload::IssueLicence(IssueLicence {
+                id: LicenceId::new("new-brand-2026").unwrap(),
+                org,
+                quota: SERIAL,
+                valid_from: 1_780_000_000,
+                valid_until: 1_811_536_000,
+            })),
+            "revoke_licence": body(Payload::RevokeLicence {
+                licence: LicenceId::new("new-brand-2026").unwrap(),
+                reason: "licence fee unpaid 未缴费".into(),
+            }),
+        },
     })
 }
 
@@ -103,7 +145,7 @@ fn browser_transactions_match_the_rust_encoding() {
         "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
     );
     let out = Command::new("node")
-        .args(["--test", "test/tx.test.js"])
+        .args(["--test", "test/tx.test.js", "test/i18n.test.js"])
         .current_dir(&web)
         .output()
         .expect("node is not installed: the browser encoding is tested with `node --test`");

@@ -7,6 +7,7 @@ use crate::{
 };
 use anyhow::{Result, bail};
 use jitrace_client::Client;
+use jitrace_console::{Console, ConsoleRole, NewUser};
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Payload, Role, SecretKey,
     code::sign_code,
@@ -390,6 +391,85 @@ async fn seed_code_lives(
     })
 }
 
+/// The console's platform admin user that `jitrace dev` creates.
+pub const CONSOLE_ADMIN: &str = "admin";
+
+/// Creates the console users of a new dev chain, each with a generated password, and writes
+/// them to `console-admin.txt` (mode 0600): the platform admin (its key is the operator's, the
+/// platform organisation's first member) and, with the demo, one admin per demo organisation
+/// whose sealed key is the demo's member key of that organisation.
+pub fn bootstrap_console(console: &Console, dir: &DataDir, demo: bool) -> Result<()> {
+    let mut users = vec![(
+        CONSOLE_ADMIN,
+        "Platform admin 平台管理员",
+        "platform",
+        "operator",
+    )];
+    if demo {
+        users.extend([
+            (
+                "jade-valley-admin",
+                "Jade Valley admin 玉谷管理员",
+                BRAND,
+                "brand-admin",
+            ),
+            (
+                "distributor-admin",
+                "East China admin 华东管理员",
+                DISTRIBUTOR,
+                "distributor",
+            ),
+            (
+                "retailer-admin",
+                "Shanghai Fine Wines admin 上海佳酿管理员",
+                RETAILER,
+                "retailer",
+            ),
+        ]);
+    }
+    let mut text = String::from(
+        "# Console users of this dev chain (sign in at the node's URL). Keep this file private.\n",
+    );
+    let now_ms = jitrace_chain::app::wall_clock_ms();
+    for (name, display_name, org, key) in users {
+        if console.user(name)?.is_some() {
+            continue;
+        }
+        let password = hex::encode(rand::random::<[u8; 12]>());
+        console.create_user(
+            NewUser {
+                name,
+                display_name,
+                org: OrgId::new(org)?,
+                role: ConsoleRole::Admin,
+                password: &password,
+                key: Some(read_key(&dir.key(key))?),
+            },
+            now_ms,
+        )?;
+        text.push_str(&format!("{name} {password}\n"));
+    }
+    let path = dir.console_admin();
+    std::fs::write(&path, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// The console users and passwords `jitrace dev` wrote, in file order.
+pub fn console_users(data_dir: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(data_dir.join("console-admin.txt"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(n, p)| (n.to_string(), p.to_string()))
+        .collect()
+}
+
 /// What a new user sees once the node serves.
 pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
     let dir = display_path(data_dir);
@@ -401,6 +481,16 @@ pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
     println!("  API            {url}/v1/status");
     println!("  API reference  {url}/docs      (OpenAPI: {url}/openapi.json)");
     println!("  Metrics        {url}/metrics");
+    println!("  Console        {url}/");
+    for (name, password) in console_users(Path::new(&dir)) {
+        println!("    sign in as   {name:<18} password {password}");
+    }
+    if Path::new(&dir).join("console-admin.txt").exists() {
+        println!(
+            "    (kept in {}, mode 0600)",
+            Path::new(&dir).join("console-admin.txt").display()
+        );
+    }
     println!("  Data           {dir}");
     if let Ok(codes) = std::fs::read_to_string(Path::new(&dir).join("demo-codes.txt")) {
         println!();

@@ -61,6 +61,29 @@ enum Command {
     Keys(cli::KeysCommand),
     /// Show the node's chain id, finalised height, latest block and state root.
     Status,
+    /// Add a console user to a stopped node's data directory, with a member key file of their
+    /// organisation (sealed with the password in $JITRACE_CONSOLE_PASSWORD, at least 10
+    /// characters). A network's first platform admin is made so; then the console makes more.
+    ConsoleUser {
+        /// The node's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Sign-in name (a-z, 0-9, '.', '_', '@', '-').
+        #[arg(long)]
+        name: String,
+        /// The name the console shows.
+        #[arg(long)]
+        display_name: String,
+        /// The organisation the user acts for.
+        #[arg(long)]
+        org: String,
+        /// Console role: admin, operator or viewer.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The user's member key file (hex seed), e.g. the operator's key for a platform admin.
+        #[arg(long)]
+        key_file: PathBuf,
+    },
     /// Re-check every stored block, certificate and state root of a stopped node.
     VerifyChain {
         /// The node's data directory.
@@ -315,6 +338,21 @@ fn run(cli: Cli) -> Result<()> {
             http,
             demo: !no_demo,
         }),
+        Command::ConsoleUser {
+            data_dir,
+            name,
+            display_name,
+            org,
+            role,
+            key_file,
+        } => node::add_console_user(&node::ConsoleUserOptions {
+            data_dir,
+            name,
+            display_name,
+            org,
+            role,
+            key_file,
+        }),
         Command::VerifyChain { data_dir } => {
             let report = verify::verify_chain(&data_dir, !global.json)?;
             verify::print(&report, global.json)
@@ -494,6 +532,7 @@ fn run(cli: Cli) -> Result<()> {
                     | Command::Node { .. }
                     | Command::Testnet { .. }
                     | Command::VerifyChain { .. }
+                    | Command::ConsoleUser { .. }
                     | Command::Keys(_)
                     | Command::Codes(_)
                     | Command::Bench(_) => {

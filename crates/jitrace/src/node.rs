@@ -7,6 +7,7 @@ use commonware_runtime::{Metrics as _, Runner as _, Supervisor as _, tokio as cw
 use futures::future::BoxFuture;
 use jitrace_api::{ApiState, StateSource};
 use jitrace_chain::{Databases, EngineConfig, GossipConfig, Mempool, MempoolConfig, to_digest};
+use jitrace_console::Console;
 use jitrace_ledger::state::StateKey;
 use jitrace_store::{BlockStore, IndexStore};
 use jitrace_types::SecretKey;
@@ -43,6 +44,14 @@ impl DataDir {
     }
     pub fn media(&self) -> PathBuf {
         self.0.join("media")
+    }
+    /// Console users (Argon2id hashes, sealed keys): `jitrace_console`.
+    pub fn console(&self) -> PathBuf {
+        self.0.join("console.redb")
+    }
+    /// The console users `jitrace dev` made, with their generated passwords.
+    pub fn console_admin(&self) -> PathBuf {
+        self.0.join("console-admin.txt")
     }
 }
 
@@ -209,10 +218,11 @@ impl StateSource for QmdbState {
     }
 }
 
-/// Runs a node until Ctrl-C (or SIGTERM). `on_ready` runs once the API serves.
+/// Runs a node until Ctrl-C (or SIGTERM). `on_ready` runs once the API serves, with the
+/// console's user store.
 pub fn run_node(
     setup: NodeSetup,
-    on_ready: impl FnOnce(SocketAddr) -> BoxFuture<'static, Result<()>> + Send + 'static,
+    on_ready: impl FnOnce(SocketAddr, Arc<Console>) -> BoxFuture<'static, Result<()>> + Send + 'static,
 ) -> Result<()> {
     let NodeSetup {
         genesis,
@@ -256,6 +266,12 @@ pub fn run_node(
         format!(
             "cannot open {} (is another node using this data directory?)",
             dir.index().display()
+        )
+    })?);
+    let console = Arc::new(Console::open(&dir.console()).with_context(|| {
+        format!(
+            "cannot open {} (is another node using this data directory?)",
+            dir.console().display()
         )
     })?);
     // Bind the API first so that a taken port fails before the engine writes anything.
@@ -340,6 +356,7 @@ pub fn run_node(
             scan_gateway,
             alerts,
             index,
+            console: Some(console.clone()),
             media_dir: dir.media(),
             engine_metrics: Arc::new(move || metrics_context.encode()),
             exec_stats: stats,
@@ -348,7 +365,7 @@ pub fn run_node(
         let listener = tokio::net::TcpListener::from_std(http_listener)?;
         let server = tokio::spawn(async move { axum::serve(listener, api).await });
         tracing::info!(%http_addr, chain_id = %genesis.chain_id, role, "node is serving");
-        on_ready(http_addr).await?;
+        on_ready(http_addr, console).await?;
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -375,7 +392,7 @@ pub fn run_configured(config_path: &Path) -> Result<()> {
         data_dir: DataDir(config.data_dir.clone()),
         http: config.http,
     };
-    run_node(setup, |addr| {
+    run_node(setup, |addr, _console| {
         Box::pin(async move {
             println!("node serving http://{addr}");
             Ok(())
@@ -405,17 +422,72 @@ pub fn run_dev(options: DevOptions) -> Result<()> {
         data_dir: dir,
         http: options.http,
     };
-    run_node(setup, move |addr| {
+    run_node(setup, move |addr, console| {
         Box::pin(async move {
             let url = format!("http://{addr}");
+            let dir = DataDir(data_dir.clone());
             if demo {
                 eprintln!("seeding demo data into a new chain …");
-                crate::demo::seed(&url, &DataDir(data_dir.clone())).await?;
+                crate::demo::seed(&url, &dir).await?;
+            }
+            if fresh {
+                let dir = DataDir(data_dir.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::demo::bootstrap_console(&console, &dir, demo)
+                })
+                .await??;
             }
             crate::demo::print_welcome(&url, &data_dir, fresh);
             Ok(())
         })
     })
+}
+
+/// Options of `jitrace console-user`.
+pub struct ConsoleUserOptions {
+    pub data_dir: PathBuf,
+    pub name: String,
+    pub display_name: String,
+    pub org: String,
+    pub role: String,
+    pub key_file: PathBuf,
+}
+
+/// `jitrace console-user`: adds a console user to a stopped node's `console.redb`, the key
+/// sealed with the password from `$JITRACE_CONSOLE_PASSWORD` (never a flag: flags end up in
+/// shell histories and process lists).
+pub fn add_console_user(options: &ConsoleUserOptions) -> Result<()> {
+    let password = std::env::var("JITRACE_CONSOLE_PASSWORD")
+        .context("set JITRACE_CONSOLE_PASSWORD to the user's initial password")?;
+    let role = jitrace_console::ConsoleRole::parse(&options.role)
+        .ok_or_else(|| anyhow!("--role is admin, operator or viewer"))?;
+    let dir = DataDir(options.data_dir.clone());
+    std::fs::create_dir_all(&dir.0)?;
+    let console = Console::open(&dir.console()).with_context(|| {
+        format!(
+            "cannot open {} (stop the node first)",
+            dir.console().display()
+        )
+    })?;
+    let user = console.create_user(
+        jitrace_console::NewUser {
+            name: &options.name,
+            display_name: &options.display_name,
+            org: options.org.parse()?,
+            role,
+            password: &password,
+            key: Some(read_key(&options.key_file)?),
+        },
+        jitrace_chain::app::wall_clock_ms(),
+    )?;
+    println!(
+        "console user {} ({} of {}) added; key {}",
+        user.name,
+        user.role.as_str(),
+        user.org,
+        user.public_key
+    );
+    Ok(())
 }
 
 /// Makes `path` absolute for messages a user copies.

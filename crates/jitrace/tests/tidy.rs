@@ -13,9 +13,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["jitrace-types", "jitrace-ledger", "jitrace-store"],
     ),
     ("jitrace-client", &["jitrace-types"]),
+    ("jitrace-console", &["jitrace-types"]),
     (
         "jitrace-api",
         &[
+            "jitrace-console",
             "jitrace-types",
             "jitrace-ledger",
             "jitrace-store",
@@ -32,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jitrace-chain",
             "jitrace-client",
             "jitrace-api",
+            "jitrace-console",
         ],
     ),
 ];

@@ -194,6 +194,7 @@ impl Default for Options {
 /// An API over a real block store, a real mempool and ledger state in memory.
 pub struct Fixture {
     pub router: Router,
+    pub console: Arc<jitrace_console::Console>,
     pub mempool: Mempool,
     pub state: Arc<MemoryState>,
     pub store: Arc<BlockStore>,
@@ -246,6 +247,8 @@ impl Fixture {
             )
         });
         let index = Arc::new(IndexStore::open(&dir.path().join("index.redb")).unwrap());
+        let console =
+            Arc::new(jitrace_console::Console::open(&dir.path().join("console.redb")).unwrap());
         let state_for_api = ApiState {
             chain_id: CHAIN_ID.into(),
             validators: vec![validator().public_key()],
@@ -263,6 +266,7 @@ impl Fixture {
             scan_gateway: gateway.clone(),
             alerts: jitrace_api::alerts::AlertHub::new(index.clone()),
             index: index.clone(),
+            console: Some(console.clone()),
         };
         let router = if options.indexer {
             router_with_watchers(state_for_api)
@@ -271,6 +275,7 @@ impl Fixture {
         };
         Self {
             router,
+            console,
             mempool,
             state,
             store,

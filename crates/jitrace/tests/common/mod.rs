@@ -225,3 +225,13 @@ pub async fn sell_with_claim_ticket(
     assert_eq!(receipt.status, TxState::Ok, "the sale: {receipt:?}");
     path
 }
+
+/// [`browser`] with Chromium (see [`chromium`]) passed as `CHROMIUM`.
+#[allow(dead_code)]
+pub async fn run_browser_script(
+    script: &'static str,
+    mut env: Vec<(&'static str, String)>,
+) -> serde_json::Value {
+    env.push(("CHROMIUM", chromium()));
+    browser(script, env).await
+}

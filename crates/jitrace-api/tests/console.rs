@@ -1,0 +1,583 @@
+//! The console's HTTP side with `oneshot`: the page, sign-in and its cookie, sessions required
+//! on every console route, CSRF and Origin checks on writes, role checks on signing and on
+//! creating users, signing through normal admission, and the server-side paged reads.
+
+mod common;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Request, StatusCode, header},
+};
+use common::{CHAIN_ID, Fixture, brand, operator, org_id};
+use jitrace_console::{ConsoleRole, NewUser};
+use jitrace_types::{LicenceId, Payload, SecretKey, Transaction, tx::IssueLicence};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const HOST: &str = "127.0.0.1:8080";
+const ORIGIN: &str = "http://127.0.0.1:8080";
+const PASSWORD: &str = "a long test password";
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A request as the console page sends it: same origin, with the cookie and CSRF token given.
+fn request(
+    method: &str,
+    uri: &str,
+    cookie: Option<&str>,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, ORIGIN);
+    if let Some(cookie) = cookie {
+        builder = builder.header(header::COOKIE, format!("jitrace_session={cookie}"));
+    }
+    if let Some(csrf) = csrf {
+        builder = builder.header("x-csrf-token", csrf);
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+fn add_user(f: &Fixture, name: &str, org: &str, role: ConsoleRole, key: Option<SecretKey>) {
+    f.console
+        .create_user(
+            NewUser {
+                name,
+                display_name: name,
+                org: org_id(org),
+                role,
+                password: PASSWORD,
+                key,
+            },
+            1,
+        )
+        .unwrap();
+}
+
+/// Signs `name` in; returns the cookie value and the CSRF token.
+async fn sign_in(f: &Fixture, name: &str) -> (String, String) {
+    let answer = send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/session",
+            None,
+            None,
+            Some(json!({"name": name, "password": PASSWORD})),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let cookie = answer.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let token = cookie
+        .strip_prefix("jitrace_session=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    (token, answer.body["csrf"].as_str().unwrap().to_string())
+}
+
+/// A fixture with a platform admin (the operator's key), a brand admin (the brand's key) and a
+/// platform viewer (a key that is no member).
+fn fixture() -> Fixture {
+    let f = Fixture::new();
+    add_user(
+        &f,
+        "admin",
+        "platform",
+        ConsoleRole::Admin,
+        Some(operator()),
+    );
+    add_user(&f, "acme-admin", "acme", ConsoleRole::Admin, Some(brand()));
+    add_user(
+        &f,
+        "acme-viewer",
+        "acme",
+        ConsoleRole::Viewer,
+        Some(brand()),
+    );
+    f
+}
+
+async fn body_for(f: &Fixture, key: &SecretKey, payload: Payload) -> String {
+    let nonce = send(
+        &f.router,
+        request(
+            "GET",
+            &format!("/v1/accounts/{}/nonce", key.public_key()),
+            None,
+            None,
+            None,
+        ),
+    )
+    .await
+    .body["next_nonce"]
+        .as_u64()
+        .unwrap();
+    hex::encode(
+        Transaction {
+            chain_id: CHAIN_ID.into(),
+            signer: key.public_key(),
+            nonce,
+            payload,
+        }
+        .body(),
+    )
+}
+
+/// `POST /console/api/tx` of a body, as the page sends it.
+async fn send_tx(f: &Fixture, cookie: &str, csrf: &str, body: &str) -> Answer {
+    send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/tx",
+            Some(cookie),
+            Some(csrf),
+            Some(json!({"body": body})),
+        ),
+    )
+    .await
+}
+
+/// `POST /console/api/users`.
+async fn create_user(f: &Fixture, cookie: &str, csrf: &str, user: Value) -> Answer {
+    send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/users",
+            Some(cookie),
+            Some(csrf),
+            Some(user),
+        ),
+    )
+    .await
+}
+
+fn licence(id: &str) -> Payload {
+    Payload::IssueLicence(IssueLicence {
+        id: LicenceId::new(id).unwrap(),
+        org: org_id("acme"),
+        quota: 10,
+        valid_from: 0,
+        valid_until: 4_000_000_000,
+    })
+}
+
+#[tokio::test]
+async fn the_page_is_the_console_with_a_strict_csp() {
+    let f = fixture();
+    let page = send(&f.router, request("GET", "/", None, None, None)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.body.as_str().unwrap();
+    assert!(html.contains("js/console/app.js") && html.contains("importmap"));
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert!(!csp.contains("unsafe-inline"));
+    let whoami = send(
+        &f.router,
+        request("GET", "/console/api/session", None, None, None),
+    )
+    .await;
+    assert_eq!(whoami.body, json!({"signed_in": false}));
+}
+
+#[tokio::test]
+async fn console_routes_need_a_session() {
+    let f = fixture();
+    for uri in [
+        "/console/api/orgs",
+        "/console/api/blocks",
+        "/console/api/blocks/1",
+        "/console/api/node",
+        "/console/api/users",
+        "/console/api/licences?org=acme",
+        "/console/api/search?q=acme",
+    ] {
+        let answer = send(&f.router, request("GET", uri, None, None, None)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+        let forged = send(
+            &f.router,
+            request("GET", uri, Some(&"ab".repeat(32)), None, None),
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let tx = send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/tx",
+            None,
+            Some("x"),
+            Some(json!({"body": ""})),
+        ),
+    )
+    .await;
+    assert_eq!(tx.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_fails_alike() {
+    let f = fixture();
+    let answer = send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/session",
+            None,
+            None,
+            Some(json!({"name": "admin", "password": PASSWORD})),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.contains("; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "loopback http gets no Secure cookie"
+    );
+    assert_eq!(answer.body["org_roles"], json!(["platform"]));
+    assert_eq!(answer.body["key"], operator().public_key().to_hex());
+    assert!(
+        answer.body["may_send"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("issue_licence"))
+    );
+
+    // Behind a proxy with a real host name the cookie is Secure.
+    let mut behind = request(
+        "POST",
+        "/console/api/session",
+        None,
+        None,
+        Some(json!({"name": "admin", "password": PASSWORD})),
+    );
+    behind
+        .headers_mut()
+        .insert(header::HOST, "console.example.com".parse().unwrap());
+    behind.headers_mut().insert(
+        header::ORIGIN,
+        "https://console.example.com".parse().unwrap(),
+    );
+    let answer = send(&f.router, behind).await;
+    assert!(
+        answer.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .ends_with("; Secure")
+    );
+
+    let wrong = |name: &str, password: &str| {
+        request(
+            "POST",
+            "/console/api/session",
+            None,
+            None,
+            Some(json!({"name": name, "password": password})),
+        )
+    };
+    let a = send(&f.router, wrong("admin", "not the password")).await;
+    let b = send(&f.router, wrong("nobody", "not the password")).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        (a.status, &a.body),
+        (b.status, &b.body),
+        "unknown users look alike"
+    );
+    assert!(!a.headers.contains_key(header::SET_COOKIE));
+}
+
+#[tokio::test]
+async fn writes_need_the_csrf_token_and_the_same_origin() {
+    let f = fixture();
+    let (cookie, csrf) = sign_in(&f, "admin").await;
+    let body = body_for(&f, &operator(), licence("acme-2027")).await;
+    let without = send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/tx",
+            Some(&cookie),
+            None,
+            Some(json!({"body": body})),
+        ),
+    )
+    .await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    assert_eq!(without.body["error"]["code"], "csrf");
+    let wrong = send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/tx",
+            Some(&cookie),
+            Some(&"0".repeat(64)),
+            Some(json!({"body": body})),
+        ),
+    )
+    .await;
+    assert_eq!(wrong.body["error"]["code"], "csrf");
+    let mut elsewhere = request(
+        "POST",
+        "/console/api/tx",
+        Some(&cookie),
+        Some(&csrf),
+        Some(json!({"body": body})),
+    );
+    elsewhere
+        .headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let elsewhere = send(&f.router, elsewhere).await;
+    assert_eq!(elsewhere.body["error"]["code"], "csrf");
+    let mut no_origin = request(
+        "POST",
+        "/console/api/tx",
+        Some(&cookie),
+        Some(&csrf),
+        Some(json!({"body": body})),
+    );
+    no_origin.headers_mut().remove(header::ORIGIN);
+    assert_eq!(
+        send(&f.router, no_origin).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Signing out needs the token too, and ends the session.
+    let out = send(
+        &f.router,
+        request("DELETE", "/console/api/session", Some(&cookie), None, None),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::FORBIDDEN);
+    let out = send(
+        &f.router,
+        request(
+            "DELETE",
+            "/console/api/session",
+            Some(&cookie),
+            Some(&csrf),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert!(
+        out.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = send(
+        &f.router,
+        request("GET", "/console/api/orgs", Some(&cookie), None, None),
+    )
+    .await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_node_signs_with_the_users_key_through_admission() {
+    let f = fixture();
+    let (cookie, csrf) = sign_in(&f, "admin").await;
+    let body = body_for(&f, &operator(), licence("acme-2027")).await;
+    let sent = send_tx(&f, &cookie, &csrf, &body).await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    assert_eq!(sent.body["kind"], "issue_licence");
+    let hash = jitrace_types::Hash::from_hex(sent.body["hash"].as_str().unwrap()).unwrap();
+    assert!(f.mempool.contains(&hash));
+    // The same body again is a duplicate for admission, as on `POST /v1/tx`.
+    let again = send_tx(&f, &cookie, &csrf, &body).await;
+    assert_eq!(again.body["error"]["code"], "duplicate");
+    // Another signer than the user's key.
+    let other = body_for(&f, &brand(), licence("acme-2028")).await;
+    let refused = send_tx(&f, &cookie, &csrf, &other).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Garbage.
+    let garbage = send_tx(&f, &cookie, &csrf, "00ff").await;
+    assert_eq!(garbage.body["error"]["code"], "malformed");
+}
+
+#[tokio::test]
+async fn roles_decide_what_a_user_may_send_and_create() {
+    let f = fixture();
+    // A brand admin may not issue licences (a platform payload).
+    let (cookie, csrf) = sign_in(&f, "acme-admin").await;
+    let body = body_for(&f, &brand(), licence("acme-2027")).await;
+    let refused = send_tx(&f, &cookie, &csrf, &body).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.body["error"]["code"], "forbidden");
+    // …nor create users of another organisation, nor list platform screens' users.
+    let user = |org: &str| json!({"name": "new-user", "display_name": "New", "org": org, "role": "operator", "password": PASSWORD});
+    let other = create_user(&f, &cookie, &csrf, user("platform")).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let own = create_user(&f, &cookie, &csrf, user("acme")).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    let listed = send(
+        &f.router,
+        request("GET", "/console/api/users", Some(&cookie), None, None),
+    )
+    .await;
+    let names: Vec<&str> = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["acme-admin", "acme-viewer", "new-user"]);
+    // A viewer may send nothing, even with the brand's member key.
+    let (cookie, csrf) = sign_in(&f, "acme-viewer").await;
+    let product = body_for(
+        &f,
+        &brand(),
+        Payload::RegisterCodeKey {
+            org: org_id("acme"),
+            key: SecretKey::from_seed(77).public_key(),
+        },
+    )
+    .await;
+    let refused = send_tx(&f, &cookie, &csrf, &product).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let created = create_user(&f, &cookie, &csrf, user("acme")).await;
+    assert_eq!(created.status, StatusCode::FORBIDDEN);
+    // The platform admin creates the first user of a new organisation.
+    let (cookie, csrf) = sign_in(&f, "admin").await;
+    let first = json!({"name": "tea-admin", "display_name": "Tea", "org": "tea-house", "role": "admin", "password": PASSWORD});
+    let created = create_user(&f, &cookie, &csrf, first.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.body["key"].as_str().unwrap().len(), 64);
+    let again = create_user(&f, &cookie, &csrf, first).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn reads_page_sort_filter_and_search_on_the_server() {
+    let f = fixture();
+    let (cookie, _) = sign_in(&f, "admin").await;
+    let get = |uri: String| {
+        let router = f.router.clone();
+        let cookie = cookie.clone();
+        async move { send(&router, request("GET", &uri, Some(&cookie), None, None)).await }
+    };
+    let all = get("/console/api/orgs?sort=id".into()).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    let ids: Vec<&str> = all.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["acme", "platform"]);
+    let desc = get("/console/api/orgs?sort=id&order=desc&limit=1".into()).await;
+    assert_eq!(desc.body["rows"][0]["id"], "platform");
+    assert_eq!(
+        (desc.body["total"].as_u64(), desc.body["limit"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let second = get("/console/api/orgs?sort=id&order=desc&limit=1&offset=1".into()).await;
+    assert_eq!(second.body["rows"][0]["id"], "acme");
+    let filtered = get("/console/api/orgs?q=WINES".into()).await;
+    assert_eq!(filtered.body["total"], 1);
+    assert_eq!(filtered.body["rows"][0]["licences"], 1);
+    let by_role = get("/console/api/orgs?role=platform".into()).await;
+    assert_eq!(by_role.body["rows"][0]["id"], "platform");
+    assert_eq!(
+        get("/console/api/orgs?sort=nope".into()).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get("/console/api/orgs?limit=100000".into()).await.body["limit"],
+        100
+    );
+
+    let licences = get("/console/api/licences?org=acme".into()).await;
+    assert_eq!(licences.body["rows"][0]["id"], "acme-2026");
+
+    let blocks = get("/console/api/blocks".into()).await;
+    assert_eq!(blocks.body["tip"], 1);
+    assert_eq!(blocks.body["rows"][0]["height"], 1);
+    let block = get("/console/api/blocks/1?limit=2".into()).await;
+    assert_eq!(block.body["txs"]["rows"].as_array().unwrap().len(), 2);
+    let first_tx = block.body["txs"]["rows"][0]["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(block.body["txs"]["rows"][0]["kind"], "register_org");
+    assert_eq!(
+        get("/console/api/blocks/9".into()).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let found = get(format!("/console/api/search?q={first_tx}")).await;
+    assert_eq!(
+        (
+            found.body["kind"].as_str(),
+            found.body["tx"]["status"].as_str()
+        ),
+        (Some("tx"), Some("ok"))
+    );
+    assert_eq!(
+        get("/console/api/search?q=1".into()).await.body["kind"],
+        "block"
+    );
+    assert_eq!(
+        get("/console/api/search?q=acme".into()).await.body,
+        json!({"kind": "org", "id": "acme"})
+    );
+    let code = get("/console/api/search?q=00614141000012%20123".into()).await;
+    assert_eq!(code.body["path"], "/01/00614141000012/21/123");
+    let link = get("/console/api/search?q=https%3A%2F%2Fid.example%2F01%2F00614141000012%2F21%2F5%3F8030%3Dabc".into()).await;
+    assert_eq!(link.body["kind"], "code", "{}", link.body);
+    assert_eq!(
+        get("/console/api/search?q=nobody-here".into()).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let node = get("/console/api/node".into()).await;
+    assert_eq!(node.body["status"]["height"], 1);
+    assert_eq!(node.body["status"]["peers"], 3);
+}
