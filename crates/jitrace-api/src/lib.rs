@@ -82,6 +82,8 @@ pub struct ApiState {
     /// Where `POST /v1/scans` queues scans; `None`: the node records no scans (503
     /// `scans_disabled`).
     pub scan_gateway: Option<Arc<ScanGateway>>,
+    /// Verdicts already given at the current height.
+    pub verdicts: verdict::VerdictCache,
     /// Brand alerts (see [`alerts`]), kept in `index`.
     pub alerts: Arc<alerts::AlertHub>,
     /// The off-chain index of finalised blocks: analytics, alerts and flows of goods (see

@@ -305,8 +305,61 @@ pub struct Scanner {
     pub device: Option<Hash>,
 }
 
-/// The verdict on `code` as the latest applied state has it.
+/// Most verdicts remembered for the current height.
+const MAX_REMEMBERED_VERDICTS: usize = 10_000;
+
+/// A verdict's inputs besides the state: the code as printed and the scanner.
+pub type VerdictKey = (
+    jitrace_types::Gtin,
+    String,
+    Option<String>,
+    Option<(i32, i32)>,
+    Option<[u8; 32]>,
+);
+
+/// Verdicts given at one height, by their other inputs. A verdict is a function of the state at
+/// the tip, the tip's time, the code and the scanner — nothing else — so a repeat scan at the
+/// same height gets the same answer without the work.
+#[derive(Default)]
+pub struct VerdictCache(std::sync::Mutex<(u64, BTreeMap<VerdictKey, Verdict>)>);
+
+/// The verdict on `code` as the latest applied state has it (remembered until the next block).
 pub async fn verdict(
+    api: &ApiState,
+    code: &ScannedCode,
+    scanner: Scanner,
+) -> Result<Verdict, ApiError> {
+    let height = api.tip.borrow().map_or(0, |t| t.height);
+    let key: VerdictKey = (
+        code.gtin,
+        code.serial.clone(),
+        code.signature.clone(),
+        scanner.point.map(|p| (p.lat_micro, p.lon_micro)),
+        scanner.device.map(|d| d.0),
+    );
+    let poisoned = std::sync::PoisonError::into_inner;
+    if height > 0 {
+        let remembered = api.verdicts.0.lock().unwrap_or_else(poisoned);
+        if remembered.0 == height
+            && let Some(v) = remembered.1.get(&key)
+        {
+            return Ok(v.clone());
+        }
+    }
+    let answer = fresh_verdict(api, code, scanner).await?;
+    // Kept only if the tip did not move while it was made.
+    if height > 0 && api.tip.borrow().map_or(0, |t| t.height) == height {
+        let mut remembered = api.verdicts.0.lock().unwrap_or_else(poisoned);
+        if remembered.0 != height || remembered.1.len() >= MAX_REMEMBERED_VERDICTS {
+            *remembered = (height, BTreeMap::new());
+        }
+        remembered.1.insert(key, answer.clone());
+    }
+    Ok(answer)
+}
+
+/// [`verdict`], worked out.
+async fn fresh_verdict(
     api: &ApiState,
     code: &ScannedCode,
     scanner: Scanner,

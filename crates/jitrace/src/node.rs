@@ -355,6 +355,7 @@ pub fn run_node(
             state,
             scan_gateway,
             alerts,
+            verdicts: Default::default(),
             index,
             console: Some(console.clone()),
             media_dir: dir.media(),

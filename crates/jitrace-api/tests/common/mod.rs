@@ -265,6 +265,7 @@ impl Fixture {
             role: "validator".into(),
             scan_gateway: gateway.clone(),
             alerts: jitrace_api::alerts::AlertHub::new(index.clone()),
+            verdicts: Default::default(),
             index: index.clone(),
             console: Some(console.clone()),
         };
