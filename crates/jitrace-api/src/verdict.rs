@@ -705,9 +705,11 @@ const MAX_REMEMBERED_CHECKS: usize = 100_000;
 /// Signature checks already made, by (code-signing key, chain, code, signature): a pure
 /// function's results, so remembering them is safe; an Ed25519 verification is most of a
 /// repeated scan's cost.
-static CODE_CHECKS: std::sync::LazyLock<
-    std::sync::Mutex<BTreeMap<(jitrace_types::PublicKey, String, CodeId, String), bool>>,
-> = std::sync::LazyLock::new(Default::default);
+static CODE_CHECKS: std::sync::LazyLock<std::sync::Mutex<BTreeMap<CheckKey, bool>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// (code-signing key, chain, code, signature).
+type CheckKey = (jitrace_types::PublicKey, String, CodeId, String);
 
 /// [`read::signature_valid`], remembered.
 fn remembered_signature_check(chain_id: &str, batch: &Batch, code: &SignedCode) -> bool {
