@@ -149,7 +149,7 @@ struct AuthorisationRow {
 
 #[derive(Deserialize)]
 struct AuthorisationQuery {
-    /// Part of the other organisation's id or name, or of the part's GTIN, any case.
+    /// Part of the other organisation's id or name, or of the part's GTIN or name, any case.
     #[serde(default)]
     q: String,
     /// `active` to hide revoked and expired ones.
@@ -277,19 +277,22 @@ async fn suppliers(
         } else {
             &auth.manufacturer
         };
-        let text_ok = needle.is_empty()
-            || other.as_str().contains(&needle)
-            || name_of(other).to_lowercase().contains(&needle)
-            || auth.part.to_string().contains(&needle);
-        if !text_ok {
-            continue;
-        }
         let part_name = read_record::<jitrace_ledger::state::Product>(
             api.state.as_ref(),
             StateKey::Product(auth.part),
         )
         .await?
         .map(|p| p.info.name);
+        let text_ok = needle.is_empty()
+            || other.as_str().contains(&needle)
+            || name_of(other).to_lowercase().contains(&needle)
+            || auth.part.to_string().contains(&needle)
+            || part_name
+                .as_ref()
+                .is_some_and(|n| n.to_lowercase().contains(&needle));
+        if !text_ok {
+            continue;
+        }
         rows.push(AuthorisationRow {
             manufacturer: auth.manufacturer.to_string(),
             supplier: auth.supplier.to_string(),

@@ -356,7 +356,8 @@ function gate(main) {
   if (!may('gate_receive')) submit.disabled = true;
   main.append(form, message.el, panel, h('div', { class: 'table-wrap' }, h('table', { 'data-testid': 'gate-session' }, h('caption', {}, t('gate.session')), h('thead', {}, h('tr', {}, [t('gate.time'), t('gate.code'), t('gate.verdict'), t('gate.reasons')].map((c) => h('th', { scope: 'col' }, c)))), rows)));
   log = gateLog(main, 'gate.log');
-  scan.focus();
+  // After the shell's route change focuses <main>: a wedge scanner types into the scan field.
+  queueMicrotask(() => scan.focus());
 }
 
 /** The organisation's gate log, newest first, a page at a time. */
@@ -483,7 +484,7 @@ function assembly(main) {
   });
   draw();
   main.append(form, message.el, result);
-  parent.focus();
+  queueMicrotask(() => parent.focus());
 }
 
 // ---------------------------------------------------------------- traces
