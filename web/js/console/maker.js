@@ -330,6 +330,7 @@ function gate(main) {
         ...report.verdicts.map(verdictPanel),
       );
       remember(scanned, report.verdicts);
+      panel.scrollIntoView({ block: 'nearest' });
       message.info(t('gate.recording'));
       const receipt = await sendTransaction(partsPayload.gateReceive(org, items));
       if (receipt.status !== 'ok') throw new Error(`${receipt.reason ?? ''} ${receipt.detail ?? ''}`.trim());
@@ -739,7 +740,9 @@ function recalls(main, [numberParam]) {
     });
     main.append(form);
   }
-  main.append(table.el, detail);
+  main.append(table.el);
+  // A recall picked from the list shows above the form and the list.
+  main.insertBefore(detail, message.el.nextSibling);
   if (numberParam !== undefined) showDetail(numberParam);
 }
 

@@ -64,7 +64,7 @@ export const MAKER_STRINGS = {
     'gate.rejected': 'REJECTED',
     'gate.checking': 'Checking…',
     'gate.recording': 'Recording at the gate…',
-    'gate.recorded': 'Recorded in the ledger (block pending finality: tx {hash}).',
+    'gate.recorded': 'Recorded in the ledger (tx {hash}).',
     'gate.record_failed': 'The verdict was not recorded: {message}',
     'gate.part': 'Part {gtin} · serial {serial}',
     'gate.pallet': 'from pallet {sscc}',
