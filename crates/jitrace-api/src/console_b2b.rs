@@ -313,7 +313,7 @@ async fn suppliers(
             revoked_reason: auth.revoked.as_ref().map(|r| r.reason.clone()),
         });
     }
-    rows.sort_by(|a, b| b.granted_height.cmp(&a.granted_height));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.granted_height));
     let limit = limit(query.limit);
     let total = rows.len();
     Ok(Json(Rows {
