@@ -203,11 +203,18 @@ pub(crate) async fn gate_check(
         .map_err(|e| ApiError::BadRequest(format!("not a gate check: {e}")))?;
     let org = org_id(&request.org)?;
     require_member(&caller, &org, "use its gate")?;
-    if request.items.is_empty() || request.items.len() > jitrace_types::parts::MAX_GATE_ITEMS {
+    let items = gate_items(request.items)?;
+    Ok(Json(check_report(&api, &org, &items).await?))
+}
+
+/// A gate check's items as the ledger's, 1 to 500 of them.
+pub(crate) fn gate_items(
+    items: Vec<jitrace_client::dto::GateItemRequest>,
+) -> Result<Vec<GateItem>, ApiError> {
+    if items.is_empty() || items.len() > jitrace_types::parts::MAX_GATE_ITEMS {
         return Err(ApiError::BadRequest("1 to 500 items".into()));
     }
-    let items: Vec<GateItem> = request
-        .items
+    Ok(items
         .into_iter()
         .map(|i| GateItem {
             scanned: i.scanned,
@@ -220,8 +227,7 @@ pub(crate) async fn gate_check(
                 })
                 .collect(),
         })
-        .collect();
-    Ok(Json(check_report(&api, &org, &items).await?))
+        .collect())
 }
 
 /// What the gate would answer for `items` now, recording nothing (the dry run of `/v1/gate/check`

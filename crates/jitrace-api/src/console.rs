@@ -570,34 +570,13 @@ async fn orgs(
         })
         .transpose()?;
     let needle = query.q.trim().to_lowercase();
-    let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
-        .await?
-        .unwrap_or_default()
-        .0
-        .min(MAX_ORGS_SCANNED);
-    let mut matched = Vec::new();
-    for page in 0..count.div_ceil(PAGE_LEN) {
-        let page = u32::try_from(page).unwrap_or(u32::MAX);
-        let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex(page))
-            .await?
-            .unwrap_or_default();
-        let reads = index
-            .0
-            .into_iter()
-            .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
-        for org in futures::future::try_join_all(reads)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            let text_ok = needle.is_empty()
-                || org.id.as_str().contains(&needle)
-                || org.name.to_lowercase().contains(&needle);
-            if text_ok && role.is_none_or(|r| org.roles.contains(&r)) {
-                matched.push(org);
-            }
-        }
-    }
+    let mut matched = registered_orgs(&api, MAX_ORGS_SCANNED).await?;
+    matched.retain(|org| {
+        let text_ok = needle.is_empty()
+            || org.id.as_str().contains(&needle)
+            || org.name.to_lowercase().contains(&needle);
+        text_ok && role.is_none_or(|r| org.roles.contains(&r))
+    });
     match query.sort.as_deref().unwrap_or("registered") {
         "id" => matched.sort_by(|a, b| a.id.cmp(&b.id)),
         "name" => matched.sort_by_key(|o| o.name.to_lowercase()),
@@ -636,6 +615,34 @@ async fn orgs(
         offset: query.offset,
         limit,
     }))
+}
+
+/// The first `max` organisations registered, in registration order, from the ledger's index.
+pub(crate) async fn registered_orgs(api: &ApiState, max: u64) -> Result<Vec<Org>, ApiError> {
+    let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
+        .await?
+        .unwrap_or_default()
+        .0
+        .min(max);
+    let mut out = Vec::new();
+    for page in 0..count.div_ceil(PAGE_LEN) {
+        let page = u32::try_from(page).unwrap_or(u32::MAX);
+        let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex(page))
+            .await?
+            .unwrap_or_default();
+        let reads = index
+            .0
+            .into_iter()
+            .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
+        out.extend(
+            futures::future::try_join_all(reads)
+                .await?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    out.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    Ok(out)
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,9 @@ use crate::{
     ApiError, ApiState, Shared,
     auth::Caller,
     b2b::{self, ForwardScope},
-    console::{Rows, limit, org_of, parse_json, parse_org, session, write_session},
+    console::{
+        Rows, limit, org_of, parse_json, parse_org, registered_orgs, session, write_session,
+    },
     source::read_record,
 };
 use axum::{
@@ -24,14 +26,8 @@ use jitrace_client::dto::{
     TraceForwardView,
 };
 use jitrace_console::ActiveSession;
-use jitrace_ledger::state::{
-    Count, Org, OrgIndex, PAGE_LEN, ProductPage, StateKey, SupplierAuthorisation,
-};
-use jitrace_types::{
-    Gtin, Role,
-    parts::{Allowed, GateItem, MAX_GATE_ITEMS},
-    tx::{Attribute, CodeId},
-};
+use jitrace_ledger::state::{Count, Org, PAGE_LEN, ProductPage, StateKey, SupplierAuthorisation};
+use jitrace_types::{Gtin, Role, parts::Allowed, tx::CodeId};
 use serde::{Deserialize, Serialize};
 
 /// Most (organisation, part) pairs the authorisation list looks at.
@@ -159,33 +155,6 @@ struct AuthorisationQuery {
     limit: Option<usize>,
 }
 
-/// Every organisation registered (at most [`MAX_ORGS_SCANNED`]).
-async fn all_orgs(api: &ApiState) -> Result<Vec<Org>, ApiError> {
-    let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
-        .await?
-        .unwrap_or_default()
-        .0
-        .min(MAX_ORGS_SCANNED);
-    let mut out = Vec::new();
-    for page in 0..count.div_ceil(PAGE_LEN) {
-        let page = u32::try_from(page).unwrap_or(u32::MAX);
-        let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex(page))
-            .await?
-            .unwrap_or_default();
-        let reads = index
-            .0
-            .into_iter()
-            .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
-        out.extend(
-            futures::future::try_join_all(reads)
-                .await?
-                .into_iter()
-                .flatten(),
-        );
-    }
-    Ok(out)
-}
-
 /// The products an organisation registered (its parts, for a supplier).
 async fn products_of(api: &ApiState, org: &Org) -> Result<Vec<Gtin>, ApiError> {
     let mut out = Vec::new();
@@ -213,7 +182,7 @@ async fn suppliers(
 ) -> Result<Json<Rows<AuthorisationRow>>, ApiError> {
     let session = session(&api, &headers).await?;
     let (me, _) = member(&api, &session, &[Role::Manufacturer, Role::Supplier]).await?;
-    let others = all_orgs(&api).await?;
+    let others = registered_orgs(&api, MAX_ORGS_SCANNED).await?;
     let mut keys = Vec::new();
     if me.roles.contains(&Role::Manufacturer) {
         for supplier in others.iter().filter(|o| o.roles.contains(&Role::Supplier)) {
@@ -340,24 +309,7 @@ async fn gate_check(
             me.id, request.org
         )));
     }
-    if request.items.is_empty() || request.items.len() > MAX_GATE_ITEMS {
-        return Err(ApiError::BadRequest("1 to 500 items".into()));
-    }
-    let items: Vec<GateItem> = request
-        .items
-        .into_iter()
-        .map(|i| GateItem {
-            scanned: i.scanned,
-            observed: i
-                .observed
-                .into_iter()
-                .map(|a| Attribute {
-                    name: a.name,
-                    value: a.value,
-                })
-                .collect(),
-        })
-        .collect();
+    let items = b2b::gate_items(request.items)?;
     Ok(Json(b2b::check_report(&api, &me.id, &items).await?))
 }
 

@@ -126,8 +126,18 @@ fn vectors() -> serde_json::Value {
 
 #[test]
 fn browser_transactions_match_the_rust_encoding() {
-    let path = web_dir().join("test/vectors.json");
-    let expected = serde_json::to_string_pretty(&vectors()).unwrap() + "\n";
+    check_pinned(
+        "vectors.json",
+        &vectors(),
+        &["test/tx.test.js", "test/i18n.test.js"],
+    );
+}
+
+/// Fails unless `web/test/{file}` holds `vectors` (rewriting it first with
+/// `JITRACE_UPDATE_VECTORS` set), then runs the JS `tests` against it with `node --test`.
+fn check_pinned(file: &str, vectors: &serde_json::Value, tests: &[&str]) {
+    let path = web_dir().join("test").join(file);
+    let expected = serde_json::to_string_pretty(vectors).unwrap() + "\n";
     if std::env::var_os("JITRACE_UPDATE_VECTORS").is_some() {
         std::fs::write(&path, &expected).unwrap();
     }
@@ -145,13 +155,14 @@ fn browser_transactions_match_the_rust_encoding() {
         "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
     );
     let out = Command::new("node")
-        .args(["--test", "test/tx.test.js", "test/i18n.test.js"])
+        .arg("--test")
+        .args(tests)
         .current_dir(&web)
         .output()
         .expect("node is not installed: the browser encoding is tested with `node --test`");
     assert!(
         out.status.success(),
-        "web/test/tx.test.js failed:\n{}\n{}",
+        "{tests:?} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -283,27 +294,9 @@ fn parts_vectors() -> serde_json::Value {
 
 #[test]
 fn browser_parts_transactions_match_the_rust_encoding() {
-    let path = web_dir().join("test/vectors-parts.json");
-    let expected = serde_json::to_string_pretty(&parts_vectors()).unwrap() + "\n";
-    if std::env::var_os("JITRACE_UPDATE_VECTORS").is_some() {
-        std::fs::write(&path, &expected).unwrap();
-    }
-    let pinned = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        pinned == expected,
-        "{} differs from the Rust encoding; if the change is deliberate, rerun with \
-         JITRACE_UPDATE_VECTORS=1 and review the diff",
-        path.display()
-    );
-    let out = Command::new("node")
-        .args(["--test", "test/tx-parts.test.js"])
-        .current_dir(web_dir())
-        .output()
-        .expect("node is not installed: the browser encoding is tested with `node --test`");
-    assert!(
-        out.status.success(),
-        "web/test/tx-parts.test.js failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    check_pinned(
+        "vectors-parts.json",
+        &parts_vectors(),
+        &["test/tx-parts.test.js"],
     );
 }

@@ -490,6 +490,31 @@ function assembly(main) {
 
 // ---------------------------------------------------------------- traces
 
+/**
+ * The fields naming a trace's or a recall's scope: a lot (GTIN and lot), a part type (GTIN) or
+ * an issuer, showing only those the chosen scope needs. Ids start with `prefix`.
+ */
+function scopeFields(prefix) {
+  const scope = h('select', { id: `${prefix}-scope`, name: 'scope' }, ['lot', 'product', 'issuer'].map((s) => h('option', { value: s }, t(`trace.scope_${s}`))));
+  const gtin = field(t('trace.gtin'), { id: `${prefix}-gtin`, name: 'gtin', inputmode: 'numeric', pattern: '[0-9]{14}' });
+  const lot = field(t('trace.lot'), { id: `${prefix}-lot`, name: 'lot', autocapitalize: 'none' });
+  const issuer = field(t('trace.issuer'), { id: `${prefix}-issuer`, name: 'issuer', autocapitalize: 'none' });
+  issuer.hidden = true;
+  scope.addEventListener('change', () => {
+    gtin.hidden = scope.value === 'issuer';
+    lot.hidden = scope.value !== 'lot';
+    issuer.hidden = scope.value !== 'issuer';
+  });
+  return { scope, gtin, lot, issuer };
+}
+
+/** The scope chosen in `scopeFields`' form data, as `partsPayload.startRecall` takes it. */
+function chosenScope(kind, f) {
+  if (kind === 'issuer') return { issuer: f.get('issuer').trim() };
+  if (kind === 'lot') return { lot: { gtin: f.get('gtin').trim(), lot: f.get('lot').trim() } };
+  return { product: f.get('gtin').trim() };
+}
+
 function treeNode(n) {
   const facts = [
     h('code', {}, codeText(n)),
@@ -558,16 +583,7 @@ function trace(main, [gtinParam, serialParam]) {
     h('div', { class: 'field' }, h('label', { for: 'trace-item' }, t('trace.item')), h('div', { class: 'row' }, item, h('button', { type: 'submit' }, t('trace.show')))),
   );
 
-  const scope = h('select', { id: 'fw-scope', name: 'scope' }, ['lot', 'product', 'issuer'].map((s) => h('option', { value: s }, t(`trace.scope_${s}`))));
-  const gtin = field(t('trace.gtin'), { id: 'fw-gtin', name: 'gtin', inputmode: 'numeric', pattern: '[0-9]{14}' });
-  const lot = field(t('trace.lot'), { id: 'fw-lot', name: 'lot', autocapitalize: 'none' });
-  const issuer = field(t('trace.issuer'), { id: 'fw-issuer', name: 'issuer', autocapitalize: 'none' });
-  issuer.hidden = true;
-  scope.addEventListener('change', () => {
-    gtin.hidden = scope.value === 'issuer';
-    lot.hidden = scope.value !== 'lot';
-    issuer.hidden = scope.value !== 'issuer';
-  });
+  const { scope, gtin, lot, issuer } = scopeFields('fw');
   const list = h('div', { 'data-testid': 'trace-forward-list' });
   const forward = h(
     'form',
@@ -577,12 +593,8 @@ function trace(main, [gtinParam, serialParam]) {
       onsubmit: (e) => {
         e.preventDefault();
         const f = new FormData(forward);
-        const params =
-          scope.value === 'issuer'
-            ? { issuer: f.get('issuer').trim() }
-            : scope.value === 'lot'
-              ? { gtin: f.get('gtin').trim(), lot: f.get('lot').trim() }
-              : { gtin: f.get('gtin').trim() };
+        const chosen = chosenScope(scope.value, f);
+        const params = chosen.lot ?? (chosen.product ? { gtin: chosen.product } : chosen);
         const table = serverTable({
           caption: t('trace.forward'),
           testid: 'forward-items',
@@ -696,16 +708,7 @@ function recalls(main, [numberParam]) {
   });
   main.append(message.el);
   if (may('start_recall')) {
-    const scope = h('select', { id: 'rec-scope', name: 'scope' }, ['lot', 'product', 'issuer'].map((s) => h('option', { value: s }, t(`trace.scope_${s}`))));
-    const gtin = field(t('trace.gtin'), { name: 'gtin', inputmode: 'numeric', pattern: '[0-9]{14}' });
-    const lot = field(t('trace.lot'), { name: 'lot', autocapitalize: 'none' });
-    const issuer = field(t('trace.issuer'), { name: 'issuer', autocapitalize: 'none' });
-    issuer.hidden = true;
-    scope.addEventListener('change', () => {
-      gtin.hidden = scope.value === 'issuer';
-      lot.hidden = scope.value !== 'lot';
-      issuer.hidden = scope.value !== 'issuer';
-    });
+    const { scope, gtin, lot, issuer } = scopeFields('rec');
     const submit = h('button', { type: 'submit', class: 'danger' }, t('rec.submit'));
     const form = h(
       'form',
@@ -721,12 +724,7 @@ function recalls(main, [numberParam]) {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const f = new FormData(form);
-      const s =
-        scope.value === 'issuer'
-          ? { issuer: f.get('issuer').trim() }
-          : scope.value === 'lot'
-            ? { lot: { gtin: f.get('gtin').trim(), lot: f.get('lot').trim() } }
-            : { product: f.get('gtin').trim() };
+      const s = chosenScope(scope.value, f);
       submit.disabled = true;
       try {
         checkReceipt(await sendTransaction(partsPayload.startRecall({ org: session.current.org, scope: s, reason: f.get('reason').trim() }), (text) => message.info(text)));
