@@ -5,6 +5,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 const { NODE_URL, MAKER_PASSWORD, SUPPLIER_PASSWORD, CODES, CHROMIUM = '/usr/bin/chromium', SCREENSHOTS } = process.env;
 if (!NODE_URL || !MAKER_PASSWORD || !SUPPLIER_PASSWORD || !CODES) throw new Error('NODE_URL, MAKER_PASSWORD, SUPPLIER_PASSWORD and CODES must be set');
@@ -40,6 +41,13 @@ async function open(name, options) {
 }
 
 const step = (text) => console.log(`- ${text}`);
+
+/** A GTIN-13 as 14 digits from its 12-digit stem (GS1 check digit). */
+function gtin14(stem) {
+  const digits = `0${stem}`.split('').map(Number);
+  const sum = digits.reverse().reduce((s, d, i) => s + d * (i % 2 === 0 ? 3 : 1), 0);
+  return `0${stem}${(10 - (sum % 10)) % 10}`;
+}
 
 async function shot(page, file) {
   if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: false });
@@ -89,6 +97,7 @@ async function scanAtGate(page, code, observed) {
 }
 
 const result = {};
+result.washer = null;
 try {
   // The manufacturer on a desktop.
   const desk = await open('maker (desktop)', DESKTOP);
@@ -246,6 +255,23 @@ try {
   await supplier.goto(`${NODE_URL}/#/suppliers`);
   await supplier.waitForFunction(() => Number(document.querySelector('[data-testid="suppliers"]')?.dataset.total) >= 2);
   await supplier.goto(`${NODE_URL}/#/parts`);
+  // A new part type (a washer, under the supplier's GS1 prefix) and a batch of its codes.
+  const washer = gtin14('950700100003');
+  const part = supplier.locator('[data-testid="register-part"]');
+  await part.locator('input[name=gtin]').fill(washer);
+  await part.locator('input[name=name]').fill('M10 washer 垫圈');
+  await part.locator('#part-attributes').fill('thickness_mm=2.0');
+  await part.locator('button[type=submit]').click();
+  await outcome(supplier, washer);
+  const batch = supplier.locator('[data-testid="issue-batch"]');
+  await batch.locator('input[name=gtin]').fill(washer);
+  await batch.locator('input[name=lot]').fill('W-2026-01');
+  await batch.locator('input[name=count]').fill('250');
+  await batch.locator('button[type=submit]').click();
+  await supplier.locator('[data-testid="batches"] td', { hasText: 'W-2026-01' }).waitFor();
+  await shot(supplier, 'maker-supplier-batches-desktop.png');
+  result.washer = washer;
+  step(`the supplier registers part ${washer} and issues a batch of 250 codes`);
   const lot = supplier.locator('[data-testid="record-lot"]');
   await lot.locator('input[name=gtin]').fill(NUT);
   await lot.locator('input[name=lot]').fill('N-2026-01');
@@ -276,7 +302,7 @@ try {
 } catch (e) {
   // What the browser showed when it failed, for the test's output.
   for (const [i, page] of pages.entries()) {
-    if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, `failed-${i}.png`) }).catch(() => {});
+    await page.screenshot({ path: join(tmpdir(), `jitrace-maker-failed-${i}.png`) }).catch(() => {});
     console.log(`page ${i} at ${page.url()}:\n${await page.locator('main').innerText().catch(() => '?')}`);
   }
   if (problems.length) console.log(`problems:\n${problems.join('\n')}`);

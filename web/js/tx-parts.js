@@ -9,6 +9,8 @@ import { Writer, writeCode } from './tx.js';
 
 /** `Payload` variant indices of the B2B payloads (declaration order; never renumber). */
 const VARIANT = {
+  RegisterProduct: 5,
+  IssueCodeBatch: 9,
   AuthoriseSupplier: 20,
   RevokeSupplier: 21,
   RecordLot: 22,
@@ -81,6 +83,20 @@ function rule(w, r) {
 
 /** The B2B payload builders: `{kind, write(w)}`, like `payload` in tx.js. */
 export const partsPayload = {
+  /** A supplier's part type: `{gtin, org, name, description, attributes}` (no media yet). */
+  registerPart: ({ gtin: g, org, name, description = '', attributes: attrs = [] }) => ({
+    kind: 'register_product',
+    write: (w) => {
+      gtin(w.u8(VARIANT.RegisterProduct), g).string(org).string(name).string(description);
+      attributes(w, attrs);
+      w.u32(0);
+    },
+  }),
+  /** A batch of part codes: `{org, licence, gtin, lot, firstSerial, count, codeKey}`. */
+  issueBatch: ({ org, licence, gtin: g, lot, firstSerial, count, codeKey }) => ({
+    kind: 'issue_code_batch',
+    write: (w) => gtin(w.u8(VARIANT.IssueCodeBatch).string(org).string(licence), g).string(lot).u64(firstSerial).u64(count).fixed(codeKey, 32),
+  }),
   /** `{manufacturer, supplier, part, rules, document?, validFrom, validUntil}` */
   authoriseSupplier: ({ manufacturer, supplier, part, rules, document = null, validFrom, validUntil }) => ({
     kind: 'authorise_supplier',

@@ -21,6 +21,14 @@ const specHash = sha256(new TextEncoder().encode('spec sheet'));
 test('every B2B body the console sends', () => {
   const b = v.bodies;
   assert.equal(
+    body(p.registerPart({ gtin: part, org: supplier, name: 'M10 nut 螺母', description: 'zinc plated', attributes: [{ name: 'thread', value: 'M10' }] })),
+    b.register_part,
+  );
+  assert.equal(
+    body(p.issueBatch({ org: supplier, licence: 'bolt-works-2026', gtin: part, lot: 'N-2026-01', firstSerial: BigInt(v.serial), count: 500, codeKey: signer })),
+    b.issue_batch,
+  );
+  assert.equal(
     body(
       p.authoriseSupplier({
         manufacturer: maker,

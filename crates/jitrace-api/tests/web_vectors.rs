@@ -202,6 +202,23 @@ fn parts_vectors() -> serde_json::Value {
         "owner_seed": hex::encode([0x11; 32]),
         "serial": SERIAL.to_string(),
         "bodies": {
+            "register_part": body(Payload::RegisterProduct(jitrace_types::tx::ProductInfo {
+                gtin: part,
+                org: supplier.clone(),
+                name: "M10 nut 螺母".into(),
+                description: "zinc plated".into(),
+                attributes: vec![attr("thread", "M10")],
+                media: vec![],
+            })),
+            "issue_batch": body(Payload::IssueCodeBatch(jitrace_types::tx::IssueCodeBatch {
+                org: supplier.clone(),
+                licence: LicenceId::new("bolt-works-2026").unwrap(),
+                gtin: part,
+                lot: "N-2026-01".into(),
+                first_serial: SERIAL,
+                count: 500,
+                code_key: owner.public_key(),
+            })),
             "authorise_supplier": body(Payload::AuthoriseSupplier(AuthoriseSupplier {
                 manufacturer: maker.clone(),
                 supplier: supplier.clone(),

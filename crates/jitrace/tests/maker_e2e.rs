@@ -3,7 +3,8 @@
 //! specification, the receiving gate accepts a genuine part and rejects a forged code, a part
 //! out of specification and an unauthorised supplier's part with their reasons, the part is
 //! assembled into a car, traced back and forward, and its lot recalled; the same screens on a
-//! phone in Chinese; the supplier records a lot. The browser is driven by `web/e2e/maker.mjs`;
+//! phone in Chinese; the supplier registers a part type, issues a batch of its codes and
+//! records a lot. The browser is driven by `web/e2e/maker.mjs`;
 //! screenshots go to `$JITRACE_SCREENSHOTS` when set (README's `docs/screenshots/maker-*`).
 //! The ledger is then checked through the CLI's signed B2B requests.
 
@@ -137,6 +138,16 @@ async fn e2e_console_manufacturer_and_supplier_screens_in_chromium() {
         recall["scope"],
         format!("lot:{nut}:N-2026-01"),
         "{recall:#}"
+    );
+    // The supplier's new part and its batch, issued under its licence.
+    let washer = jitrace_types::Gtin::parse(result["washer"].as_str().unwrap()).unwrap();
+    let batches = client.batches(&washer).await.unwrap();
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| (b.lot.as_str(), b.count, b.org.as_str()))
+            .collect::<Vec<_>>(),
+        [("W-2026-01", 250, "bolt-works")]
     );
     drop(node);
 }

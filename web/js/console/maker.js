@@ -4,7 +4,7 @@
 // Reads go to /console/api/b2b/… (the node pages them); writes are transactions signed by the
 // user's key through `sendTransaction`, so the ledger decides every rule.
 
-import { codeId } from '../tx.js';
+import { codeId, fromHex } from '../tx.js';
 import { parsePrinted, partsPayload } from '../tx-parts.js';
 import { t } from './i18n.js';
 import { api, checkReceipt, field, h, notice, query, sendTransaction, serverTable, session, time } from './ui.js';
@@ -759,10 +759,129 @@ function testLines(text) {
   return out;
 }
 
+/** A supplier's part types and their code batches: register a part, issue a batch, list them. */
+async function partBatches(main, message) {
+  const org = await api('GET', `/v1/orgs/${encodeURIComponent(session.current.org)}`);
+  const keys = org.code_keys.filter((k) => !k.revoked).map((k) => k.key);
+  const batches = h('div', { 'data-testid': 'batches' });
+  const showBatches = async (gtin) => {
+    const list = await api('GET', `/v1/products/${gtin}/batches`);
+    batches.replaceChildren(
+      h(
+        'div',
+        { class: 'table-wrap' },
+        h(
+          'table',
+          {},
+          h('caption', {}, t('lot.batches_of', { gtin })),
+          h('thead', {}, h('tr', {}, [t('lot.lot'), t('lot.first'), t('lot.count'), t('lot.licence'), t('gate.block')].map((c) => h('th', { scope: 'col' }, c)))),
+          h(
+            'tbody',
+            {},
+            list.batches.length
+              ? list.batches.map((b) => h('tr', {}, [b.lot, String(b.first_serial), b.count.toLocaleString(), b.licence, String(b.issued_height)].map((c) => h('td', {}, c))))
+              : h('tr', {}, h('td', { colspan: 5 }, t('table.empty'))),
+          ),
+        ),
+      ),
+    );
+    batches.scrollIntoView({ block: 'nearest' });
+  };
+  const partButton = (g) => h('li', {}, h('button', { type: 'button', class: 'secondary small', onclick: () => showBatches(g).catch((e) => message.error(e)) }, t('lot.show_batches', { gtin: g })));
+  const parts = h(
+    'ul',
+    { class: 'part-list', 'data-testid': 'my-parts' },
+    org.products.length
+      ? org.products.map(partButton)
+      : h('li', { class: 'muted' }, t('lot.no_parts')),
+  );
+  main.append(h('section', { class: 'card' }, h('h2', {}, t('lot.parts')), parts, batches));
+  if (may('register_product')) {
+    const submit = h('button', { type: 'submit' }, t('lot.register'));
+    const attributes = h('textarea', { id: 'part-attributes', name: 'attributes', rows: 3, spellcheck: 'false' });
+    const form = h(
+      'form',
+      { class: 'card form-grid', 'data-testid': 'register-part' },
+      h('h2', { class: 'wide' }, t('lot.register_title')),
+      field(t('lot.gtin'), { name: 'gtin', required: true, inputmode: 'numeric', pattern: '[0-9]{14}' }),
+      field(t('lot.name'), { name: 'name', required: true, maxlength: 200 }),
+      field(t('lot.description'), { name: 'description', maxlength: 2000 }),
+      h('div', { class: 'field' }, h('label', { for: 'part-attributes' }, t('lot.attributes')), attributes),
+      h('div', { class: 'wide' }, submit),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const f = new FormData(form);
+      submit.disabled = true;
+      try {
+        const gtin = f.get('gtin').trim();
+        checkReceipt(
+          await sendTransaction(
+            partsPayload.registerPart({ gtin, org: org.id, name: f.get('name').trim(), description: f.get('description').trim(), attributes: attributeLines(attributes.value) }),
+            (text) => message.info(text),
+          ),
+        );
+        message.ok(t('lot.registered', { gtin }));
+        parts.querySelector('li.muted')?.remove();
+        parts.append(partButton(gtin));
+      } catch (e) {
+        message.error(e);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    main.append(form);
+  }
+  if (may('issue_code_batch') && keys.length && org.licences.length) {
+    const submit = h('button', { type: 'submit' }, t('lot.issue'));
+    const licence = h('select', { id: 'batch-licence', name: 'licence' }, org.licences.map((l) => h('option', { value: l }, l)));
+    const codeKey = h('select', { id: 'batch-key', name: 'key' }, keys.map((k) => h('option', { value: k }, `${k.slice(0, 12)}…`)));
+    const form = h(
+      'form',
+      { class: 'card form-grid', 'data-testid': 'issue-batch' },
+      h('h2', { class: 'wide' }, t('lot.issue_title')),
+      field(t('lot.gtin'), { name: 'gtin', required: true, inputmode: 'numeric', pattern: '[0-9]{14}' }),
+      field(t('lot.lot'), { name: 'lot', required: true, autocapitalize: 'none' }),
+      field(t('lot.first'), { name: 'first', type: 'number', min: 1, required: true, value: 1 }),
+      field(t('lot.count'), { name: 'count', type: 'number', min: 1, max: 1000000, required: true, value: 1000 }),
+      h('div', { class: 'field' }, h('label', { for: 'batch-licence' }, t('lot.licence')), licence),
+      h('div', { class: 'field' }, h('label', { for: 'batch-key' }, t('lot.code_key')), codeKey),
+      h('p', { class: 'muted wide' }, t('lot.print_hint')),
+      h('div', { class: 'wide' }, submit),
+    );
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const f = new FormData(form);
+      submit.disabled = true;
+      try {
+        const gtin = f.get('gtin').trim();
+        const lot = f.get('lot').trim();
+        checkReceipt(
+          await sendTransaction(
+            partsPayload.issueBatch({ org: org.id, licence: f.get('licence'), gtin, lot, firstSerial: BigInt(f.get('first')), count: BigInt(f.get('count')), codeKey: fromHex(f.get('key')) }),
+            (text) => message.info(text),
+          ),
+        );
+        message.ok(t('lot.issued', { gtin, lot }));
+        await showBatches(gtin);
+      } catch (e) {
+        message.error(e);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    main.append(form);
+  }
+}
+
 function partLots(main) {
   heading(main, 'lot.title');
   main.append(h('p', { class: 'muted' }, t('lot.intro')));
   const message = notice();
+  // The part types and batches load first and draw above the lot form.
+  const batchArea = h('div');
+  main.append(message.el, batchArea);
+  const batchesDone = partBatches(batchArea, message).catch((e) => message.error(e));
   if (may('record_lot')) {
     const submit = h('button', { type: 'submit' }, t('lot.submit'));
     const attributes = h('textarea', { id: 'lot-attributes', name: 'attributes', rows: 4, spellcheck: 'false' });
@@ -770,6 +889,7 @@ function partLots(main) {
     const form = h(
       'form',
       { class: 'card form-grid', 'data-testid': 'record-lot' },
+      h('h2', { class: 'wide' }, t('lot.record_title')),
       field(t('lot.gtin'), { name: 'gtin', required: true, inputmode: 'numeric', pattern: '[0-9]{14}' }),
       field(t('lot.lot'), { name: 'lot', required: true, autocapitalize: 'none' }),
       h('div', { class: 'field' }, h('label', { for: 'lot-attributes' }, t('lot.attributes')), attributes),
@@ -798,8 +918,7 @@ function partLots(main) {
     });
     main.append(form);
   }
-  main.append(message.el);
-  gateLog(main, 'lot.log');
+  batchesDone.then(() => gateLog(main, 'lot.log'));
 }
 
 /** Registers the manufacturer's and supplier's screens with the console's shell. */
