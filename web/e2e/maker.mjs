@@ -114,7 +114,7 @@ try {
   await desk.locator('[data-testid="suppliers"][data-total]').waitFor();
   const before = Number(await desk.locator('[data-testid="suppliers"]').getAttribute('data-total'));
   const form = desk.locator('[data-testid="authorise"]');
-  await form.locator('input[name=supplier]').fill('bolt-works');
+  await form.locator('input[name=supplier]').fill('apex-fasteners');
   await form.locator('input[name=part]').fill(NUT);
   const rules = [
     ['thread', 'exactly', 'M10'],
@@ -133,7 +133,7 @@ try {
   }
   await shot(desk, 'maker-authorise-desktop.png');
   await form.locator('button[type=submit]').click();
-  await outcome(desk, 'bolt-works');
+  await outcome(desk, 'apex-fasteners');
   const row = desk.locator('[data-testid="suppliers"] tr', { hasText: NUT });
   await row.waitFor();
   const after = Number(await desk.locator('[data-testid="suppliers"]').getAttribute('data-total'));
@@ -144,7 +144,7 @@ try {
   await desk.waitForFunction(() => document.querySelector('[data-testid="suppliers"]')?.dataset.total === '1');
   await shot(desk, 'maker-suppliers-desktop.png');
   await desk.locator('#sup-filter').fill('');
-  step(`bolt-works is authorised for nuts ${NUT} with its specification; the list filters on the server`);
+  step(`apex-fasteners is authorised for nuts ${NUT} with its specification; the list filters on the server`);
 
   // The receiving gate: a genuine nut in spec is accepted; a forged code and a nut out of
   // spec are rejected, with every reason in words.
@@ -192,7 +192,7 @@ try {
   await desk.locator('[data-testid="assembly-result"] a').click();
   await desk.locator(`[data-testid="trace-tree"] li[data-code="${NUT}:1"]`).waitFor();
   const tree = await desk.locator('[data-testid="trace-tree"]').innerText();
-  if (!tree.includes('bolt-works') || !tree.includes('N-2026-01')) problems.push(`the tree lacks the supplier or lot: ${tree}`);
+  if (!tree.includes('apex-fasteners') || !tree.includes('N-2026-01')) problems.push(`the tree lacks the supplier or lot: ${tree}`);
   await desk.locator(`[data-testid="trace-tree"] li[data-code="${NUT}:1"] summary`).click();
   await shot(desk, 'maker-trace-desktop.png');
   step('the backward trace shows the car → nut tree with the lot record');
@@ -256,7 +256,7 @@ try {
   await supplier.waitForFunction(() => Number(document.querySelector('[data-testid="suppliers"]')?.dataset.total) >= 2);
   await supplier.goto(`${NODE_URL}/#/parts`);
   // A new part type (a washer, under the supplier's GS1 prefix) and a batch of its codes.
-  const washer = gtin14('950700100003');
+  const washer = gtin14('950701200003');
   const part = supplier.locator('[data-testid="register-part"]');
   await part.locator('input[name=gtin]').fill(washer);
   await part.locator('input[name=name]').fill('M10 washer 垫圈');
@@ -290,7 +290,7 @@ try {
     const r = await fetch('/console/api/b2b/gate/check', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-csrf-token': s.csrf },
-      body: JSON.stringify({ org: 'auto-maker', items: [{ scanned: '', observed: [] }] }),
+      body: JSON.stringify({ org: 'nova-motors', items: [{ scanned: '', observed: [] }] }),
     });
     return r.status;
   });

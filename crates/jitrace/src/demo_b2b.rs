@@ -24,11 +24,11 @@ use jitrace_types::{
 use std::{path::Path, time::Duration};
 
 /// The demo manufacturer (a car maker, also the brand of its cars).
-pub const MAKER: &str = "auto-maker";
+pub const MAKER: &str = "nova-motors";
 /// Its authorised supplier (bolts; nuts not yet authorised).
-pub const SUPPLIER: &str = "bolt-works";
+pub const SUPPLIER: &str = "apex-fasteners";
 /// A supplier it never authorised.
-pub const ROGUE: &str = "cheap-parts";
+pub const ROGUE: &str = "shadow-parts";
 /// The lots of the supplier's bolts and nuts.
 pub const BOLT_LOT: &str = "B-2026-01";
 pub const NUT_LOT: &str = "N-2026-01";
@@ -37,13 +37,13 @@ pub const NUT_LOT: &str = "N-2026-01";
 pub const CONSOLE_USERS: [(&str, &str, &str, &str); 2] = [
     (
         "maker-admin",
-        "Auto Maker admin 汽车厂管理员",
+        "Nova Motors admin 新星汽车管理员",
         MAKER,
         "maker-admin",
     ),
     (
         "supplier-admin",
-        "Bolt Works admin 螺栓厂管理员",
+        "Apex Fasteners admin 精锐管理员",
         SUPPLIER,
         "supplier-admin",
     ),
@@ -176,23 +176,23 @@ pub async fn seed(client: &Client, url: &str, dir: &DataDir, operator: &SecretKe
     for (id, name, roles, prefix, admin) in [
         (
             MAKER,
-            "Auto Maker Co. 汽车制造",
+            "Nova Motors 新星汽车",
             vec![Role::Manufacturer, Role::Brand],
-            "9507003",
+            "9507011",
             maker,
         ),
         (
             SUPPLIER,
-            "Bolt Works 螺栓厂",
+            "Apex Fasteners 精锐紧固件",
             vec![Role::Supplier],
-            "9507001",
+            "9507012",
             supplier,
         ),
         (
             ROGUE,
-            "Cheap Parts 廉价配件",
+            "Shadow Parts 无名配件",
             vec![Role::Supplier],
-            "9507002",
+            "9507013",
             rogue,
         ),
     ] {
@@ -215,10 +215,10 @@ pub async fn seed(client: &Client, url: &str, dir: &DataDir, operator: &SecretKe
     run(client, &chain_id, operator, onboarding).await?;
 
     let (bolt, nut, rogue_bolt, car) = (
-        gtin("950700100001")?,
-        gtin("950700100002")?,
-        gtin("950700200001")?,
-        gtin("950700300002")?,
+        gtin("950701200001")?,
+        gtin("950701200002")?,
+        gtin("950701300001")?,
+        gtin("950701100002")?,
     );
     let code = |key: &SecretKey, gtin: Gtin, serial: u64| SignedCode {
         code: CodeId { gtin, serial },
@@ -242,7 +242,7 @@ pub async fn seed(client: &Client, url: &str, dir: &DataDir, operator: &SecretKe
     // three nuts shipped to the maker, bolts 5 to 8 on a pallet.
     let bolts: Vec<SignedCode> = (1..=8).map(|s| code(supplier_codes, bolt, s)).collect();
     let nuts: Vec<SignedCode> = (1..=3).map(|s| code(supplier_codes, nut, s)).collect();
-    let pallet = sscc("10950700100000001")?;
+    let pallet = sscc("19507012000000001")?;
     let mut supplying = vec![
         product(bolt, SUPPLIER, "M10 bolt 螺栓", &[("material", "42CrMo4")])?,
         product(nut, SUPPLIER, "M10 nut 螺母", &[("thread", "M10")])?,

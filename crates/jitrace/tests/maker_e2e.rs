@@ -86,7 +86,7 @@ async fn e2e_console_manufacturer_and_supplier_screens_in_chromium() {
     let log = json(cli(
         &node.url,
         &maker_key,
-        &["gate", "log", "--org", "auto-maker"],
+        &["gate", "log", "--org", "nova-motors"],
     ));
     let verdicts: Vec<(bool, Vec<String>)> = log["entries"]
         .as_array()
@@ -132,7 +132,7 @@ async fn e2e_console_manufacturer_and_supplier_screens_in_chromium() {
     let recall = json(cli(
         &node.url,
         &maker_key,
-        &["recall", "show", "--org", "auto-maker", "0"],
+        &["recall", "show", "--org", "nova-motors", "0"],
     ));
     assert_eq!(
         recall["scope"],
@@ -147,7 +147,7 @@ async fn e2e_console_manufacturer_and_supplier_screens_in_chromium() {
             .iter()
             .map(|b| (b.lot.as_str(), b.count, b.org.as_str()))
             .collect::<Vec<_>>(),
-        [("W-2026-01", 250, "bolt-works")]
+        [("W-2026-01", 250, "apex-fasteners")]
     );
     drop(node);
 }
