@@ -144,7 +144,16 @@ try {
   await desk.waitForFunction(() => document.querySelector('[data-testid="suppliers"]')?.dataset.total === '1');
   await shot(desk, 'maker-suppliers-desktop.png');
   await desk.locator('#sup-filter').fill('');
-  step(`apex-fasteners is authorised for nuts ${NUT} with its specification; the list filters on the server`);
+  await desk.waitForFunction(() => Number(document.querySelector('[data-testid="suppliers"]')?.dataset.total) >= 2);
+  const loaded = await desk.locator('[data-testid="suppliers"]').getAttribute('data-loaded');
+  await desk.getByRole('button', { name: 'Sort by Part' }).click();
+  await desk.waitForFunction((l) => {
+    const table = document.querySelector('[data-testid="suppliers"]');
+    return table?.dataset.loaded !== l && table.querySelector('th[aria-sort="ascending"]');
+  }, loaded);
+  const parts = await desk.locator('[data-testid="suppliers"] tbody tr td:nth-child(2) code').allInnerTexts();
+  if (parts.join() !== [...parts].sort().join()) problems.push(`sorting by part gives ${parts}`);
+  step(`apex-fasteners is authorised for nuts ${NUT} with its specification; the list filters and sorts on the server`);
 
   // The receiving gate: a genuine nut in spec is accepted; a forged code and a nut out of
   // spec are rejected, with every reason in words.

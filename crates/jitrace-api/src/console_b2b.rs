@@ -150,6 +150,10 @@ struct AuthorisationQuery {
     q: String,
     /// `active` to hide revoked and expired ones.
     state: Option<String>,
+    /// `granted` (the default: newest first), `supplier`, `part` or `valid_until`.
+    sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    order: Option<String>,
     #[serde(default)]
     offset: usize,
     limit: Option<usize>,
@@ -282,7 +286,23 @@ async fn suppliers(
             revoked_reason: auth.revoked.as_ref().map(|r| r.reason.clone()),
         });
     }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.granted_height));
+    match query.sort.as_deref() {
+        None | Some("") => rows.sort_by_key(|r| std::cmp::Reverse(r.granted_height)),
+        Some("granted") => rows.sort_by_key(|r| r.granted_height),
+        Some("supplier") => {
+            rows.sort_by(|a, b| (&a.supplier, &a.part).cmp(&(&b.supplier, &b.part)))
+        }
+        Some("part") => rows.sort_by(|a, b| (&a.part, &a.supplier).cmp(&(&b.part, &b.supplier))),
+        Some("valid_until") => rows.sort_by_key(|r| r.valid_until),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "sort is granted, supplier, part or valid_until, not {other:?}"
+            )));
+        }
+    }
+    if query.sort.is_some() && query.order.as_deref() == Some("desc") {
+        rows.reverse();
+    }
     let limit = limit(query.limit);
     let total = rows.len();
     Ok(Json(Rows {

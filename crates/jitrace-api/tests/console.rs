@@ -736,6 +736,15 @@ async fn a_manufacturers_gate_check_gives_every_verdict_and_records_nothing() {
         assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.body);
         assert_eq!(answer.body["total"], 0, "{uri}: {}", answer.body);
     }
+    for (sort, status) in [
+        ("part", StatusCode::OK),
+        ("valid_until", StatusCode::OK),
+        ("bogus", StatusCode::BAD_REQUEST),
+    ] {
+        let uri = format!("/console/api/b2b/suppliers?sort={sort}&order=desc");
+        let answer = send(&f.router, request("GET", &uri, Some(&cookie), None, None)).await;
+        assert_eq!(answer.status, status, "{uri}: {}", answer.body);
+    }
     // A forward trace of another brand's product shows none of its items.
     let forward = send(
         &f.router,

@@ -147,11 +147,11 @@ function suppliers(main) {
     controls: [controls],
     columns: [
       isMaker()
-        ? { key: 'supplier', label: t('sup.supplier'), cell: (r) => [r.supplier_name, ' ', h('code', {}, r.supplier)] }
+        ? { key: 'supplier', label: t('sup.supplier'), sort: 'supplier', cell: (r) => [r.supplier_name, ' ', h('code', {}, r.supplier)] }
         : { key: 'manufacturer', label: t('sup.manufacturer'), cell: (r) => h('code', {}, r.manufacturer) },
-      { key: 'part', label: t('sup.part'), cell: (r) => [r.part_name ?? '', ' ', h('code', {}, r.part)] },
+      { key: 'part', label: t('sup.part'), sort: 'part', cell: (r) => [r.part_name ?? '', ' ', h('code', {}, r.part)] },
       { key: 'rules', label: t('sup.spec'), cell: (r) => (r.rules.length ? h('ul', { class: 'rules' }, r.rules.map((x) => h('li', {}, ruleText(x)))) : t('sup.no_rules')) },
-      { key: 'valid_until', label: t('sup.valid_until'), cell: (r) => time(r.valid_until * 1000).slice(0, 10) },
+      { key: 'valid_until', label: t('sup.valid_until'), sort: 'valid_until', cell: (r) => time(r.valid_until * 1000).slice(0, 10) },
       { key: 'state', label: t('sup.state'), cell: (r) => h('span', { class: `state ${r.state}` }, t(`sup.state_${r.state}`)) },
       {
         key: 'actions',
