@@ -24,6 +24,18 @@ fn web_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
 }
 
+/// Hex of the body of a valid transaction of `owner`'s, as the console sends it unsigned.
+fn unsigned_body(owner: &SecretKey, payload: Payload) -> String {
+    let tx = Transaction {
+        chain_id: CHAIN_ID.into(),
+        signer: owner.public_key(),
+        nonce: NONCE,
+        payload,
+    };
+    tx.validate().unwrap();
+    hex::encode(tx.body())
+}
+
 fn vectors() -> serde_json::Value {
     let owner = SecretKey::from_bytes([0x11; 32]).unwrap();
     let ticket = TicketSecret([0x22; 32]);
@@ -48,16 +60,7 @@ fn vectors() -> serde_json::Value {
         assert!(back.verify_signature(&owner.public_key()));
         hex::encode(signed.encode())
     };
-    let body = |payload: Payload| {
-        let tx = Transaction {
-            chain_id: CHAIN_ID.into(),
-            signer: owner.public_key(),
-            nonce: NONCE,
-            payload,
-        };
-        tx.validate().unwrap();
-        hex::encode(tx.body())
-    };
+    let body = |payload: Payload| unsigned_body(&owner, payload);
     let org = OrgId::new("new-brand").unwrap();
     json!({
         "note": "Written by crates/jitrace-api/tests/web_vectors.rs; checked by web/test/tx.test.js.",
@@ -177,16 +180,7 @@ fn parts_vectors() -> serde_json::Value {
     };
     use jitrace_types::tx::{Attribute, SignedCode};
     let owner = SecretKey::from_bytes([0x11; 32]).unwrap();
-    let body = |payload: Payload| {
-        let tx = Transaction {
-            chain_id: CHAIN_ID.into(),
-            signer: owner.public_key(),
-            nonce: NONCE,
-            payload,
-        };
-        tx.validate().unwrap();
-        hex::encode(tx.body())
-    };
+    let body = |payload: Payload| unsigned_body(&owner, payload);
     let maker = OrgId::new("auto-maker").unwrap();
     let supplier = OrgId::new("bolt-works").unwrap();
     let part = Gtin::parse("09507001000011").unwrap();

@@ -17,6 +17,26 @@ const may = (kind) => session.current.may_send.includes(kind);
 const isMaker = () => session.current.org_roles.includes('manufacturer');
 const nowS = () => Math.floor(Date.now() / 1000);
 
+/**
+ * Runs `action(formData, send)` when `form` is submitted, with `submit` disabled meanwhile;
+ * `send(payload)` signs and sends a transaction and throws the ledger's reason unless it
+ * succeeds. What `action` returns is shown as the success; what it throws, as the error.
+ */
+function onSubmit(form, submit, message, action) {
+  const send = async (payload) => checkReceipt(await sendTransaction(payload, (text) => message.info(text)));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    submit.disabled = true;
+    try {
+      message.ok(await action(new FormData(form), send));
+    } catch (e) {
+      message.error(e);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+}
+
 /** A rule of a specification as one line of text. */
 function ruleText(r) {
   if (r.kind === 'exactly') return t('sup.exactly_text', { name: r.name, value: r.values[0] });
@@ -184,34 +204,22 @@ function suppliers(main) {
     ),
     h('div', { class: 'wide' }, submit),
   );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const f = new FormData(form);
+  onSubmit(form, submit, message, async (f, send) => {
     const supplier = f.get('supplier').trim();
     const part = f.get('part').trim();
-    submit.disabled = true;
-    try {
-      const now = nowS();
-      checkReceipt(
-        await sendTransaction(
-          partsPayload.authoriseSupplier({
-            manufacturer: session.current.org,
-            supplier,
-            part,
-            rules: readRules(rules),
-            validFrom: now - 60,
-            validUntil: now + Number(f.get('days')) * 86400,
-          }),
-          (text) => message.info(text),
-        ),
-      );
-      message.ok(t('sup.done', { supplier, part }));
-      table.reload();
-    } catch (e) {
-      message.error(e);
-    } finally {
-      submit.disabled = false;
-    }
+    const now = nowS();
+    await send(
+      partsPayload.authoriseSupplier({
+        manufacturer: session.current.org,
+        supplier,
+        part,
+        rules: readRules(rules),
+        validFrom: now - 60,
+        validUntil: now + Number(f.get('days')) * 86400,
+      }),
+    );
+    table.reload();
+    return t('sup.done', { supplier, part });
   });
   main.append(form);
 }
@@ -452,36 +460,24 @@ function assembly(main) {
     ),
     submit,
   );
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  onSubmit(form, submit, message, async (f, send) => {
     const printed = parsePrinted(parent.value);
-    if (!printed?.signature) return message.error(new Error(t('asm.bad_parent')));
-    if (!parts.length) return message.error(new Error(t('asm.need_parts')));
-    const mode = new FormData(form).get('mode');
-    submit.disabled = true;
-    try {
-      const codes = parts.map((p) => codeId(p.gtin, p.serial));
-      checkReceipt(
-        await sendTransaction(
-          partsPayload.assemble({
-            org: session.current.org,
-            parent: { code: printed.code, signature: printed.signature },
-            add: mode === 'add' ? codes : [],
-            remove: mode === 'remove' ? codes : [],
-          }),
-          (text) => message.info(text),
-        ),
-      );
-      const item = codeText(printed.code);
-      message.ok(t('asm.done', { n: codes.length, item }));
-      result.replaceChildren(h('a', { class: 'button secondary', href: `#/trace/${printed.code.gtin}/${printed.code.serial}` }, t('asm.trace')));
-      parts.length = 0;
-      draw();
-    } catch (e) {
-      message.error(e);
-    } finally {
-      submit.disabled = false;
-    }
+    if (!printed?.signature) throw new Error(t('asm.bad_parent'));
+    if (!parts.length) throw new Error(t('asm.need_parts'));
+    const mode = f.get('mode');
+    const codes = parts.map((p) => codeId(p.gtin, p.serial));
+    await send(
+      partsPayload.assemble({
+        org: session.current.org,
+        parent: { code: printed.code, signature: printed.signature },
+        add: mode === 'add' ? codes : [],
+        remove: mode === 'remove' ? codes : [],
+      }),
+    );
+    result.replaceChildren(h('a', { class: 'button secondary', href: `#/trace/${printed.code.gtin}/${printed.code.serial}` }, t('asm.trace')));
+    parts.length = 0;
+    draw();
+    return t('asm.done', { n: codes.length, item: codeText(printed.code) });
   });
   draw();
   main.append(form, message.el, result);
@@ -721,20 +717,10 @@ function recalls(main, [numberParam]) {
       field(t('rec.reason'), { name: 'reason', required: true, maxlength: 500 }),
       h('div', { class: 'wide' }, submit),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const f = new FormData(form);
-      const s = chosenScope(scope.value, f);
-      submit.disabled = true;
-      try {
-        checkReceipt(await sendTransaction(partsPayload.startRecall({ org: session.current.org, scope: s, reason: f.get('reason').trim() }), (text) => message.info(text)));
-        message.ok(t('rec.started'));
-        table.reload();
-      } catch (e) {
-        message.error(e);
-      } finally {
-        submit.disabled = false;
-      }
+    onSubmit(form, submit, message, async (f, send) => {
+      await send(partsPayload.startRecall({ org: session.current.org, scope: chosenScope(scope.value, f), reason: f.get('reason').trim() }));
+      table.reload();
+      return t('rec.started');
     });
     main.append(form);
   }
@@ -809,26 +795,12 @@ async function partBatches(main, message) {
       h('div', { class: 'field' }, h('label', { for: 'part-attributes' }, t('lot.attributes')), attributes),
       h('div', { class: 'wide' }, submit),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const f = new FormData(form);
-      submit.disabled = true;
-      try {
-        const gtin = f.get('gtin').trim();
-        checkReceipt(
-          await sendTransaction(
-            partsPayload.registerPart({ gtin, org: org.id, name: f.get('name').trim(), description: f.get('description').trim(), attributes: attributeLines(attributes.value) }),
-            (text) => message.info(text),
-          ),
-        );
-        message.ok(t('lot.registered', { gtin }));
-        parts.querySelector('li.muted')?.remove();
-        parts.append(partButton(gtin));
-      } catch (e) {
-        message.error(e);
-      } finally {
-        submit.disabled = false;
-      }
+    onSubmit(form, submit, message, async (f, send) => {
+      const gtin = f.get('gtin').trim();
+      await send(partsPayload.registerPart({ gtin, org: org.id, name: f.get('name').trim(), description: f.get('description').trim(), attributes: attributeLines(attributes.value) }));
+      parts.querySelector('li.muted')?.remove();
+      parts.append(partButton(gtin));
+      return t('lot.registered', { gtin });
     });
     main.append(form);
   }
@@ -849,26 +821,12 @@ async function partBatches(main, message) {
       h('p', { class: 'muted wide' }, t('lot.print_hint')),
       h('div', { class: 'wide' }, submit),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const f = new FormData(form);
-      submit.disabled = true;
-      try {
-        const gtin = f.get('gtin').trim();
-        const lot = f.get('lot').trim();
-        checkReceipt(
-          await sendTransaction(
-            partsPayload.issueBatch({ org: org.id, licence: f.get('licence'), gtin, lot, firstSerial: BigInt(f.get('first')), count: BigInt(f.get('count')), codeKey: fromHex(f.get('key')) }),
-            (text) => message.info(text),
-          ),
-        );
-        message.ok(t('lot.issued', { gtin, lot }));
-        await showBatches(gtin);
-      } catch (e) {
-        message.error(e);
-      } finally {
-        submit.disabled = false;
-      }
+    onSubmit(form, submit, message, async (f, send) => {
+      const gtin = f.get('gtin').trim();
+      const lot = f.get('lot').trim();
+      await send(partsPayload.issueBatch({ org: org.id, licence: f.get('licence'), gtin, lot, firstSerial: BigInt(f.get('first')), count: BigInt(f.get('count')), codeKey: fromHex(f.get('key')) }));
+      await showBatches(gtin);
+      return t('lot.issued', { gtin, lot });
     });
     main.append(form);
   }
@@ -896,25 +854,11 @@ function partLots(main) {
       h('div', { class: 'field' }, h('label', { for: 'lot-tests' }, t('lot.tests')), tests),
       h('div', { class: 'wide' }, submit),
     );
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const f = new FormData(form);
-      submit.disabled = true;
-      try {
-        const gtin = f.get('gtin').trim();
-        const lot = f.get('lot').trim();
-        checkReceipt(
-          await sendTransaction(
-            partsPayload.recordLot({ gtin, lot, attributes: attributeLines(attributes.value), tests: testLines(tests.value), producedAt: nowS() }),
-            (text) => message.info(text),
-          ),
-        );
-        message.ok(t('lot.done', { gtin, lot }));
-      } catch (e) {
-        message.error(e);
-      } finally {
-        submit.disabled = false;
-      }
+    onSubmit(form, submit, message, async (f, send) => {
+      const gtin = f.get('gtin').trim();
+      const lot = f.get('lot').trim();
+      await send(partsPayload.recordLot({ gtin, lot, attributes: attributeLines(attributes.value), tests: testLines(tests.value), producedAt: nowS() }));
+      return t('lot.done', { gtin, lot });
     });
     main.append(form);
   }
