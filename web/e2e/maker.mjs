@@ -160,6 +160,12 @@ try {
   await desk.goto(`${NODE_URL}/#/gate`);
   await desk.locator('#gate-scan').waitFor();
   if ((await desk.evaluate(() => document.activeElement?.id)) !== 'gate-scan') problems.push('the gate does not start focused on the scan field');
+  // The keyboard walks the gate in order: scan field, its button, what the dock measured.
+  await desk.keyboard.press('Tab');
+  const afterScan = await desk.evaluate(() => document.activeElement?.textContent);
+  await desk.keyboard.press('Tab');
+  const afterButton = await desk.evaluate(() => document.activeElement?.id);
+  if (afterScan !== 'Check and receive' || afterButton !== 'gate-observed') problems.push(`Tab from the scan field went to ${afterScan}, then ${afterButton}`);
   const inSpec = 'thread=M10\nstrength=10.9\ntorque_nm=50';
   const genuine = await scanAtGate(desk, codes.nut, inSpec);
   if (genuine.verdict !== 'accepted') throw new Error(`the genuine nut was ${genuine.verdict}: ${genuine.text}`);
@@ -244,6 +250,11 @@ try {
   if (copy.verdict !== 'rejected' || !copy.text.includes('假冒')) throw new Error(`the phone's forged bolt: ${copy.text}`);
   await fits(phone, 'gate rejected (phone)');
   await shot(phone, 'maker-gate-rejected-phone.png');
+  // A pallet: one scan, a verdict for each of its four bolts.
+  await scanAtGate(phone, codes.pallet, 'diameter_mm=50.00');
+  const palletVerdicts = await phone.locator('[data-testid="verdicts"] [data-verdict="accepted"]').count();
+  if (palletVerdicts !== 4) problems.push(`the pallet gave ${palletVerdicts} accepted verdicts, not 4`);
+  result.pallet = palletVerdicts;
   for (const [hash, testid, file] of [
     ['#/suppliers', 'suppliers', 'maker-suppliers-phone.png'],
     [`#/trace/${CAR}/1`, 'trace-tree', 'maker-trace-phone.png'],
@@ -254,7 +265,7 @@ try {
     await fits(phone, `${hash} (phone)`);
     await shot(phone, file);
   }
-  step('the gate, authorisations, trace and recall fit a 390 px phone, in Chinese');
+  step('the gate (a part, a forged code, a pallet of four), authorisations, trace and recall fit a 390 px phone, in Chinese');
 
   // The supplier sees who authorised it, records a lot, and its parts' verdicts.
   const supplier = await open('supplier (desktop)', DESKTOP);
