@@ -267,6 +267,13 @@ try {
   }
   step('the gate (a part, a forged code, a pallet of four), authorisations, trace and recall fit a 390 px phone, in Chinese');
 
+  // The manufacturer closes the recall.
+  await desk.goto(`${NODE_URL}/#/recalls/0`);
+  await desk.getByRole('button', { name: 'Close the recall' }).click();
+  await desk.locator('[data-testid="recall-detail"] [data-closed="true"]').waitFor();
+  await desk.locator('[data-testid="recalls"] td', { hasText: 'closed' }).waitFor();
+  step('the manufacturer closes the recall');
+
   // The supplier sees who authorised it, records a lot, and its parts' verdicts.
   const supplier = await open('supplier (desktop)', DESKTOP);
   await signIn(supplier, 'supplier-admin', SUPPLIER_PASSWORD);

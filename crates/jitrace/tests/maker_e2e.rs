@@ -2,11 +2,11 @@
 //! (`jitrace dev` with its B2B demo): the manufacturer authorises a supplier with a
 //! specification, the receiving gate accepts a genuine part and rejects a forged code, a part
 //! out of specification and an unauthorised supplier's part with their reasons, the part is
-//! assembled into a car, traced back and forward, and its lot recalled; the same screens on a
-//! phone in Chinese; the supplier registers a part type, issues a batch of its codes and
-//! records a lot. The browser is driven by `web/e2e/maker.mjs`;
-//! screenshots go to `$JITRACE_SCREENSHOTS` when set (README's `docs/screenshots/maker-*`).
-//! The ledger is then checked through the CLI's signed B2B requests.
+//! assembled into a car, traced back and forward, its lot recalled and the recall closed; the
+//! gate on a phone in Chinese; the supplier registers a part type, issues a batch of its codes
+//! and records a lot. The browser is driven by `web/e2e/maker.mjs`; screenshots go to
+//! `$JITRACE_SCREENSHOTS` when set (README's `docs/screenshots/maker-*`). The ledger is then
+//! checked through the CLI's signed B2B requests.
 
 mod common;
 
@@ -126,7 +126,7 @@ async fn e2e_console_manufacturer_and_supplier_screens_in_chromium() {
             part["serial"].as_u64(),
             part["recalled"].as_bool()
         ),
-        (Some(nut.as_str()), Some(1), Some(true)),
+        (Some(nut.as_str()), Some(1), Some(false)),
         "{back:#}"
     );
     let recall = json(cli(
@@ -135,8 +135,8 @@ async fn e2e_console_manufacturer_and_supplier_screens_in_chromium() {
         &["recall", "show", "--org", "nova-motors", "0"],
     ));
     assert_eq!(
-        recall["scope"],
-        format!("lot:{nut}:N-2026-01"),
+        (recall["scope"].as_str(), recall["closed"].as_bool()),
+        (Some(format!("lot:{nut}:N-2026-01").as_str()), Some(true)),
         "{recall:#}"
     );
     // The supplier's new part and its batch, issued under its licence.
