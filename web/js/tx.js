@@ -32,7 +32,7 @@ const VARIANT = {
 const utf8 = new TextEncoder();
 
 /** Borsh writer for the few types these payloads use. */
-class Writer {
+export class Writer {
   constructor() {
     this.parts = [];
   }
@@ -93,7 +93,7 @@ export function codeId(gtin, serial) {
   return { gtin, serial: value };
 }
 
-function writeCode(w, code) {
+export function writeCode(w, code) {
   // `Gtin` is its 14 ASCII digits; the serial a u64.
   w.fixed(utf8.encode(code.gtin), 14).u64(code.serial);
 }

@@ -40,7 +40,7 @@ use serde::Deserialize;
 use std::collections::BTreeSet;
 
 /// Most gate-log entries or forward-trace items one response holds.
-const MAX_PAGE: u64 = 1_000;
+pub(crate) const MAX_PAGE: u64 = 1_000;
 
 fn now_s(api: &ApiState) -> u64 {
     let tip_ms = api.tip.borrow().map(|t| t.time_ms).unwrap_or(0);
@@ -220,11 +220,18 @@ pub(crate) async fn gate_check(
         .map_err(|e| ApiError::BadRequest(format!("not a gate check: {e}")))?;
     let org = org_id(&request.org)?;
     require_member(&caller, &org, "use its gate")?;
-    if request.items.is_empty() || request.items.len() > jitrace_types::parts::MAX_GATE_ITEMS {
+    let items = gate_items(request.items)?;
+    Ok(Json(check_report(&api, &org, &items).await?))
+}
+
+/// A gate check's items as the ledger's, 1 to 500 of them.
+pub(crate) fn gate_items(
+    items: Vec<jitrace_client::dto::GateItemRequest>,
+) -> Result<Vec<GateItem>, ApiError> {
+    if items.is_empty() || items.len() > jitrace_types::parts::MAX_GATE_ITEMS {
         return Err(ApiError::BadRequest("1 to 500 items".into()));
     }
-    let items: Vec<GateItem> = request
-        .items
+    Ok(items
         .into_iter()
         .map(|i| GateItem {
             scanned: i.scanned,
@@ -237,9 +244,18 @@ pub(crate) async fn gate_check(
                 })
                 .collect(),
         })
-        .collect();
-    let verdicts = gate_verdicts(&api, &org, &items).await?;
-    Ok(Json(report(None, &verdicts)))
+        .collect())
+}
+
+/// What the gate would answer for `items` now, recording nothing (the dry run of `/v1/gate/check`
+/// and of the console's gate).
+pub(crate) async fn check_report(
+    api: &ApiState,
+    gate: &OrgId,
+    items: &[GateItem],
+) -> Result<GateReport, ApiError> {
+    let verdicts = gate_verdicts(api, gate, items).await?;
+    Ok(report(None, &verdicts))
 }
 
 /// Paging of a log.
@@ -274,19 +290,27 @@ pub(crate) async fn gate_log(
 ) -> Result<Json<GateLogView>, ApiError> {
     let org = member_read(&api, &method, &uri, &headers, &org, "read its gate log").await?;
     let limit = page.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    Ok(Json(read_gate_log(&api, &org, page.start, limit).await?))
+}
+
+/// `limit` entries of `org`'s gate log from `start` (the caller checked membership).
+pub(crate) async fn read_gate_log(
+    api: &ApiState,
+    org: &OrgId,
+    start: u64,
+    limit: u64,
+) -> Result<GateLogView, ApiError> {
     let mut reads = Reads::new(api.state.as_ref());
-    let (total, entries) = reads
-        .run(|r| trace::gate_log(r, &org, page.start, limit))
-        .await?;
-    Ok(Json(GateLogView {
+    let (total, entries) = reads.run(|r| trace::gate_log(r, org, start, limit)).await?;
+    Ok(GateLogView {
         total,
-        start: page.start,
+        start,
         entries: entries
             .iter()
             .enumerate()
-            .map(|(i, e)| gate_entry_view(page.start + i as u64, e))
+            .map(|(i, e)| gate_entry_view(start + i as u64, e))
             .collect(),
-    }))
+    })
 }
 
 fn code_id(gtin: &str, serial: u64) -> Result<CodeId, ApiError> {
@@ -344,6 +368,16 @@ pub(crate) async fn trace_back(
     )
     .await?;
     let code = code_id(&gtin, serial)?;
+    Ok(Json(back_trace_view(&api, &caller, code).await?))
+}
+
+/// The backward trace of `code` for `caller`: only the item's (or its root's) brand or holder.
+pub(crate) async fn back_trace_view(
+    api: &ApiState,
+    caller: &Caller,
+    code: CodeId,
+) -> Result<TraceBackView, ApiError> {
+    let CodeId { gtin, serial } = code;
     let Some(BackTrace {
         node,
         root,
@@ -367,11 +401,11 @@ pub(crate) async fn trace_back(
     }
     let mut codes = 0;
     let item = node_view(&node, &recalled, &mut codes);
-    Ok(Json(TraceBackView {
+    Ok(TraceBackView {
         item,
         codes,
         truncated,
-    }))
+    })
 }
 
 /// A forward trace's scope.
@@ -379,17 +413,17 @@ pub(crate) async fn trace_back(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ForwardScope {
     /// A product or part GTIN (with `lot`: one lot of it).
-    gtin: Option<String>,
-    lot: Option<String>,
+    pub(crate) gtin: Option<String>,
+    pub(crate) lot: Option<String>,
     /// An issuer (supplier or brand): everything it issued.
-    issuer: Option<String>,
+    pub(crate) issuer: Option<String>,
     /// Paging over the visible items.
     #[serde(default)]
-    start: u64,
-    limit: Option<u64>,
+    pub(crate) start: u64,
+    pub(crate) limit: Option<u64>,
 }
 
-fn parse_scope(q: &ForwardScope) -> Result<RecallScope, ApiError> {
+pub(crate) fn parse_scope(q: &ForwardScope) -> Result<RecallScope, ApiError> {
     match (&q.gtin, &q.lot, &q.issuer) {
         (Some(gtin), Some(lot), None) => Ok(RecallScope::Lot {
             gtin: Gtin::parse(gtin).map_err(|e| ApiError::BadRequest(e.to_string()))?,
@@ -452,25 +486,44 @@ pub(crate) async fn trace_forward(
     )
     .await?;
     let scope = parse_scope(&q)?;
+    let limit = q.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    Ok(Json(
+        forward_trace_view(&api, &caller, &scope, q.start, limit)
+            .await?
+            .0,
+    ))
+}
+
+/// The forward trace of `scope` as `caller` may see it: every item for a member of the
+/// scope's issuer, a brand's own items otherwise; `limit` visible items from `start`, and how
+/// many items the caller sees in all.
+pub(crate) async fn forward_trace_view(
+    api: &ApiState,
+    caller: &Caller,
+    scope: &RecallScope,
+    start: u64,
+    limit: u64,
+) -> Result<(TraceForwardView, u64), ApiError> {
     let mut reads = Reads::new(api.state.as_ref());
-    let issuer = scope_issuer(&mut reads, &scope).await?;
-    let (items, truncated) = forward_trace(api.state.as_ref(), &scope).await?;
+    let issuer = scope_issuer(&mut reads, scope).await?;
+    let (items, truncated) = forward_trace(api.state.as_ref(), scope).await?;
     let sees_all = issuer.as_ref().is_some_and(|i| caller.member_of(i));
     let visible: Vec<_> = items
         .iter()
         .filter(|s| sees_all || caller.member_of(&s.brand))
         .collect();
-    let limit = q.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
-    Ok(Json(TraceForwardView {
+    let seen = visible.len() as u64;
+    let view = TraceForwardView {
         total: items.len() as u64,
         items: visible
             .into_iter()
-            .skip(q.start as usize)
+            .skip(start as usize)
             .take(limit as usize)
             .map(affected_item_view)
             .collect(),
         truncated,
-    }))
+    };
+    Ok((view, seen))
 }
 
 /// A recall, its progress and the items it reaches (signed request by a member of the
@@ -493,6 +546,15 @@ pub(crate) async fn recall(
     Path((org, number)): Path<(String, u32)>,
 ) -> Result<Json<RecallView>, ApiError> {
     let org = member_read(&api, &method, &uri, &headers, &org, "read its recalls").await?;
+    Ok(Json(read_recall(&api, &org, number).await?))
+}
+
+/// Recall `number` of `org` with its progress (the caller checked membership).
+pub(crate) async fn read_recall(
+    api: &ApiState,
+    org: &OrgId,
+    number: u32,
+) -> Result<RecallView, ApiError> {
     let mut reads = Reads::new(api.state.as_ref());
     let Some(recall) = reads
         .record::<Recall>(StateKey::Recall(org.clone(), number))
@@ -502,7 +564,7 @@ pub(crate) async fn recall(
     };
     let (items, truncated) = forward_trace(api.state.as_ref(), &recall.scope).await?;
     let progress = trace::recall_progress(&recall, &items);
-    Ok(Json(RecallView {
+    Ok(RecallView {
         org: recall.org.to_string(),
         number: recall.number,
         scope: scope_text(&recall.scope),
@@ -517,7 +579,7 @@ pub(crate) async fn recall(
             .map(affected_item_view)
             .collect(),
         truncated: truncated || items.len() as u64 > MAX_PAGE,
-    }))
+    })
 }
 
 /// A backward trace as the API answers it.

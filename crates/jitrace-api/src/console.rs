@@ -85,9 +85,10 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/console/api/blocks/{height}", get(block_detail))
         .route("/console/api/search", get(search))
         .route("/console/api/node", get(node))
+        .merge(crate::console_b2b::routes())
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -143,7 +144,10 @@ fn session_cookie(headers: &HeaderMap, token: &str, max_age_s: u64) -> HeaderVal
 }
 
 /// The session of the request's cookie.
-async fn session(api: &ApiState, headers: &HeaderMap) -> Result<ActiveSession, ApiError> {
+pub(crate) async fn session(
+    api: &ApiState,
+    headers: &HeaderMap,
+) -> Result<ActiveSession, ApiError> {
     let token = cookie_token(headers)
         .ok_or_else(|| ApiError::Unauthorised("sign in to the console first".into()))?;
     Ok(console(api)?.session(token, now_ms())?)
@@ -168,7 +172,10 @@ fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The session of a state-changing request: same origin, and the session's CSRF token.
-async fn write_session(api: &ApiState, headers: &HeaderMap) -> Result<ActiveSession, ApiError> {
+pub(crate) async fn write_session(
+    api: &ApiState,
+    headers: &HeaderMap,
+) -> Result<ActiveSession, ApiError> {
     check_origin(headers)?;
     let session = session(api, headers).await?;
     session.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
@@ -176,7 +183,10 @@ async fn write_session(api: &ApiState, headers: &HeaderMap) -> Result<ActiveSess
 }
 
 /// The user's organisation, from the latest state; `None` until it is registered.
-async fn org_of(api: &ApiState, session: &ActiveSession) -> Result<Option<Org>, ApiError> {
+pub(crate) async fn org_of(
+    api: &ApiState,
+    session: &ActiveSession,
+) -> Result<Option<Org>, ApiError> {
     read_record::<Org>(api.state.as_ref(), StateKey::Org(session.user.org.clone())).await
 }
 
@@ -190,7 +200,7 @@ async fn platform_session(api: &ApiState, session: &ActiveSession) -> Result<Org
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("bad JSON: {e}")))
 }
 
@@ -445,7 +455,7 @@ async fn list_users(
     Ok(Json(users.iter().map(UserView::from).collect()))
 }
 
-fn parse_org(text: &str) -> Result<OrgId, ApiError> {
+pub(crate) fn parse_org(text: &str) -> Result<OrgId, ApiError> {
     OrgId::new(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
@@ -528,15 +538,15 @@ struct OrgRow {
 }
 
 #[derive(Serialize)]
-struct Rows<T> {
-    rows: Vec<T>,
+pub(crate) struct Rows<T> {
+    pub(crate) rows: Vec<T>,
     /// Rows matching the filter, over all pages.
-    total: usize,
-    offset: usize,
-    limit: usize,
+    pub(crate) total: usize,
+    pub(crate) offset: usize,
+    pub(crate) limit: usize,
 }
 
-fn limit(requested: Option<usize>) -> usize {
+pub(crate) fn limit(requested: Option<usize>) -> usize {
     requested.unwrap_or(20).clamp(1, MAX_LIMIT)
 }
 
@@ -560,34 +570,13 @@ async fn orgs(
         })
         .transpose()?;
     let needle = query.q.trim().to_lowercase();
-    let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
-        .await?
-        .unwrap_or_default()
-        .0
-        .min(MAX_ORGS_SCANNED);
-    let mut matched = Vec::new();
-    for page in 0..count.div_ceil(PAGE_LEN) {
-        let page = u32::try_from(page).unwrap_or(u32::MAX);
-        let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex(page))
-            .await?
-            .unwrap_or_default();
-        let reads = index
-            .0
-            .into_iter()
-            .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
-        for org in futures::future::try_join_all(reads)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            let text_ok = needle.is_empty()
-                || org.id.as_str().contains(&needle)
-                || org.name.to_lowercase().contains(&needle);
-            if text_ok && role.is_none_or(|r| org.roles.contains(&r)) {
-                matched.push(org);
-            }
-        }
-    }
+    let mut matched = registered_orgs(&api, MAX_ORGS_SCANNED).await?;
+    matched.retain(|org| {
+        let text_ok = needle.is_empty()
+            || org.id.as_str().contains(&needle)
+            || org.name.to_lowercase().contains(&needle);
+        text_ok && role.is_none_or(|r| org.roles.contains(&r))
+    });
     match query.sort.as_deref().unwrap_or("registered") {
         "id" => matched.sort_by(|a, b| a.id.cmp(&b.id)),
         "name" => matched.sort_by_key(|o| o.name.to_lowercase()),
@@ -626,6 +615,34 @@ async fn orgs(
         offset: query.offset,
         limit,
     }))
+}
+
+/// The first `max` organisations registered, in registration order, from the ledger's index.
+pub(crate) async fn registered_orgs(api: &ApiState, max: u64) -> Result<Vec<Org>, ApiError> {
+    let count = read_record::<Count>(api.state.as_ref(), StateKey::OrgCount)
+        .await?
+        .unwrap_or_default()
+        .0
+        .min(max);
+    let mut out = Vec::new();
+    for page in 0..count.div_ceil(PAGE_LEN) {
+        let page = u32::try_from(page).unwrap_or(u32::MAX);
+        let index = read_record::<OrgIndex>(api.state.as_ref(), StateKey::OrgIndex(page))
+            .await?
+            .unwrap_or_default();
+        let reads = index
+            .0
+            .into_iter()
+            .map(|id| read_record::<Org>(api.state.as_ref(), StateKey::Org(id)));
+        out.extend(
+            futures::future::try_join_all(reads)
+                .await?
+                .into_iter()
+                .flatten(),
+        );
+    }
+    out.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    Ok(out)
 }
 
 #[derive(Deserialize)]

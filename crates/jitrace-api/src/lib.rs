@@ -24,6 +24,7 @@ mod assets;
 pub mod auth;
 pub mod b2b;
 pub mod console;
+mod console_b2b;
 pub mod consumer;
 mod endpoints;
 mod error;

@@ -581,3 +581,182 @@ async fn reads_page_sort_filter_and_search_on_the_server() {
     assert_eq!(node.body["status"]["height"], 1);
     assert_eq!(node.body["status"]["peers"], 3);
 }
+
+// ---- the manufacturer's and supplier's routes (`/console/api/b2b/…`) ----
+
+const B2B_READS: [&str; 6] = [
+    "/console/api/b2b/suppliers",
+    "/console/api/b2b/gate/log",
+    "/console/api/b2b/recalls",
+    "/console/api/b2b/recalls/0",
+    "/console/api/b2b/trace/back/00614141000012/5",
+    "/console/api/b2b/trace/forward?issuer=acme",
+];
+
+/// Registers `motor-works`, a manufacturer whose first member is `key`, through the platform
+/// admin's console session, in the next block; and a console user `motor-admin` with that key.
+async fn register_manufacturer(f: &Fixture, key: &SecretKey) {
+    let (cookie, csrf) = sign_in(f, "admin").await;
+    let register = Payload::RegisterOrg(jitrace_types::tx::RegisterOrg {
+        id: org_id("motor-works"),
+        name: "Motor Works".into(),
+        roles: vec![jitrace_types::Role::Manufacturer],
+        gs1_company_prefix: None,
+        region: None,
+        admin: key.public_key(),
+    });
+    let body = body_for(f, &operator(), register).await;
+    let sent = send_tx(f, &cookie, &csrf, &body).await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    f.finalise_next_block(common::BLOCK_TIME_MS + 1_000);
+    add_user(
+        f,
+        "motor-admin",
+        "motor-works",
+        ConsoleRole::Operator,
+        Some(key.clone()),
+    );
+}
+
+fn gate_check(cookie: &str, csrf: Option<&str>, body: Value) -> Request<Body> {
+    request(
+        "POST",
+        "/console/api/b2b/gate/check",
+        Some(cookie),
+        csrf,
+        Some(body),
+    )
+}
+
+#[tokio::test]
+async fn b2b_routes_need_a_session_csrf_and_the_right_role() {
+    let f = fixture();
+    for uri in B2B_READS {
+        let answer = send(&f.router, request("GET", uri, None, None, None)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    let anonymous = send(
+        &f.router,
+        request(
+            "POST",
+            "/console/api/b2b/gate/check",
+            None,
+            Some("x"),
+            Some(json!({"org": "acme", "items": []})),
+        ),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+
+    // A brand (no manufacturer, no supplier role) has no gate and no supplier list, but reads
+    // its own recalls and gate log.
+    let (cookie, csrf) = sign_in(&f, "acme-admin").await;
+    let suppliers = send(
+        &f.router,
+        request("GET", B2B_READS[0], Some(&cookie), None, None),
+    )
+    .await;
+    assert_eq!(
+        suppliers.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        suppliers.body
+    );
+    let item = json!({"org": "acme", "items": [{"scanned": "", "observed": []}]});
+    let check = send(&f.router, gate_check(&cookie, Some(&csrf), item.clone())).await;
+    assert_eq!(check.status, StatusCode::FORBIDDEN, "{}", check.body);
+    for uri in ["/console/api/b2b/recalls", "/console/api/b2b/gate/log"] {
+        let answer = send(&f.router, request("GET", uri, Some(&cookie), None, None)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.body);
+        assert_eq!(answer.body["total"], 0, "{uri}");
+    }
+    let none = send(
+        &f.router,
+        request("GET", B2B_READS[3], Some(&cookie), None, None),
+    )
+    .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND, "{}", none.body);
+
+    // A user whose key is no member of the organisation reads nothing.
+    let (admin, _) = sign_in(&f, "admin").await;
+    let platform = send(
+        &f.router,
+        request("GET", B2B_READS[0], Some(&admin), None, None),
+    )
+    .await;
+    assert_eq!(platform.status, StatusCode::FORBIDDEN);
+
+    // The manufacturer's gate: CSRF first, its own gate only, 1 to 500 items.
+    let maker = SecretKey::from_seed(4_242);
+    register_manufacturer(&f, &maker).await;
+    let (cookie, csrf) = sign_in(&f, "motor-admin").await;
+    let own = json!({"org": "motor-works", "items": [{"scanned": "", "observed": []}]});
+    let no_csrf = send(&f.router, gate_check(&cookie, None, own.clone())).await;
+    assert_eq!(no_csrf.status, StatusCode::FORBIDDEN, "{}", no_csrf.body);
+    assert_eq!(no_csrf.body["error"]["code"], "csrf");
+    let theirs = send(&f.router, gate_check(&cookie, Some(&csrf), item)).await;
+    assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{}", theirs.body);
+    let empty = json!({"org": "motor-works", "items": []});
+    let empty = send(&f.router, gate_check(&cookie, Some(&csrf), empty)).await;
+    assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+}
+
+#[tokio::test]
+async fn a_manufacturers_gate_check_gives_every_verdict_and_records_nothing() {
+    let f = fixture();
+    let maker = SecretKey::from_seed(4_243);
+    register_manufacturer(&f, &maker).await;
+    let (cookie, csrf) = sign_in(&f, "motor-admin").await;
+    let link = format!("{ORIGIN}/01/00614141000012/21/5?8030=AAAA");
+    let body = json!({"org": "motor-works", "items": [
+        {"scanned": "", "observed": []},
+        {"scanned": "not a code", "observed": []},
+        {"scanned": link, "observed": [{"name": "diameter_mm", "value": "50.0"}]},
+    ]});
+    let report = send(&f.router, gate_check(&cookie, Some(&csrf), body)).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let reasons: Vec<Value> = report.body["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["reasons"][0].clone())
+        .collect();
+    assert_eq!(
+        reasons[..2],
+        [json!("no_code"), json!("code_unreadable")],
+        "{}",
+        report.body
+    );
+    assert_eq!(report.body["accepted"], 0);
+    assert_eq!(report.body["rejected"], 3);
+    assert!(report.body["tx"].is_null());
+    // A dry run: the gate log stays empty; the manufacturer has no authorisations yet.
+    for uri in ["/console/api/b2b/gate/log", "/console/api/b2b/suppliers"] {
+        let answer = send(&f.router, request("GET", uri, Some(&cookie), None, None)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}: {}", answer.body);
+        assert_eq!(answer.body["total"], 0, "{uri}: {}", answer.body);
+    }
+    for (sort, status) in [
+        ("part", StatusCode::OK),
+        ("valid_until", StatusCode::OK),
+        ("bogus", StatusCode::BAD_REQUEST),
+    ] {
+        let uri = format!("/console/api/b2b/suppliers?sort={sort}&order=desc");
+        let answer = send(&f.router, request("GET", &uri, Some(&cookie), None, None)).await;
+        assert_eq!(answer.status, status, "{uri}: {}", answer.body);
+    }
+    // A forward trace of another brand's product shows none of its items.
+    let forward = send(
+        &f.router,
+        request(
+            "GET",
+            "/console/api/b2b/trace/forward?gtin=00614141000012",
+            Some(&cookie),
+            None,
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forward.status, StatusCode::OK, "{}", forward.body);
+    assert_eq!(forward.body["visible"], 0, "{}", forward.body);
+}

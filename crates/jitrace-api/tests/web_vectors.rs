@@ -24,6 +24,18 @@ fn web_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../web")
 }
 
+/// Hex of the body of a valid transaction of `owner`'s, as the console sends it unsigned.
+fn unsigned_body(owner: &SecretKey, payload: Payload) -> String {
+    let tx = Transaction {
+        chain_id: CHAIN_ID.into(),
+        signer: owner.public_key(),
+        nonce: NONCE,
+        payload,
+    };
+    tx.validate().unwrap();
+    hex::encode(tx.body())
+}
+
 fn vectors() -> serde_json::Value {
     let owner = SecretKey::from_bytes([0x11; 32]).unwrap();
     let ticket = TicketSecret([0x22; 32]);
@@ -48,16 +60,7 @@ fn vectors() -> serde_json::Value {
         assert!(back.verify_signature(&owner.public_key()));
         hex::encode(signed.encode())
     };
-    let body = |payload: Payload| {
-        let tx = Transaction {
-            chain_id: CHAIN_ID.into(),
-            signer: owner.public_key(),
-            nonce: NONCE,
-            payload,
-        };
-        tx.validate().unwrap();
-        hex::encode(tx.body())
-    };
+    let body = |payload: Payload| unsigned_body(&owner, payload);
     let org = OrgId::new("new-brand").unwrap();
     json!({
         "note": "Written by crates/jitrace-api/tests/web_vectors.rs; checked by web/test/tx.test.js.",
@@ -126,8 +129,18 @@ fn vectors() -> serde_json::Value {
 
 #[test]
 fn browser_transactions_match_the_rust_encoding() {
-    let path = web_dir().join("test/vectors.json");
-    let expected = serde_json::to_string_pretty(&vectors()).unwrap() + "\n";
+    check_pinned(
+        "vectors.json",
+        &vectors(),
+        &["test/tx.test.js", "test/i18n.test.js"],
+    );
+}
+
+/// Fails unless `web/test/{file}` holds `vectors` (rewriting it first with
+/// `JITRACE_UPDATE_VECTORS` set), then runs the JS `tests` against it with `node --test`.
+fn check_pinned(file: &str, vectors: &serde_json::Value, tests: &[&str]) {
+    let path = web_dir().join("test").join(file);
+    let expected = serde_json::to_string_pretty(vectors).unwrap() + "\n";
     if std::env::var_os("JITRACE_UPDATE_VECTORS").is_some() {
         std::fs::write(&path, &expected).unwrap();
     }
@@ -145,14 +158,156 @@ fn browser_transactions_match_the_rust_encoding() {
         "web/node_modules is missing: run `npm ci` in web/ (.ci/run does)"
     );
     let out = Command::new("node")
-        .args(["--test", "test/tx.test.js", "test/i18n.test.js"])
+        .arg("--test")
+        .args(tests)
         .current_dir(&web)
         .output()
         .expect("node is not installed: the browser encoding is tested with `node --test`");
     assert!(
         out.status.success(),
-        "web/test/tx.test.js failed:\n{}\n{}",
+        "{tests:?} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The B2B payloads of the manufacturer and supplier screens (`web/js/tx-parts.js`), pinned in
+/// `web/test/vectors-parts.json` and checked by `web/test/tx-parts.test.js`.
+fn parts_vectors() -> serde_json::Value {
+    use jitrace_types::parts::{
+        Allowed, Assemble, AuthoriseSupplier, GateItem, GateReceive, LotRecord, PartSpec,
+        RecallScope, SpecRule, StartRecall, TestResult,
+    };
+    use jitrace_types::tx::{Attribute, SignedCode};
+    let owner = SecretKey::from_bytes([0x11; 32]).unwrap();
+    let body = |payload: Payload| unsigned_body(&owner, payload);
+    let maker = OrgId::new("auto-maker").unwrap();
+    let supplier = OrgId::new("bolt-works").unwrap();
+    let part = Gtin::parse("09507001000011").unwrap();
+    let code = |serial| CodeId { gtin: part, serial };
+    let attr = |name: &str, value: &str| Attribute {
+        name: name.into(),
+        value: value.into(),
+    };
+    json!({
+        "note": "Written by crates/jitrace-api/tests/web_vectors.rs; checked by web/test/tx-parts.test.js.",
+        "chain_id": CHAIN_ID,
+        "nonce": NONCE,
+        "owner_seed": hex::encode([0x11; 32]),
+        "serial": SERIAL.to_string(),
+        "bodies": {
+            "register_part": body(Payload::RegisterProduct(jitrace_types::tx::ProductInfo {
+                gtin: part,
+                org: supplier.clone(),
+                name: "M10 nut 螺母".into(),
+                description: "zinc plated".into(),
+                attributes: vec![attr("thread", "M10")],
+                media: vec![],
+            })),
+            "issue_batch": body(Payload::IssueCodeBatch(jitrace_types::tx::IssueCodeBatch {
+                org: supplier.clone(),
+                licence: LicenceId::new("bolt-works-2026").unwrap(),
+                gtin: part,
+                lot: "N-2026-01".into(),
+                first_serial: SERIAL,
+                count: 500,
+                code_key: owner.public_key(),
+            })),
+            "authorise_supplier": body(Payload::AuthoriseSupplier(AuthoriseSupplier {
+                manufacturer: maker.clone(),
+                supplier: supplier.clone(),
+                part,
+                spec: PartSpec {
+                    rules: vec![
+                        SpecRule { name: "thread".into(), allowed: Allowed::Exactly("M10".into()) },
+                        SpecRule {
+                            name: "strength".into(),
+                            allowed: Allowed::OneOf(vec!["8.8".into(), "10.9 级".into()]),
+                        },
+                        SpecRule {
+                            name: "diameter_mm".into(),
+                            allowed: Allowed::Range { min_milli: -1_005, max_milli: 50_050 },
+                        },
+                    ],
+                    document: Some(Hash::of(&[b"spec sheet"])),
+                },
+                valid_from: 1_780_000_000,
+                valid_until: 1_811_536_000,
+            })),
+            "authorise_supplier_no_rules": body(Payload::AuthoriseSupplier(AuthoriseSupplier {
+                manufacturer: maker.clone(),
+                supplier: supplier.clone(),
+                part,
+                spec: PartSpec::default(),
+                valid_from: 1,
+                valid_until: 2,
+            })),
+            "revoke_supplier": body(Payload::RevokeSupplier {
+                manufacturer: maker.clone(),
+                supplier: supplier.clone(),
+                part,
+                reason: "audit failed 审核未通过".into(),
+            }),
+            "record_lot": body(Payload::RecordLot(LotRecord {
+                gtin: part,
+                lot: "N-2026-01".into(),
+                attributes: vec![attr("thread", "M10"), attr("torque_nm", "50")],
+                produced_at: Some(1_780_000_000),
+                tests: vec![
+                    TestResult { name: "salt spray".into(), value: "480 h".into(), passed: true },
+                    TestResult { name: "hardness".into(), value: "HRC 30".into(), passed: false },
+                ],
+                documents: vec![],
+            })),
+            "record_lot_minimal": body(Payload::RecordLot(LotRecord {
+                gtin: part,
+                lot: "N-2026-02".into(),
+                attributes: vec![],
+                produced_at: None,
+                tests: vec![],
+                documents: vec![],
+            })),
+            "gate_receive": body(Payload::GateReceive(GateReceive {
+                org: maker.clone(),
+                items: vec![
+                    GateItem {
+                        scanned: "https://id.example.com/01/09507001000011/21/1?8030=abc".into(),
+                        observed: vec![attr("torque_nm", "50"), attr("thread", "M10")],
+                    },
+                    GateItem { scanned: String::new(), observed: vec![] },
+                ],
+            })),
+            "assemble": body(Payload::Assemble(Assemble {
+                org: maker.clone(),
+                parent: SignedCode { code: code(SERIAL), signature: "c2lnbmF0dXJl".into() },
+                remove: vec![code(2)],
+                add: vec![code(3), code(4)],
+            })),
+            "start_recall_lot": body(Payload::StartRecall(StartRecall {
+                org: maker.clone(),
+                scope: RecallScope::Lot { gtin: part, lot: "N-2026-01".into() },
+                reason: "thread defect 螺纹缺陷".into(),
+            })),
+            "start_recall_product": body(Payload::StartRecall(StartRecall {
+                org: maker.clone(),
+                scope: RecallScope::Product(part),
+                reason: "recall".into(),
+            })),
+            "start_recall_issuer": body(Payload::StartRecall(StartRecall {
+                org: maker.clone(),
+                scope: RecallScope::Issuer(supplier),
+                reason: "recall".into(),
+            })),
+            "close_recall": body(Payload::CloseRecall { org: maker, recall: 7 }),
+        },
+    })
+}
+
+#[test]
+fn browser_parts_transactions_match_the_rust_encoding() {
+    check_pinned(
+        "vectors-parts.json",
+        &parts_vectors(),
+        &["test/tx-parts.test.js"],
     );
 }

@@ -75,8 +75,13 @@ const MAKING: &[&str] = &[
     "assemble",
     "pack_pallet",
 ];
-/// Suppliers: lots and pallets.
-const SUPPLYING: &[&str] = &["record_lot", "pack_pallet"];
+/// Suppliers: their part types (products under their own GS1 prefix), lots and pallets.
+const SUPPLYING: &[&str] = &[
+    "register_product",
+    "update_product",
+    "record_lot",
+    "pack_pallet",
+];
 /// Channels: the events of goods in their custody, pallets, assembly.
 const CHANNEL: &[&str] = &["record_code_event", "pack_pallet", "assemble"];
 

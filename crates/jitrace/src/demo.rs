@@ -1,5 +1,6 @@
 //! Demo data for `jitrace dev`: a licensed wine brand with two products and photos, a
-//! distributor and a retailer, all submitted as ordinary signed transactions through the API.
+//! distributor and a retailer, all submitted as ordinary signed transactions through the API;
+//! the B2B demo (a manufacturer and its suppliers) is in `demo_b2b.rs`.
 
 use crate::{
     genesis::{read_key, write_key},
@@ -232,6 +233,7 @@ pub async fn seed(url: &str, dir: &DataDir) -> Result<()> {
         &operator,
     )
     .await?;
+    crate::demo_b2b::seed(&client, url, dir, &operator).await?;
     std::fs::write(
         dir.0.join("demo-codes.txt"),
         format!(
@@ -426,6 +428,7 @@ pub fn bootstrap_console(console: &Console, dir: &DataDir, demo: bool) -> Result
                 "retailer",
             ),
         ]);
+        users.extend(crate::demo_b2b::CONSOLE_USERS);
     }
     let mut text = String::from(
         "# Console users of this dev chain (sign in at the node's URL). Keep this file private.\n",
@@ -514,6 +517,7 @@ pub fn print_welcome(url: &str, data_dir: &Path, fresh: bool) {
             keys.display()
         );
     }
+    crate::demo_b2b::print_gate_hint(Path::new(&dir));
     println!();
     println!("Try, in another terminal:");
     println!("  jitrace status");

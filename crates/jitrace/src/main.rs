@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod codes;
 mod demo;
+mod demo_b2b;
 mod genesis;
 mod items;
 mod node;

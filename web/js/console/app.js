@@ -5,6 +5,7 @@
 import { LANGUAGES, currentLanguage, setLanguage, t } from './i18n.js';
 import { ApiError, api, h, notice, session } from './ui.js';
 import { registerPlatformScreens } from './platform.js';
+import { registerMakerScreens } from './maker.js';
 
 /**
  * The screens: `{id, nav (i18n key), roles (org roles that see it; empty: everyone), hidden?,
@@ -155,6 +156,7 @@ function draw() {
 }
 
 registerPlatformScreens(registerScreen);
+registerMakerScreens(registerScreen);
 window.addEventListener('hashchange', () => {
   if (session.current) {
     draw();

@@ -2,6 +2,8 @@
 // (web/test/i18n.test.js checks). The language defaults to the browser's and, once chosen
 // with the switch, is remembered in localStorage.
 
+import { MAKER_STRINGS } from './strings-maker.js';
+
 const STRINGS = {
   en: {
     'app.title': 'Jitrace console',
@@ -305,6 +307,8 @@ const STRINGS = {
 
 export const LANGUAGES = { zh: '中文', en: 'English' };
 const STORAGE_KEY = 'jitrace.console.lang';
+
+for (const [lang, table] of Object.entries(MAKER_STRINGS)) Object.assign(STRINGS[lang], table);
 
 /** The language in use: the one chosen before, else the browser's (Chinese or English). */
 export function currentLanguage() {
