@@ -47,6 +47,8 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod signed;
+
 /// The session cookie's name.
 pub const COOKIE: &str = "jitrace_session";
 /// The header carrying the CSRF token.
@@ -85,6 +87,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/console/api/blocks/{height}", get(block_detail))
         .route("/console/api/search", get(search))
         .route("/console/api/node", get(node))
+        .merge(signed::routes())
 }
 
 fn now_ms() -> u64 {
