@@ -439,3 +439,8 @@ export function parseCodeUrl(text) {
     return null;
   }
 }
+
+/** A transaction's id: SHA-256 of its body (`SignedTransaction::hash`), known before sending. */
+export function transactionHash(body) {
+  return toHex(sha256(body));
+}

@@ -17,6 +17,7 @@ import {
   toBase64Url,
   toHex,
   transactionBody,
+  transactionHash,
 } from '../js/tx.js';
 
 const v = JSON.parse(readFileSync(new URL('./vectors.json', import.meta.url), 'utf8'));
@@ -125,6 +126,7 @@ test('the brand and channel screens build the same bodies as Rust', () => {
   const shanghai = { point: { latMicro: 31230400, lonMicro: -121473700 }, region: 'CN-SH', city: '上海' };
   const event = (action, place) => body(brandPayload.recordCodeEvent({ code, signature: b.code_signature, org: 'shanghai-fine-wines', action, place }));
   assert.equal(event({ kind: 'receive' }, shanghai), b.receive);
+  assert.equal(transactionHash(fromHex(b.receive)), b.receive_hash);
   assert.equal(event({ kind: 'ship', to: 'jade-valley' }, shanghai), b.ship);
   assert.equal(event({ kind: 'store' }, {}), b.store);
   assert.equal(event({ kind: 'sell' }, shanghai), b.sell);

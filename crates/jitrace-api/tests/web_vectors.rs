@@ -176,8 +176,11 @@ fn brand_bodies(
         region: Some("CN-SH".into()),
         city: Some("上海".into()),
     };
+    let receive = event(CodeAction::Receive, shanghai.clone());
+    let receive_hash = Hash::of(&[&hex::decode(&receive).unwrap()]).to_hex();
     json!({
         "media_hash": Hash::of(&[b"photo"]).to_hex(),
+        "receive_hash": receive_hash,
         "code_signature": "A".repeat(86),
         "register_product": body(Payload::RegisterProduct(product.clone())),
         "update_product": body(Payload::UpdateProduct(ProductInfo {
@@ -233,7 +236,7 @@ fn brand_bodies(
             count: 20,
             reason: "spoiled labels".into(),
         })),
-        "receive": event(CodeAction::Receive, shanghai.clone()),
+        "receive": receive,
         "ship": event(CodeAction::Ship { to: brand.clone() }, shanghai.clone()),
         "store": event(CodeAction::Store, Place { point: None, region: None, city: None }),
         "sell": event(CodeAction::Sell { buyer: Buyer::Anonymous }, shanghai.clone()),

@@ -5,6 +5,8 @@
 import { LANGUAGES, currentLanguage, setLanguage, t } from './i18n.js';
 import { ApiError, api, h, notice, session } from './ui.js';
 import { registerPlatformScreens } from './platform.js';
+import { registerBrandScreens } from './brand.js';
+import { registerChannelScreens } from './channel.js';
 
 /**
  * The screens: `{id, nav (i18n key), roles (org roles that see it; empty: everyone), hidden?,
@@ -155,6 +157,8 @@ function draw() {
 }
 
 registerPlatformScreens(registerScreen);
+registerBrandScreens(registerScreen);
+registerChannelScreens(registerScreen);
 window.addEventListener('hashchange', () => {
   if (session.current) {
     draw();

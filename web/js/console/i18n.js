@@ -2,6 +2,8 @@
 // (web/test/i18n.test.js checks). The language defaults to the browser's and, once chosen
 // with the switch, is remembered in localStorage.
 
+import { BRAND_STRINGS } from './i18n-brand.js';
+
 const STRINGS = {
   en: {
     'app.title': 'Jitrace console',
@@ -302,6 +304,8 @@ const STRINGS = {
     'common.refresh': '刷新',
   },
 };
+
+for (const lang of Object.keys(STRINGS)) Object.assign(STRINGS[lang], BRAND_STRINGS[lang]);
 
 export const LANGUAGES = { zh: '中文', en: 'English' };
 const STORAGE_KEY = 'jitrace.console.lang';
