@@ -59,11 +59,21 @@ function action(step, data) {
   }
 }
 
-/** Adds one event to the queue: its body and id fixed now, once. */
-export async function enqueue({ code, step, data, point }) {
-  const queue = loadQueue();
+let queueing = Promise.resolve();
+
+/** Adds one event to the queue: its body and id fixed now, once. One at a time, so that two
+ * quick scans never take the same nonce. */
+export function enqueue(event) {
+  const added = queueing.then(() => enqueueNow(event));
+  queueing = added.catch(() => {});
+  return added;
+}
+
+async function enqueueNow({ code, step, data, point }) {
   const s = session.current;
-  const nonce = await nextNonce(queue);
+  const nonce = await nextNonce(loadQueue());
+  // Read again after the wait: the sender may have changed the queue meanwhile.
+  const queue = loadQueue();
   const payload = brandPayload.recordCodeEvent({
     code: { gtin: code.gtin, serial: code.serial },
     signature: code.signature,
@@ -92,54 +102,56 @@ let flushing = null;
 
 /** Sends queued events in nonce order; resolves when the queue is empty or offline. */
 export function flush(onChange = () => {}) {
-  flushing ??= (async () => {
-    try {
-      while (navigator.onLine) {
-        const queue = loadQueue();
-        const entry = queue.filter((e) => e.state === 'queued' || e.state === 'sent').sort((a, b) => (BigInt(a.nonce) < BigInt(b.nonce) ? -1 : 1))[0];
-        if (!entry) break;
-        const update = (fields) => {
-          const now = loadQueue();
-          const at = now.findIndex((e) => e.id === entry.id);
-          if (at >= 0) Object.assign(now[at], fields);
-          saveQueue(now.filter((e) => e.state !== 'done'));
-          onChange();
-        };
-        if (entry.state === 'queued') {
-          try {
-            await api('POST', '/console/api/tx', { body: entry.body });
-          } catch (e) {
-            if (!(e instanceof ApiError)) break; // the network went away: try again later
-            if (e.code !== 'duplicate' && e.code !== 'nonce_replayed') {
-              update({ state: 'failed', error: e.message });
-              continue;
-            }
-            // Sent before (its answer was lost): the receipt below says what became of it.
-          }
-          update({ state: 'sent' });
-        }
-        // Wait for its receipt: the same id whichever attempt got through.
-        let status = null;
-        for (let i = 0; i < 200 && navigator.onLine; i++) {
-          status = await api('GET', `/v1/tx/${entry.id}`).catch((e) => (e instanceof ApiError && e.status === 404 ? { status: 'unknown' } : null));
-          if (status && status.status !== 'pending') break;
-          await sleep(300);
-        }
-        if (!status || status.status === 'pending') break;
-        if (status.status === 'unknown') update({ state: 'conflict', error: t('queue.conflict') });
-        else if (status.status === 'ok') {
-          update({ state: 'done' });
-          const log = JSON.parse(sessionStorage.getItem('jitrace.console.recorded') ?? '[]');
-          log.unshift({ label: entry.label, id: entry.id, height: status.height });
-          sessionStorage.setItem('jitrace.console.recorded', JSON.stringify(log.slice(0, 50)));
-        } else update({ state: 'failed', error: `${status.reason ?? ''} ${status.detail ?? ''}`.trim() });
-      }
-    } finally {
-      flushing = null;
-      onChange();
-    }
-  })();
+  if (flushing) return flushing;
+  // `.finally` runs after this assignment even when `send` finishes at once.
+  flushing = send(onChange).finally(() => {
+    flushing = null;
+    onChange();
+  });
   return flushing;
+}
+
+async function send(onChange) {
+  while (navigator.onLine) {
+    const queue = loadQueue();
+    const entry = queue.filter((e) => e.state === 'queued' || e.state === 'sent').sort((a, b) => (BigInt(a.nonce) < BigInt(b.nonce) ? -1 : 1))[0];
+    if (!entry) break;
+    const update = (fields) => {
+      const now = loadQueue();
+      const at = now.findIndex((e) => e.id === entry.id);
+      if (at >= 0) Object.assign(now[at], fields);
+      saveQueue(now.filter((e) => e.state !== 'done'));
+      onChange();
+    };
+    if (entry.state === 'queued') {
+      try {
+        await api('POST', '/console/api/tx', { body: entry.body });
+      } catch (e) {
+        if (!(e instanceof ApiError)) break; // the network went away: try again later
+        if (e.code !== 'duplicate' && e.code !== 'nonce_replayed') {
+          update({ state: 'failed', error: e.message });
+          continue;
+        }
+        // Sent before (its answer was lost): the receipt below says what became of it.
+      }
+      update({ state: 'sent' });
+    }
+    // Wait for its receipt: the same id whichever attempt got through.
+    let status = null;
+    for (let i = 0; i < 200 && navigator.onLine; i++) {
+      status = await api('GET', `/v1/tx/${entry.id}`).catch((e) => (e instanceof ApiError && e.status === 404 ? { status: 'unknown' } : null));
+      if (status && status.status !== 'pending') break;
+      await sleep(300);
+    }
+    if (!status || status.status === 'pending') break;
+    if (status.status === 'unknown') update({ state: 'conflict', error: t('queue.conflict') });
+    else if (status.status === 'ok') {
+      update({ state: 'done' });
+      const log = JSON.parse(sessionStorage.getItem('jitrace.console.recorded') ?? '[]');
+      log.unshift({ label: entry.label, id: entry.id, height: status.height });
+      sessionStorage.setItem('jitrace.console.recorded', JSON.stringify(log.slice(0, 50)));
+    } else update({ state: 'failed', error: `${status.reason ?? ''} ${status.detail ?? ''}`.trim() });
+  }
 }
 
 function position() {
@@ -189,7 +201,7 @@ function scanScreen(main) {
     extras.replaceChildren(
       h('div', { class: 'field' }, h('label', { for: 'scan-region' }, t('scan.region')), region),
       h('div', { class: 'field' }, h('label', { for: 'scan-city' }, t('scan.city')), city),
-      step === 'ship' ? toField : null,
+      ...(step === 'ship' ? [toField] : []),
     );
   }
   drawExtras();
