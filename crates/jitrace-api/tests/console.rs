@@ -581,3 +581,137 @@ async fn reads_page_sort_filter_and_search_on_the_server() {
     assert_eq!(node.body["status"]["height"], 1);
     assert_eq!(node.body["status"]["peers"], 3);
 }
+
+/// The brand and channel screens' reads: the world of `common::world` (brand `acme`, its
+/// retailer `hz-cellar`) with a console user for each.
+fn brand_world() -> Fixture {
+    let f = common::world::world(false);
+    add_user(&f, "acme-admin", "acme", ConsoleRole::Admin, Some(brand()));
+    add_user(
+        &f,
+        "shop-admin",
+        "hz-cellar",
+        ConsoleRole::Admin,
+        Some(common::world::shop()),
+    );
+    f
+}
+
+#[tokio::test]
+async fn signed_reads_answer_as_the_users_key_with_the_v1_rules() {
+    let f = brand_world();
+    let (brand_cookie, _) = sign_in(&f, "acme-admin").await;
+    let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
+    let get = |uri: String, cookie: Option<String>| {
+        let router = f.router.clone();
+        async move { send(&router, request("GET", &uri, cookie.as_deref(), None, None)).await }
+    };
+    let brand = || Some(brand_cookie.clone());
+
+    let no_session = get("/console/api/signed/alerts?brand=acme".into(), None).await;
+    assert_eq!(no_session.status, StatusCode::UNAUTHORIZED);
+    let alerts = get("/console/api/signed/alerts?brand=acme".into(), brand()).await;
+    assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.body);
+    assert!(alerts.body["alerts"].is_array());
+    // The /v1 handler decides who reads what: the retailer is no member of the brand.
+    let foreign = get(
+        "/console/api/signed/alerts?brand=acme".into(),
+        Some(shop_cookie.clone()),
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.body);
+
+    let history = get(
+        format!(
+            "/console/api/signed/codes/{}/{}/events",
+            common::gtin(),
+            common::world::SOLD
+        ),
+        brand(),
+    )
+    .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    assert_eq!(history.body["view"], "private");
+    assert_eq!(history.body["events"][0]["biz_step"], "commissioning");
+
+    let scans = get(
+        "/console/api/signed/analytics/scans?brand=acme&from=2020-01-01&to=2020-12-31".into(),
+        brand(),
+    )
+    .await;
+    assert_eq!(scans.status, StatusCode::OK, "{}", scans.body);
+
+    // Only the listed reads pass; writes and other paths are not proxied.
+    for path in ["tx", "orgs", "media", "codes/../tx"] {
+        let answer = get(format!("/console/api/signed/{path}"), brand()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            answer.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_channel_list_pages_the_brands_grants() {
+    let f = brand_world();
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let get = |uri: &str| send(&f.router, request("GET", uri, Some(&cookie), None, None));
+    let page = get("/console/api/channels").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["total"], 1);
+    let row = &page.body["rows"][0];
+    assert_eq!(row["channel"], "hz-cellar");
+    assert_eq!(row["name"], "杭州酒窖 Hangzhou Cellar");
+    assert_eq!(row["grants"][0]["role"], "retailer");
+    assert_eq!(row["grants"][0]["territory"], json!(["CN-ZJ"]));
+    assert_eq!(row["grants"][0]["revoked"], Value::Null);
+    let past = get("/console/api/channels?offset=1").await;
+    assert_eq!(past.body["rows"], json!([]));
+    assert_eq!(past.body["total"], 1);
+    assert_eq!(
+        send(
+            &f.router,
+            request("GET", "/console/api/channels", None, None, None)
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn media_upload_is_a_csrf_checked_signed_write() {
+    let f = brand_world();
+    let (cookie, csrf) = sign_in(&f, "acme-admin").await;
+    let upload = |csrf: Option<String>, cookie: String| {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri("/console/api/media")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "image/png")
+            .header(header::COOKIE, format!("jitrace_session={cookie}"));
+        if let Some(csrf) = csrf {
+            builder = builder.header("x-csrf-token", csrf);
+        }
+        send(
+            &f.router,
+            builder.body(Body::from(&b"a photo"[..])).unwrap(),
+        )
+    };
+    let without = upload(None, cookie.clone()).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    assert_eq!(without.body["error"]["code"], "csrf");
+    let stored = upload(Some(csrf), cookie).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    assert_eq!(
+        stored.body["hash"],
+        jitrace_types::Hash::of(&[b"a photo"]).to_hex()
+    );
+    // A retailer registers no products, so the /v1 handler refuses its upload.
+    let (shop_cookie, shop_csrf) = sign_in(&f, "shop-admin").await;
+    let refused = upload(Some(shop_csrf), shop_cookie).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+}

@@ -11,9 +11,9 @@ use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Role, SecretKey, SignedTransaction, Transaction,
     parts::{RecallScope, StartRecall},
     tx::{
-        Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId,
-        GeoPoint, Geofence, IssueCodeBatch, IssueLicence, MediaRef, Payload, Place, ProductInfo,
-        RegisterOrg, SignedCode, TicketSecret, VoidCodes,
+        Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId, GeoPoint,
+        Geofence, IssueCodeBatch, IssueLicence, MediaRef, Payload, Place, ProductInfo, RegisterOrg,
+        SignedCode, TicketSecret, VoidCodes,
     },
 };
 use serde_json::json;

@@ -208,9 +208,7 @@ async fn channels(
             grants.push(g);
         }
     }
-    let names = reads
-        .orgs(grants.iter().map(|g| g.channel.clone()))
-        .await?;
+    let names = reads.orgs(grants.iter().map(|g| g.channel.clone())).await?;
     let rows = grants
         .iter()
         .map(|g| ChannelRow {
