@@ -36,8 +36,11 @@ async function open(name, options) {
 }
 
 const step = (text) => console.log(`- ${text}`);
-async function shot(page, file) {
-  if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, file), fullPage: false });
+/** A screenshot from the top of the page; `fullPage` for the phone's long scan screen. */
+async function shot(page, file, fullPage = false) {
+  if (!SCREENSHOTS) return;
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SCREENSHOTS, file), fullPage });
 }
 async function fits(page, what) {
   const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
@@ -170,13 +173,13 @@ try {
   await record(dist, UNSOLD);
   await record(dist, FRESH1);
   await dist.locator('[data-testid="queue-state"][data-waiting="3"]').waitFor();
-  await shot(dist, 'channel-offline-phone.png');
+  await shot(dist, 'channel-offline-phone.png', true);
   await fits(dist, 'scan screen offline (phone)');
   step('offline: three events wait in the queue');
   await distCtx.setOffline(false);
   offline = false;
   await settled(dist, 4);
-  await shot(dist, 'channel-scan-phone.png');
+  await shot(dist, 'channel-scan-phone.png', true);
   step('back online: the queue is sent, in order, once');
   recorded.push(...(await dist.locator('[data-testid="recorded"] li').evaluateAll((els) => els.map((e) => e.dataset.id))));
 

@@ -156,7 +156,7 @@ export const BRAND_STRINGS = {
     'region.SG': 'Singapore',
   },
   zh: {
-    'nav.dashboard': '概览看板',
+    'nav.dashboard': '看板',
     'nav.products': '产品',
     'nav.batches': '码批次',
     'nav.channels': '渠道',
