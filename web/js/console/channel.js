@@ -258,29 +258,25 @@ function scanScreen(main) {
 
   async function record(text) {
     const parsed = parseCodeUrl(text);
-    if (!parsed) {
+    // Give a refused code back to the field to fix (unless the next one is being typed).
+    const refuse = (key) => {
       message.className = 'notice error';
-      message.textContent = t('scan.bad_code');
-      return;
-    }
+      message.textContent = t(key);
+      if (!code.value) code.value = text;
+    };
+    if (!parsed) return refuse('scan.bad_code');
     const data = { region: region.value.trim().toUpperCase(), city: city.value.trim(), to: to.value.trim() };
     localStorage.setItem('jitrace.console.region', data.region);
     localStorage.setItem('jitrace.console.city', data.city);
     if (step === 'ship' && !data.to) {
-      message.className = 'notice error';
-      message.textContent = t('scan.need_to');
+      refuse('scan.need_to');
       to.focus();
       return;
     }
-    if (step === 'sell' && !(data.region && data.city)) {
-      message.className = 'notice error';
-      message.textContent = t('scan.need_city');
-      return;
-    }
+    if (step === 'sell' && !(data.region && data.city)) return refuse('scan.need_city');
     const entry = await enqueue({ code: parsed, step, data, point });
     message.className = 'notice ok';
     message.textContent = t('scan.queued', { label: entry.label });
-    code.value = '';
     code.focus();
     drawQueue();
     flush(drawQueue);
@@ -293,7 +289,10 @@ function scanScreen(main) {
       'data-testid': 'scan-form',
       onsubmit: (e) => {
         e.preventDefault();
-        record(code.value);
+        // Cleared at once, so the next code can be scanned while this one is being queued.
+        const text = code.value;
+        code.value = '';
+        record(text);
       },
     },
     steps,
