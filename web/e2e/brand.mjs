@@ -3,7 +3,7 @@
 // the demo users' passwords, printed codes (UNSOLD, FRESH1, FRESH2 in the distributor's hands
 // or on their way to it; FORGED), CHROMIUM and SCREENSHOTS. Prints one JSON line: the new
 // product's GTIN and the ids of every event the phones recorded.
-import { chromium } from 'playwright-core';
+import { launchChromium, openWatched, overflow, submitSignIn } from './browser.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,28 +12,14 @@ for (const [k, v] of Object.entries({ NODE_URL, BRAND_PASSWORD, DIST_PASSWORD, S
 if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
 
 const problems = [];
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium(CHROMIUM);
 const SHANGHAI = { latitude: 31.2304, longitude: 121.4737 };
 const DESKTOP = { viewport: { width: 1440, height: 900 }, locale: 'en-US' };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, geolocation: SHANGHAI, permissions: ['geolocation'] };
 /** While set, failed requests the browser logs are expected (the phone is offline). */
 let offline = false;
 
-async function open(name, options) {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return;
-    if (offline && /ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(m.text())) return;
-    problems.push(`${name} console ${m.type()}: ${m.text()} (${m.location().url})`);
-  });
-  page.on('pageerror', (e) => problems.push(`${name} page error: ${e.message}`));
-  return { context, page };
-}
+const open = (name, options) => openWatched(browser, name, options, problems, (text) => offline && /ERR_INTERNET_DISCONNECTED|Failed to fetch/.test(text));
 
 const step = (text) => console.log(`- ${text}`);
 /** A screenshot from the top of the page; `fullPage` for the phone's long scan screen. */
@@ -43,14 +29,11 @@ async function shot(page, file, fullPage = false) {
   await page.screenshot({ path: join(SCREENSHOTS, file), fullPage });
 }
 async function fits(page, what) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  if (scroll > width) problems.push(`${what}: the page is ${scroll}px wide in a ${width}px window`);
+  const problem = await overflow(page, what);
+  if (problem) problems.push(problem);
 }
 async function signIn(page, name, password) {
-  await page.goto(NODE_URL);
-  await page.locator('#signin-name').fill(name);
-  await page.locator('#signin-password').fill(password);
-  await page.locator('form.signin button[type=submit]').click();
+  await submitSignIn(page, NODE_URL, name, password);
   await page.locator('[data-testid="org"]').waitFor();
 }
 async function ok(scope) {

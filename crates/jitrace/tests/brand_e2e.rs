@@ -8,26 +8,20 @@
 
 mod common;
 
-use common::{demo_code, free_addr, run_browser_script, start, wait_demo};
+use common::{
+    console_password as password, demo_code, free_addr, run_browser_script, screenshots_dir, start,
+    wait_demo,
+};
 use jitrace_client::Client;
 use jitrace_types::{
     Gtin, Hash, OrgId, SecretKey,
     code::sign_code,
     tx::{CodeAction, CodeEvent, CodeId, GeoPoint, Payload, Place, SignedCode},
 };
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 /// The demo's first product, whose channels the demo authorised.
 const CABERNET: &str = "09506000134352";
-
-fn password(data_dir: &std::path::Path, name: &str) -> String {
-    std::fs::read_to_string(data_dir.join("console-admin.txt"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no console user {name}"))
-        .to_string()
-}
 
 fn key(data_dir: &std::path::Path, name: &str) -> SecretKey {
     SecretKey::from_hex(
@@ -97,9 +91,7 @@ async fn e2e_brand_console_and_channel_phone_in_chromium() {
         fresh.push(format!("/01/{gtin}/21/{serial}?8030={signature}"));
     }
 
-    let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tmp.path().join("screenshots"));
+    let screenshots = screenshots_dir(tmp.path());
     let unsold = demo_code(&data_dir, "unsold");
     let result = run_browser_script(
         "e2e/brand.mjs",
