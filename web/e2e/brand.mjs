@@ -2,9 +2,10 @@
 // `jitrace dev` with the demo. Run by crates/jitrace/tests/brand_e2e.rs, which passes NODE_URL,
 // the demo users' passwords, printed codes (UNSOLD, FRESH1, FRESH2 in the distributor's hands
 // or on their way to it; FORGED), CHROMIUM and SCREENSHOTS. Prints one JSON line: the new
-// product's GTIN and the ids of every event the phones recorded.
+// product's GTIN, the first label's URI and the ids of every event the phones recorded.
 import { launchChromium, openWatched, overflow, submitSignIn } from './browser.mjs';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const { NODE_URL, BRAND_PASSWORD, DIST_PASSWORD, SHOP_PASSWORD, UNSOLD, FRESH1, FRESH2, FORGED, CHROMIUM = '/usr/bin/chromium', SCREENSHOTS } = process.env;
@@ -52,6 +53,7 @@ const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR
 
 const recorded = [];
 let gtin;
+let labelUri;
 try {
   // ---- The brand, on a PC.
   const { page: desk } = await open('brand (desktop)', DESKTOP);
@@ -100,6 +102,12 @@ try {
   await desk.locator('[data-testid="batches"] code', { hasText: 'L2026-E2E' }).waitFor();
   await shot(desk, 'brand-batches-desktop.png');
   step('a batch of 5,000 codes issued');
+  // Downloads its labels: every code, signed with the key sealed for the brand admin.
+  const [download] = await Promise.all([desk.waitForEvent('download'), desk.locator('[data-labels="L2026-E2E"]').click()]);
+  const lines = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+  if (lines[0] !== 'gtin,serial,lot,uri' || lines.length !== 5001) throw new Error(`the label file has ${lines.length} lines, starting ${lines[0]}`);
+  labelUri = lines[1].split(',')[3];
+  step(`labels downloaded: ${lines.length - 1} codes, ${download.suggestedFilename()}`);
 
   // Authorises a channel for Zhejiang, then revokes the grant.
   await desk.goto(`${NODE_URL}/#/channels`);
@@ -221,4 +229,4 @@ if (problems.length) {
   console.error(problems.join('\n'));
   process.exit(1);
 }
-console.log(JSON.stringify({ gtin, recorded }));
+console.log(JSON.stringify({ gtin, recorded, label: labelUri }));

@@ -47,6 +47,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod labels;
 mod signed;
 
 /// The session cookie's name.
@@ -88,6 +89,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/console/api/search", get(search))
         .route("/console/api/node", get(node))
         .merge(signed::routes())
+        .merge(labels::routes())
 }
 
 fn now_ms() -> u64 {
@@ -248,6 +250,8 @@ struct SessionView {
     chain_id: String,
     /// Payload kinds this user may send.
     may_send: Vec<&'static str>,
+    /// The code-signing key sealed for this user (it signs label files), if any.
+    code_key: Option<String>,
 }
 
 async fn session_view(api: &ApiState, session: &ActiveSession) -> Result<SessionView, ApiError> {
@@ -275,6 +279,7 @@ async fn session_view(api: &ApiState, session: &ActiveSession) -> Result<Session
         csrf: session.csrf.clone(),
         chain_id: api.chain_id.clone(),
         may_send: kinds,
+        code_key: session.code_key.as_ref().map(|k| k.public_key().to_hex()),
     })
 }
 

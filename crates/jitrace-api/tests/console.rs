@@ -715,3 +715,51 @@ async fn media_upload_is_a_csrf_checked_signed_write() {
     let refused = upload(Some(shop_csrf), shop_cookie).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
 }
+
+#[tokio::test]
+async fn label_files_are_signed_with_the_code_key_sealed_for_the_user() {
+    let f = brand_world();
+    let get =
+        |uri: &str, cookie: &str| send(&f.router, request("GET", uri, Some(cookie), None, None));
+    // No code key sealed for the user yet: the CLI prints these labels.
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let refused = get("/console/api/labels/00614141000012/L1.csv", &cookie).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    f.console
+        .seal_code_key("acme-admin", PASSWORD, &common::code_key())
+        .unwrap();
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let file = get("/console/api/labels/00614141000012/L1.csv", &cookie).await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.body);
+    assert!(
+        file.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("00614141000012-L1.csv")
+    );
+    let text = file.body.as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 101);
+    assert_eq!(lines[0], "gtin,serial,lot,uri");
+    let signature =
+        jitrace_types::code::sign_code(&common::code_key(), CHAIN_ID, &common::gtin(), "1");
+    assert_eq!(
+        lines[1],
+        format!("00614141000012,1,L1,http://{HOST}/01/00614141000012/21/1?8030={signature}")
+    );
+    // Another organisation's batch, and a batch that is not there.
+    let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
+    assert_eq!(
+        get("/console/api/labels/00614141000012/L1.csv", &shop_cookie)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get("/console/api/labels/00614141000012/L9.csv", &cookie)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -1,8 +1,8 @@
 //! The brand's console and the channels' phone screen in a real browser against the real
 //! binary (`jitrace dev` with the demo): the brand registers a product with a photo, issues a
-//! batch, authorises and revokes a channel, and sees a counterfeit-scan alert appear live; the
-//! distributor receives and ships items, part of it offline, and the retailer receives and
-//! sells. Driven by `web/e2e/brand.mjs`; screenshots go to `$JITRACE_SCREENSHOTS` when set
+//! batch and downloads its labels, authorises and revokes a channel, and sees a counterfeit-scan
+//! alert appear live; the distributor receives and ships items, part of it offline, and the
+//! retailer receives and sells. Driven by `web/e2e/brand.mjs`; screenshots go to `$JITRACE_SCREENSHOTS` when set
 //! (README's `docs/screenshots/brand-*` and `channel-*`). The ledger is then checked through
 //! the API: every queued event recorded exactly once.
 
@@ -123,6 +123,18 @@ async fn e2e_brand_console_and_channel_phone_in_chromium() {
         .unwrap();
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].count, 5000);
+    // The downloaded labels carry genuine codes of that batch.
+    let label = result["label"].as_str().unwrap();
+    assert!(
+        label.starts_with(&format!("{}/01/{}/21/1?8030=", node.url, product.gtin)),
+        "{label}"
+    );
+    let verdict = client.verdict(label, None).await.unwrap();
+    assert_ne!(
+        verdict.verdict,
+        jitrace_client::dto::VerdictKind::Counterfeit,
+        "{verdict:?}"
+    );
 
     // Every event the phones queued was recorded once: the demo's three events of the unsold
     // item, then ship (distributor), receive and sell (retailer) — no repeat.

@@ -364,6 +364,7 @@ async function batches(main, params) {
     main.append(h('p', {}, t('batches.no_products')));
     return;
   }
+  const sealedKey = session.current.code_key;
   const table = serverTable({
     caption: t('batches.title', { gtin: chosen }),
     testid: 'batches',
@@ -374,6 +375,14 @@ async function batches(main, params) {
       { key: 'licence', label: t('batches.licence') },
       { key: 'code_key', label: t('batches.code_key'), cell: (b) => shortHex(b.code_key) },
       { key: 'issued_time_ms', label: t('batches.issued'), cell: (b) => time(b.issued_time_ms) },
+      {
+        key: 'labels',
+        label: t('batches.labels'),
+        cell: (b) =>
+          b.code_key === sealedKey
+            ? h('a', { href: `/console/api/labels/${chosen}/${enc(b.lot)}.csv`, download: `${chosen}-${b.lot}.csv`, 'data-labels': b.lot }, t('batches.labels_csv'))
+            : h('span', { class: 'muted', title: t('batches.labels_cli') }, '—'),
+      },
     ],
     load: async ({ offset, limit }) => {
       const list = await api('GET', `/v1/products/${chosen}/batches`);
@@ -384,7 +393,8 @@ async function batches(main, params) {
     const list = await api('GET', `/v1/products/${chosen}/batches`);
     return list.batches.reduce((n, b) => Math.max(n, b.first_serial + b.count), 1);
   };
-  const keys = view.code_keys.filter((k) => !k.revoked);
+  // The key sealed for this user first: its batches' labels can be downloaded here.
+  const keys = view.code_keys.filter((k) => !k.revoked).sort((a, b) => (b.key === session.current.code_key) - (a.key === session.current.code_key));
   const progress = h('progress', { id: 'issue-progress', max: 3, value: 0 });
   const first = input(t('batches.first'), 'first', { type: 'number', min: 0, required: true });
   nextSerial().then((n) => (first.querySelector('input').value = String(n)));
