@@ -108,6 +108,10 @@ try {
   if (lines[0] !== 'gtin,serial,lot,uri' || lines.length !== 5001) throw new Error(`the label file has ${lines.length} lines, starting ${lines[0]}`);
   labelUri = lines[1].split(',')[3];
   step(`labels downloaded: ${lines.length - 1} codes, ${download.suggestedFilename()}`);
+  await desk.locator('[data-sheet="L2026-E2E"]').click();
+  await desk.waitForFunction(() => document.querySelectorAll('[data-testid="label-sheet"] img').length === 60);
+  await shot(desk, 'brand-labels-desktop.png');
+  step('a printable sheet of 60 labels with QR codes');
 
   // Authorises a channel for Zhejiang, then revokes the grant.
   await desk.goto(`${NODE_URL}/#/channels`);

@@ -748,6 +748,14 @@ async fn label_files_are_signed_with_the_code_key_sealed_for_the_user() {
         lines[1],
         format!("00614141000012,1,L1,http://{HOST}/01/00614141000012/21/1?8030={signature}")
     );
+    let part = get(
+        "/console/api/labels/00614141000012/L1.csv?offset=10&limit=5",
+        &cookie,
+    )
+    .await;
+    let part: Vec<&str> = part.body.as_str().unwrap().lines().collect();
+    assert_eq!(part.len(), 6);
+    assert!(part[1].starts_with("00614141000012,11,L1,"), "{}", part[1]);
     // Another organisation's batch, and a batch that is not there.
     let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
     assert_eq!(

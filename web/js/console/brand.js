@@ -3,6 +3,7 @@
 // channels (authorise with a territory, revoke), a code's full history, and recalls.
 // Signed API reads go through `/console/api/signed/…`, which the node signs with the user's key.
 
+import { renderSVG } from 'uqr';
 import { brandPayload, codeId, fromHex, parseCodeUrl } from '../tx.js';
 import { currentLanguage, t } from './i18n.js';
 import { api, checkReceipt, field, h, notice, query, sendTransaction, serverTable, session, shortHex, time } from './ui.js';
@@ -380,7 +381,13 @@ async function batches(main, params) {
         label: t('batches.labels'),
         cell: (b) =>
           b.code_key === sealedKey
-            ? h('a', { href: `/console/api/labels/${chosen}/${enc(b.lot)}.csv`, download: `${chosen}-${b.lot}.csv`, 'data-labels': b.lot }, t('batches.labels_csv'))
+            ? h(
+                'span',
+                { class: 'links' },
+                h('a', { href: `/console/api/labels/${chosen}/${enc(b.lot)}.csv`, download: `${chosen}-${b.lot}.csv`, 'data-labels': b.lot }, t('batches.labels_csv')),
+                ' · ',
+                h('a', { href: `#/labels/${chosen}/${enc(b.lot)}/0`, 'data-sheet': b.lot }, t('batches.labels_sheet')),
+              )
             : h('span', { class: 'muted', title: t('batches.labels_cli') }, '—'),
       },
     ],
@@ -437,6 +444,41 @@ async function batches(main, params) {
       brandPayload.voidCodes({ org: org(), gtin: chosen, firstSerial: BigInt(data.get('first')), count: BigInt(data.get('count')), reason: String(data.get('reason')).trim() }),
   });
   main.append(table.el, h('div', { class: 'grid2' }, issue, voids), h('p', { class: 'muted' }, t('batches.labels_cli')));
+}
+
+/** Labels a printable sheet shows: a page of an A4 print. */
+const SHEET = 60;
+
+/** A printable sheet of a batch's labels (QR code, GTIN, serial, lot), a page at a time. */
+async function labelSheet(main, [gtin, lot, page = '0']) {
+  const offset = Math.max(0, Number(page) || 0) * SHEET;
+  main.append(h('h1', { class: 'no-print' }, t('labels.title', { gtin, lot })));
+  const sheet = h('div', { class: 'label-sheet', 'data-testid': 'label-sheet' });
+  const status = notice();
+  const nav = h('p', { class: 'no-print pager' });
+  main.append(nav, status.el, sheet);
+  try {
+    const response = await fetch(`/console/api/labels/${gtin}/${enc(lot)}.csv${query({ offset, limit: SHEET })}`, { credentials: 'same-origin' });
+    if (!response.ok) throw new Error((await response.json().catch(() => ({}))).error?.message ?? response.statusText);
+    const rows = (await response.text()).trim().split('\n').slice(1);
+    sheet.replaceChildren(
+      ...rows.map((line) => {
+        const [, serial, , uri] = line.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+        const svg = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(renderSVG(uri, { border: 1 }))}`;
+        return h('figure', { class: 'label' }, h('img', { src: svg, alt: uri, width: 96, height: 96 }), h('figcaption', {}, h('span', {}, `(01) ${gtin}`), h('span', {}, `(21) ${serial}`), h('span', {}, `(10) ${lot}`)));
+      }),
+    );
+    const pageNo = offset / SHEET;
+    nav.replaceChildren(
+      pageNo > 0 ? h('a', { href: `#/labels/${gtin}/${enc(lot)}/${pageNo - 1}` }, t('table.prev')) : '',
+      ` ${t('labels.page', { from: offset + 1, to: offset + rows.length })} `,
+      rows.length === SHEET ? h('a', { href: `#/labels/${gtin}/${enc(lot)}/${pageNo + 1}` }, t('table.next')) : '',
+      ' ',
+      h('button', { type: 'button', onclick: () => window.print() }, t('labels.print')),
+    );
+  } catch (e) {
+    status.error(e);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -726,6 +768,7 @@ export function registerBrandScreens(registerScreen) {
   registerScreen({ id: 'dashboard', nav: 'nav.dashboard', roles, render: dashboard });
   registerScreen({ id: 'products', nav: 'nav.products', roles, render: products });
   registerScreen({ id: 'batches', nav: 'nav.batches', roles, render: batches });
+  registerScreen({ id: 'labels', nav: 'nav.labels', roles, hidden: true, render: labelSheet });
   registerScreen({ id: 'channels', nav: 'nav.channels', roles, render: channels });
   registerScreen({ id: 'history', nav: 'nav.history', roles: ['brand', 'distributor', 'retailer', 'logistics'], render: history });
   registerScreen({ id: 'recalls', nav: 'nav.recalls', roles, render: recalls });

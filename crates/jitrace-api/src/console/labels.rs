@@ -2,13 +2,13 @@
 //! codes as CSV (`gtin,serial,lot,uri`, as `jitrace codes issue` writes), each URI signed (AI
 //! 8030) with the code-signing key sealed for the user and opened at sign-in
 //! (`jitrace_console::Console::seal_code_key`). Only for a batch of the user's organisation whose
-//! code key is that key, and at most [`MAX_LABELS`] codes: bigger batches are printed with the
-//! CLI.
+//! code key is that key, and at most [`MAX_LABELS`] codes in one file (`?offset=&limit=` take a
+//! part of the batch, as the printable label sheet does a page at a time).
 
 use super::{host, loopback_host, session};
 use crate::{ApiError, Shared, source::read_record};
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -33,11 +33,22 @@ fn csv_field(value: &str) -> String {
     }
 }
 
+#[derive(serde::Deserialize)]
+struct Part {
+    /// Codes to skip from the batch's first serial.
+    #[serde(default)]
+    offset: u64,
+    /// Most codes (default: the rest of the batch).
+    limit: Option<u64>,
+}
+
 async fn labels(
     State(api): State<Shared>,
     headers: HeaderMap,
     Path((gtin, lot)): Path<(String, String)>,
+    part: Result<Query<Part>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(part) = part.map_err(|r| ApiError::BadRequest(r.body_text()))?;
     let session = session(&api, &headers).await?;
     let gtin = Gtin::parse(&gtin).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let lot = lot.strip_suffix(".csv").unwrap_or(&lot).to_string();
@@ -61,12 +72,15 @@ async fn labels(
                 batch.code_key
             ))
         })?;
-    if batch.count > MAX_LABELS {
+    let skip = part.offset.min(batch.count);
+    let count = part.limit.unwrap_or(u64::MAX).min(batch.count - skip);
+    if count > MAX_LABELS {
         return Err(ApiError::BadRequest(format!(
-            "the console writes label files of up to {MAX_LABELS} codes; print batch {lot} with \
-             `jitrace codes issue`"
+            "the console writes label files of up to {MAX_LABELS} codes; ask for a part \
+             (offset, limit) or print batch {lot} with `jitrace codes issue`"
         )));
     }
+    let first = batch.first_serial + skip;
     let host = host(&headers).to_string();
     let resolver = if loopback_host(&host) {
         format!("http://{host}")
@@ -76,9 +90,9 @@ async fn labels(
     let chain_id = api.chain_id.clone();
     let csv = tokio::task::spawn_blocking(move || {
         let lot_csv = csv_field(&batch.lot);
-        let mut out = String::with_capacity(batch.count as usize * 160 + 20);
+        let mut out = String::with_capacity(count as usize * 160 + 20);
         out.push_str("gtin,serial,lot,uri\n");
-        for serial in batch.first_serial..batch.first_serial + batch.count {
+        for serial in first..first + count {
             let text = serial.to_string();
             let signature = sign_code(&key, &chain_id, &gtin, &text);
             let _ = writeln!(
