@@ -291,6 +291,7 @@ export function fromBase64Url(text) {
 const BRAND_VARIANT = {
   RegisterProduct: 5,
   UpdateProduct: 6,
+  RegisterCodeKey: 7,
   IssueCodeBatch: 9,
   AuthoriseChannel: 10,
   RevokeChannel: 11,
@@ -360,6 +361,10 @@ export const brandPayload = {
   updateProduct: (info) => ({
     kind: 'update_product',
     write: (w) => productInfo(w.u8(BRAND_VARIANT.UpdateProduct), info),
+  }),
+  registerCodeKey: (org, key) => ({
+    kind: 'register_code_key',
+    write: (w) => w.u8(BRAND_VARIANT.RegisterCodeKey).string(org).fixed(key, 32),
   }),
   issueCodeBatch: ({ org, licence, gtin: g, lot, firstSerial, count, codeKey }) => ({
     kind: 'issue_code_batch',

@@ -94,6 +94,7 @@ test('the brand and channel screens build the same bodies as Rust', () => {
   };
   assert.equal(body(brandPayload.registerProduct(product)), b.register_product);
   assert.equal(body(brandPayload.updateProduct({ ...product, attributes: [], media: [] })), b.update_product);
+  assert.equal(body(brandPayload.registerCodeKey('jade-valley', key)), b.register_code_key);
   assert.equal(
     body(brandPayload.issueCodeBatch({ org: 'jade-valley', licence: 'jade-valley-2026', gtin: v.gtin, lot: 'L2026-009', firstSerial: BigInt(v.serial), count: 5000, codeKey: key })),
     b.issue_code_batch,

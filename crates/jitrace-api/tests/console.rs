@@ -727,7 +727,7 @@ async fn label_files_are_signed_with_the_code_key_sealed_for_the_user() {
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
 
     f.console
-        .seal_code_key("acme-admin", PASSWORD, &common::code_key())
+        .seal_code_key("acme-admin", PASSWORD, &common::code_key(), 2)
         .unwrap();
     let (cookie, _) = sign_in(&f, "acme-admin").await;
     let file = get("/console/api/labels/00614141000012/L1.csv", &cookie).await;
@@ -769,5 +769,54 @@ async fn label_files_are_signed_with_the_code_key_sealed_for_the_user() {
             .await
             .status,
         StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_code_key_is_made_for_a_brand_admin_and_sealed_under_their_password() {
+    let f = brand_world();
+    let (cookie, csrf) = sign_in(&f, "acme-admin").await;
+    let post = |cookie: &str, csrf: Option<&str>, password: &str| {
+        send(
+            &f.router,
+            request(
+                "POST",
+                "/console/api/code-key",
+                Some(cookie),
+                csrf,
+                Some(json!({ "password": password })),
+            ),
+        )
+    };
+    assert_eq!(
+        post(&cookie, None, PASSWORD).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&cookie, Some(&csrf), "not the password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let made = post(&cookie, Some(&csrf), PASSWORD).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let key = made.body["code_key"].as_str().unwrap();
+    // The live session holds it at once, and so does the next sign-in.
+    let whoami = send(
+        &f.router,
+        request("GET", "/console/api/session", Some(&cookie), None, None),
+    )
+    .await;
+    assert_eq!(whoami.body["code_key"], key);
+    let (again, _) = sign_in(&f, "acme-admin").await;
+    let whoami = send(
+        &f.router,
+        request("GET", "/console/api/session", Some(&again), None, None),
+    )
+    .await;
+    assert_eq!(whoami.body["code_key"], key);
+    // A retailer issues no codes.
+    let (shop_cookie, shop_csrf) = sign_in(&f, "shop-admin").await;
+    assert_eq!(
+        post(&shop_cookie, Some(&shop_csrf), PASSWORD).await.status,
+        StatusCode::FORBIDDEN
     );
 }

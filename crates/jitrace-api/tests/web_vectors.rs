@@ -188,6 +188,7 @@ fn brand_bodies(
             media: vec![],
             ..product
         })),
+        "register_code_key": body(Payload::RegisterCodeKey { org: brand.clone(), key }),
         "issue_code_batch": body(Payload::IssueCodeBatch(IssueCodeBatch {
             org: brand.clone(),
             licence: LicenceId::new("jade-valley-2026").unwrap(),

@@ -96,6 +96,13 @@ impl Sessions {
         self.0.remove(&id_hash(token));
     }
 
+    /// Gives every live session of user `name` the code-signing key just sealed for them.
+    pub(crate) fn set_code_key(&mut self, name: &str, key: &Arc<SecretKey>) {
+        for session in self.0.values_mut().filter(|s| s.user.name == name) {
+            session.code_key = Some(key.clone());
+        }
+    }
+
     pub(crate) fn end_user(&mut self, name: &str) {
         self.0.retain(|_, s| s.user.name != name);
     }

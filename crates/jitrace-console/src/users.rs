@@ -213,19 +213,26 @@ impl Console {
             .transpose()
     }
 
-    /// Seals the brand's code-signing `key` for user `name` under their `password` (checked by
-    /// opening their member key), so that it is opened at their next sign-in and signs label
-    /// files in the console. Like member keys, it exists on disk only sealed.
-    pub fn seal_code_key(&self, name: &str, password: &str, key: &SecretKey) -> Result<(), Error> {
-        let user = self.user(name)?.ok_or(Error::SignInFailed)?;
-        user.sealed_key
-            .open(password, &user.name)
-            .map_err(|_| Error::SignInFailed)?;
+    /// Seals the brand's code-signing `key` for user `name` under their `password`, so that it
+    /// is opened in their sessions and signs label files in the console. Like member keys, it
+    /// exists on disk only sealed. The password is checked as a sign-in is, wrong ones counting
+    /// towards the lock-out, so a stolen session cannot be used to guess it.
+    pub fn seal_code_key(
+        &self,
+        name: &str,
+        password: &str,
+        key: &SecretKey,
+        now_ms: u64,
+    ) -> Result<(), Error> {
+        let check = self.sign_in(name, password, now_ms)?;
+        self.sign_out(&check.token);
         let sealed = SealedKey::seal(key, password, &code_key_owner(name))?;
         let txn = self.db.begin_write()?;
         txn.open_table(CODE_KEYS)?
             .insert(name, borsh::to_vec(&sealed)?.as_slice())?;
         txn.commit()?;
+        self.sessions()
+            .set_code_key(name, &std::sync::Arc::new(key.clone()));
         Ok(())
     }
 
@@ -432,12 +439,12 @@ mod tests {
         alice(&console, None);
         let code = SecretKey::generate();
         assert!(matches!(
-            console.seal_code_key("alice", "wrong password", &code),
+            console.seal_code_key("alice", "wrong password", &code, T0),
             Err(Error::SignInFailed)
         ));
         assert!(
             console
-                .seal_code_key("bob", "correct horse battery", &code)
+                .seal_code_key("bob", "correct horse battery", &code, T0)
                 .is_err()
         );
         let before = console
@@ -445,7 +452,7 @@ mod tests {
             .unwrap();
         assert!(before.session.code_key.is_none());
         console
-            .seal_code_key("alice", "correct horse battery", &code)
+            .seal_code_key("alice", "correct horse battery", &code, T0)
             .unwrap();
         let after = console
             .sign_in("alice", "correct horse battery", T0)

@@ -444,6 +444,40 @@ async function batches(main, params) {
       brandPayload.voidCodes({ org: org(), gtin: chosen, firstSerial: BigInt(data.get('first')), count: BigInt(data.get('count')), reason: String(data.get('reason')).trim() }),
   });
   main.append(table.el, h('div', { class: 'grid2' }, issue, voids), h('p', { class: 'muted' }, t('batches.labels_cli')));
+  if (!session.current.code_key && session.current.role === 'admin') main.append(codeKeyForm(() => (main.replaceChildren(), batches(main, params))));
+}
+
+/** Makes a code-signing key sealed for this user (their password) and registers it. */
+function codeKeyForm(done) {
+  const message = notice();
+  const password = h('input', { id: 'code-key-password', type: 'password', autocomplete: 'current-password', required: true });
+  const submit = h('button', { type: 'submit' }, t('codekey.create'));
+  return h(
+    'form',
+    {
+      class: 'card',
+      'data-testid': 'code-key',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        submit.disabled = true;
+        try {
+          const { code_key: key } = await api('POST', '/console/api/code-key', { password: password.value });
+          password.value = '';
+          session.current.code_key = key;
+          checkReceipt(await sendTransaction(brandPayload.registerCodeKey(org(), fromHex(key)), (text) => message.info(text)));
+          done();
+        } catch (err) {
+          message.error(err);
+          submit.disabled = false;
+        }
+      },
+    },
+    h('h2', {}, t('codekey.title')),
+    h('p', { class: 'muted' }, t('codekey.intro')),
+    h('div', { class: 'field' }, h('label', { for: 'code-key-password' }, t('signin.password')), password),
+    submit,
+    message.el,
+  );
 }
 
 /** Labels a printable sheet shows: a page of an A4 print. */

@@ -21,7 +21,49 @@ use std::fmt::Write as _;
 pub const MAX_LABELS: u64 = 100_000;
 
 pub(super) fn routes() -> axum::Router<Shared> {
-    axum::Router::new().route("/console/api/labels/{gtin}/{lot}", get(labels))
+    axum::Router::new()
+        .route("/console/api/labels/{gtin}/{lot}", get(labels))
+        .route("/console/api/code-key", axum::routing::post(new_code_key))
+}
+
+#[derive(serde::Deserialize)]
+struct NewCodeKey {
+    /// The user's password: the new key is sealed under it.
+    password: String,
+}
+
+/// `POST /console/api/code-key`: a new code-signing key for the user's organisation, sealed for
+/// the user (a console admin of an organisation that issues codes) under their password and
+/// opened in their sessions; answers its public key, which the page then registers on the
+/// ledger (`register_code_key`) before batches can name it.
+async fn new_code_key(
+    State(api): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError> {
+    let session = super::write_session(&api, &headers).await?;
+    let NewCodeKey { password } = super::parse_json(&body)?;
+    let org = super::org_of(&api, &session).await?;
+    let issues_codes = org.is_some_and(|o| o.roles.iter().any(|r| r.issues_codes()));
+    if session.user.role != jitrace_console::ConsoleRole::Admin || !issues_codes {
+        return Err(ApiError::Forbidden(
+            "only console admins of an organisation that issues codes make code-signing keys"
+                .into(),
+        ));
+    }
+    let console = super::console(&api)?.clone();
+    let name = session.user.name.clone();
+    let key = jitrace_types::SecretKey::generate();
+    let public = key.public_key();
+    tokio::task::spawn_blocking(move || {
+        console.seal_code_key(&name, &password, &key, super::now_ms())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("sealing task failed: {e}")))??;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        axum::Json(serde_json::json!({ "code_key": public.to_hex() })),
+    ))
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
