@@ -181,7 +181,8 @@ try {
   // ---- The retailer (English, desktop width too) receives both and sells one.
   const { page: shop } = await open('retailer (phone)', { ...PHONE, locale: 'en-US' });
   await signIn(shop, 'retailer-admin', SHOP_PASSWORD);
-  await shop.goto(`${NODE_URL}/#/scan`);
+  // A channel's users land on the scanner.
+  await shop.locator('[data-testid="scan-form"]').waitFor();
   await shop.locator('[data-testid="gps"]', { hasText: 'GPS 31.2304' }).waitFor();
   const shopForm = shop.locator('[data-testid="scan-form"]');
   await shopForm.locator('input[name=region]').fill('CN-SH');
@@ -221,8 +222,9 @@ try {
   await brandPhone.locator('[data-testid="channels"] li').first().waitFor();
   await fits(brandPhone, 'channels (phone)');
 
-  // Keyboard: the scan screen's controls are reachable in order.
-  await shop.goto(`${NODE_URL}/#/scan`);
+  // Keyboard: opened afresh, the scan screen is ready for the next code (a hardware scanner
+  // types into the focused field).
+  await shop.reload();
   await shop.locator('#scan-code').waitFor();
   const focused = await shop.evaluate(() => document.activeElement?.id);
   if (focused !== 'scan-code') problems.push(`the scan screen starts focused on ${focused}, not the code field`);

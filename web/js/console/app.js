@@ -10,7 +10,7 @@ import { registerChannelScreens } from './channel.js';
 
 /**
  * The screens: `{id, nav (i18n key), roles (org roles that see it; empty: everyone), hidden?,
- * render(main, params)}`. `render` may return a function run when the screen is left.
+ * home? (org roles that land on it), render(main, params)}`. `render` may return a function run when the screen is left.
  */
 const screens = [];
 
@@ -96,7 +96,10 @@ function signIn() {
 function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const mine = screens.filter(visible);
-  const screen = mine.find((s) => s.id === parts[0]) ?? mine.find((s) => !s.hidden);
+  // A screen may be the home of some roles (`home: [...]`), e.g. the channels' scanner.
+  const roles = session.current?.org_roles ?? [];
+  const home = mine.find((s) => s.home?.some((r) => roles.includes(r)));
+  const screen = mine.find((s) => s.id === parts[0]) ?? home ?? mine.find((s) => !s.hidden);
   return { screen, params: parts.slice(1), mine };
 }
 

@@ -370,5 +370,6 @@ function scanScreen(main) {
 
 /** Registers the channel's phone screen. */
 export function registerChannelScreens(registerScreen) {
-  registerScreen({ id: 'scan', nav: 'nav.scan', roles: ['distributor', 'retailer', 'logistics'], render: scanScreen });
+  const roles = ['distributor', 'retailer', 'logistics'];
+  registerScreen({ id: 'scan', nav: 'nav.scan', roles, home: roles, render: scanScreen });
 }
