@@ -1,7 +1,7 @@
 // Drives the PC console in Chromium (playwright-core, Debian's browser) against `jitrace dev`.
 // Run by crates/jitrace/tests/console_e2e.rs, which passes NODE_URL, ADMIN_PASSWORD, LOCK_USER,
 // CHROMIUM and SCREENSHOTS. Prints one JSON line: the new organisation, user and transaction.
-import { chromium } from 'playwright-core';
+import { launchChromium, openWatched, overflow, submitSignIn } from './browser.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,25 +13,14 @@ const problems = [];
 /** While set, the browser may log failed requests with this status (a deliberate failure). */
 let expectedStatus = null;
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium(CHROMIUM);
 
 const DESKTOP = { viewport: { width: 1440, height: 900 }, locale: 'en-US' };
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' };
 
 async function open(name, options) {
-  const context = await browser.newContext(options);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  page.on('console', (m) => {
-    if (m.type() !== 'error' && m.type() !== 'warning') return;
-    if (expectedStatus && m.text().includes(`status of ${expectedStatus}`)) return;
-    problems.push(`${name} console ${m.type()}: ${m.text()} (${m.location().url})`);
-  });
-  page.on('pageerror', (e) => problems.push(`${name} page error: ${e.message}`));
-  return page;
+  const expected = (text) => expectedStatus && text.includes(`status of ${expectedStatus}`);
+  return (await openWatched(browser, name, options, problems, expected)).page;
 }
 
 function step(text) {
@@ -44,15 +33,12 @@ async function shot(page, file) {
 }
 
 async function fits(page, what) {
-  const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
-  if (scroll > width) problems.push(`${what}: the page is ${scroll}px wide in a ${width}px window`);
+  const problem = await overflow(page, what);
+  if (problem) problems.push(problem);
 }
 
 async function signIn(page, name, password) {
-  await page.goto(NODE_URL);
-  await page.locator('#signin-name').fill(name);
-  await page.locator('#signin-password').fill(password);
-  await page.locator('form.signin button[type=submit]').click();
+  await submitSignIn(page, NODE_URL, name, password);
 }
 
 async function signInFails(page, name, password) {

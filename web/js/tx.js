@@ -284,3 +284,168 @@ export function fromBase64Url(text) {
     return null;
   }
 }
+
+// The brand's and channels' payloads (the console's brand and channel screens).
+
+/** More `Payload` variant indices (declaration order; never renumber). */
+const BRAND_VARIANT = {
+  RegisterProduct: 5,
+  UpdateProduct: 6,
+  RegisterCodeKey: 7,
+  IssueCodeBatch: 9,
+  AuthoriseChannel: 10,
+  RevokeChannel: 11,
+  VoidCodes: 12,
+  RecordCodeEvent: 13,
+  StartRecall: 26,
+  CloseRecall: 27,
+};
+
+/** `ChannelRole` codes. */
+export const CHANNEL_ROLE = { distributor: 0, retailer: 1, logistics: 2 };
+
+/** `CodeAction` variants, by the names the channel screen uses. */
+export const CODE_ACTION = {
+  commission: 0,
+  pack: 1,
+  ship: 2,
+  receive: 3,
+  store: 4,
+  transfer_custody: 5,
+  sell: 6,
+  destroy: 7,
+  decommission: 8,
+};
+
+function i32(w, n) {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, n, true);
+  return w.bytes(b);
+}
+
+function gtin(w, value) {
+  if (!/^\d{14}$/.test(value)) throw new Error('a GTIN has 14 digits');
+  return w.fixed(utf8.encode(value), 14);
+}
+
+function point(w, p) {
+  i32(w, p.latMicro);
+  i32(w, p.lonMicro);
+}
+
+function productInfo(w, { gtin: g, org, name, description = '', attributes = [], media = [] }) {
+  gtin(w, g).string(org).string(name).string(description).u32(attributes.length);
+  for (const a of attributes) w.string(a.name).string(a.value);
+  w.u32(media.length);
+  for (const m of media) w.fixed(fromHex(m.hash), 32).string(m.mime).u64(m.size).string(m.caption ?? '');
+}
+
+function action(w, a) {
+  const variant = CODE_ACTION[a.kind];
+  if (variant === undefined) throw new Error(`unknown action ${a.kind}`);
+  w.u8(variant);
+  if (a.kind === 'ship' || a.kind === 'transfer_custody') w.string(a.to);
+  if (a.kind === 'sell') {
+    // Buyer: Anonymous (0), Owner(key) (1), ClaimTicket(key) (2).
+    if (a.owner) w.u8(1).fixed(a.owner, 32);
+    else if (a.ticket) w.u8(2).fixed(a.ticket, 32);
+    else w.u8(0);
+  }
+}
+
+export const brandPayload = {
+  registerProduct: (info) => ({
+    kind: 'register_product',
+    write: (w) => productInfo(w.u8(BRAND_VARIANT.RegisterProduct), info),
+  }),
+  updateProduct: (info) => ({
+    kind: 'update_product',
+    write: (w) => productInfo(w.u8(BRAND_VARIANT.UpdateProduct), info),
+  }),
+  registerCodeKey: (org, key) => ({
+    kind: 'register_code_key',
+    write: (w) => w.u8(BRAND_VARIANT.RegisterCodeKey).string(org).fixed(key, 32),
+  }),
+  issueCodeBatch: ({ org, licence, gtin: g, lot, firstSerial, count, codeKey }) => ({
+    kind: 'issue_code_batch',
+    write: (w) => {
+      w.u8(BRAND_VARIANT.IssueCodeBatch).string(org).string(licence);
+      gtin(w, g).string(lot).u64(firstSerial).u64(count).fixed(codeKey, 32);
+    },
+  }),
+  authoriseChannel: ({ brand, channel, role, products = [], territory = [], geofence = null, validFrom, validUntil }) => ({
+    kind: 'authorise_channel',
+    write: (w) => {
+      const r = CHANNEL_ROLE[role];
+      if (r === undefined) throw new Error(`unknown channel role ${role}`);
+      w.u8(BRAND_VARIANT.AuthoriseChannel).string(brand).string(channel).u8(r).u32(products.length);
+      for (const p of products) gtin(w, p);
+      w.u32(territory.length);
+      for (const t of territory) w.string(t);
+      w.option(geofence, (f) => {
+        point(w, f.centre);
+        w.u32(f.radiusM);
+      });
+      w.u64(validFrom).u64(validUntil);
+    },
+  }),
+  revokeChannel: ({ brand, channel, grant, reason }) => ({
+    kind: 'revoke_channel',
+    write: (w) => w.u8(BRAND_VARIANT.RevokeChannel).string(brand).string(channel).u32(grant).string(reason),
+  }),
+  voidCodes: ({ org, gtin: g, firstSerial, count, reason }) => ({
+    kind: 'void_codes',
+    write: (w) => gtin(w.u8(BRAND_VARIANT.VoidCodes).string(org), g).u64(firstSerial).u64(count).string(reason),
+  }),
+  /** A code's event: `code` from `codeId`, `signature` the printed AI 8030 text. */
+  recordCodeEvent: ({ code, signature, org, action: a, place = {} }) => ({
+    kind: 'record_code_event',
+    write: (w) => {
+      writeCode(w.u8(BRAND_VARIANT.RecordCodeEvent), code);
+      w.string(signature).string(org);
+      action(w, a);
+      w.option(place.point, (p) => point(w, p))
+        .option(place.region, (r) => w.string(r))
+        .option(place.city, (c) => w.string(c));
+    },
+  }),
+  /** `scope`: `{lot: {gtin, lot}}`, `{product: gtin}` or `{issuer: org}`. */
+  startRecall: ({ org, scope, reason }) => ({
+    kind: 'start_recall',
+    write: (w) => {
+      w.u8(BRAND_VARIANT.StartRecall).string(org);
+      if (scope.lot) gtin(w.u8(0), scope.lot.gtin).string(scope.lot.lot);
+      else if (scope.product) gtin(w.u8(1), scope.product);
+      else if (scope.issuer) w.u8(2).string(scope.issuer);
+      else throw new Error('a recall scope is a lot, a product or an issuer');
+      w.string(reason);
+    },
+  }),
+  closeRecall: (org, recall) => ({
+    kind: 'close_recall',
+    write: (w) => w.u8(BRAND_VARIANT.CloseRecall).string(org).u32(recall),
+  }),
+};
+
+/** A printed code URL (`…/01/{gtin}/21/{serial}?8030=sig`): `{gtin, serial, signature}`, or null. */
+export function parseCodeUrl(text) {
+  let url;
+  try {
+    url = new URL(String(text).trim(), 'https://code.invalid');
+  } catch {
+    return null;
+  }
+  const m = /\/01\/(\d{14})\/21\/(\d{1,20})\/?$/.exec(url.pathname);
+  const signature = url.searchParams.get('8030');
+  if (!m || !signature || !/^[A-Za-z0-9_-]+$/.test(signature)) return null;
+  try {
+    return { ...codeId(m[1], m[2]), signature };
+  } catch {
+    return null;
+  }
+}
+
+/** A transaction's id: SHA-256 of its body (`SignedTransaction::hash`), known before sending. */
+export function transactionHash(body) {
+  return toHex(sha256(body));
+}

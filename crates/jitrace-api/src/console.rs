@@ -47,6 +47,9 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod labels;
+mod signed;
+
 /// The session cookie's name.
 pub const COOKIE: &str = "jitrace_session";
 /// The header carrying the CSRF token.
@@ -86,6 +89,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/console/api/search", get(search))
         .route("/console/api/node", get(node))
         .merge(crate::console_b2b::routes())
+        .merge(signed::routes())
+        .merge(labels::routes())
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -255,6 +260,8 @@ struct SessionView {
     chain_id: String,
     /// Payload kinds this user may send.
     may_send: Vec<&'static str>,
+    /// The code-signing key sealed for this user (it signs label files), if any.
+    code_key: Option<String>,
 }
 
 async fn session_view(api: &ApiState, session: &ActiveSession) -> Result<SessionView, ApiError> {
@@ -282,6 +289,7 @@ async fn session_view(api: &ApiState, session: &ActiveSession) -> Result<Session
         csrf: session.csrf.clone(),
         chain_id: api.chain_id.clone(),
         may_send: kinds,
+        code_key: session.code_key.as_ref().map(|k| k.public_key().to_hex()),
     })
 }
 

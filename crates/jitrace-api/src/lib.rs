@@ -122,7 +122,7 @@ type Shared = Arc<ApiState>;
 struct ApiDoc;
 
 /// The routes of the documented API and the OpenAPI document describing them.
-fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
+pub(crate) fn documented_api() -> (Router<Shared>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(endpoints::status))
         .routes(routes!(endpoints::submit_tx))

@@ -760,3 +760,242 @@ async fn a_manufacturers_gate_check_gives_every_verdict_and_records_nothing() {
     assert_eq!(forward.status, StatusCode::OK, "{}", forward.body);
     assert_eq!(forward.body["visible"], 0, "{}", forward.body);
 }
+
+/// The brand and channel screens' reads: the world of `common::world` (brand `acme`, its
+/// retailer `hz-cellar`) with a console user for each.
+fn brand_world() -> Fixture {
+    let f = common::world::world(false);
+    add_user(&f, "acme-admin", "acme", ConsoleRole::Admin, Some(brand()));
+    add_user(
+        &f,
+        "shop-admin",
+        "hz-cellar",
+        ConsoleRole::Admin,
+        Some(common::world::shop()),
+    );
+    f
+}
+
+#[tokio::test]
+async fn signed_reads_answer_as_the_users_key_with_the_v1_rules() {
+    let f = brand_world();
+    let (brand_cookie, _) = sign_in(&f, "acme-admin").await;
+    let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
+    let get = |uri: String, cookie: Option<String>| {
+        let router = f.router.clone();
+        async move { send(&router, request("GET", &uri, cookie.as_deref(), None, None)).await }
+    };
+    let brand = || Some(brand_cookie.clone());
+
+    let no_session = get("/console/api/signed/alerts?brand=acme".into(), None).await;
+    assert_eq!(no_session.status, StatusCode::UNAUTHORIZED);
+    let alerts = get("/console/api/signed/alerts?brand=acme".into(), brand()).await;
+    assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.body);
+    assert!(alerts.body["alerts"].is_array());
+    // The /v1 handler decides who reads what: the retailer is no member of the brand.
+    let foreign = get(
+        "/console/api/signed/alerts?brand=acme".into(),
+        Some(shop_cookie.clone()),
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN, "{}", foreign.body);
+
+    let history = get(
+        format!(
+            "/console/api/signed/codes/{}/{}/events",
+            common::gtin(),
+            common::world::SOLD
+        ),
+        brand(),
+    )
+    .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    assert_eq!(history.body["view"], "private");
+    assert_eq!(history.body["events"][0]["biz_step"], "commissioning");
+
+    let scans = get(
+        "/console/api/signed/analytics/scans?brand=acme&from=2020-01-01&to=2020-12-31".into(),
+        brand(),
+    )
+    .await;
+    assert_eq!(scans.status, StatusCode::OK, "{}", scans.body);
+
+    // Only the listed reads pass; writes and other paths are not proxied.
+    for path in ["tx", "orgs", "media", "codes/../tx"] {
+        let answer = get(format!("/console/api/signed/{path}"), brand()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            answer.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_channel_list_pages_the_brands_grants() {
+    let f = brand_world();
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let get = |uri: &str| send(&f.router, request("GET", uri, Some(&cookie), None, None));
+    let page = get("/console/api/channels").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["total"], 1);
+    let row = &page.body["rows"][0];
+    assert_eq!(row["channel"], "hz-cellar");
+    assert_eq!(row["name"], "杭州酒窖 Hangzhou Cellar");
+    assert_eq!(row["grants"][0]["role"], "retailer");
+    assert_eq!(row["grants"][0]["territory"], json!(["CN-ZJ"]));
+    assert_eq!(row["grants"][0]["revoked"], Value::Null);
+    let past = get("/console/api/channels?offset=1").await;
+    assert_eq!(past.body["rows"], json!([]));
+    assert_eq!(past.body["total"], 1);
+    assert_eq!(
+        send(
+            &f.router,
+            request("GET", "/console/api/channels", None, None, None)
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn media_upload_is_a_csrf_checked_signed_write() {
+    let f = brand_world();
+    let (cookie, csrf) = sign_in(&f, "acme-admin").await;
+    let upload = |csrf: Option<String>, cookie: String| {
+        let mut builder = Request::builder()
+            .method("POST")
+            .uri("/console/api/media")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "image/png")
+            .header(header::COOKIE, format!("jitrace_session={cookie}"));
+        if let Some(csrf) = csrf {
+            builder = builder.header("x-csrf-token", csrf);
+        }
+        send(
+            &f.router,
+            builder.body(Body::from(&b"a photo"[..])).unwrap(),
+        )
+    };
+    let without = upload(None, cookie.clone()).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    assert_eq!(without.body["error"]["code"], "csrf");
+    let stored = upload(Some(csrf), cookie).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    assert_eq!(
+        stored.body["hash"],
+        jitrace_types::Hash::of(&[b"a photo"]).to_hex()
+    );
+    // A retailer registers no products, so the /v1 handler refuses its upload.
+    let (shop_cookie, shop_csrf) = sign_in(&f, "shop-admin").await;
+    let refused = upload(Some(shop_csrf), shop_cookie).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+}
+
+#[tokio::test]
+async fn label_files_are_signed_with_the_code_key_sealed_for_the_user() {
+    let f = brand_world();
+    let get =
+        |uri: &str, cookie: &str| send(&f.router, request("GET", uri, Some(cookie), None, None));
+    // No code key sealed for the user yet: the CLI prints these labels.
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let refused = get("/console/api/labels/00614141000012/L1.csv", &cookie).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+    f.console
+        .seal_code_key("acme-admin", PASSWORD, &common::code_key(), 2)
+        .unwrap();
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let file = get("/console/api/labels/00614141000012/L1.csv", &cookie).await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.body);
+    assert!(
+        file.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("00614141000012-L1.csv")
+    );
+    let text = file.body.as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 101);
+    assert_eq!(lines[0], "gtin,serial,lot,uri");
+    let signature =
+        jitrace_types::code::sign_code(&common::code_key(), CHAIN_ID, &common::gtin(), "1");
+    assert_eq!(
+        lines[1],
+        format!("00614141000012,1,L1,http://{HOST}/01/00614141000012/21/1?8030={signature}")
+    );
+    let part = get(
+        "/console/api/labels/00614141000012/L1.csv?offset=10&limit=5",
+        &cookie,
+    )
+    .await;
+    let part: Vec<&str> = part.body.as_str().unwrap().lines().collect();
+    assert_eq!(part.len(), 6);
+    assert!(part[1].starts_with("00614141000012,11,L1,"), "{}", part[1]);
+    // Another organisation's batch, and a batch that is not there.
+    let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
+    assert_eq!(
+        get("/console/api/labels/00614141000012/L1.csv", &shop_cookie)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        get("/console/api/labels/00614141000012/L9.csv", &cookie)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn a_code_key_is_made_for_a_brand_admin_and_sealed_under_their_password() {
+    let f = brand_world();
+    let (cookie, csrf) = sign_in(&f, "acme-admin").await;
+    let post = |cookie: &str, csrf: Option<&str>, password: &str| {
+        send(
+            &f.router,
+            request(
+                "POST",
+                "/console/api/code-key",
+                Some(cookie),
+                csrf,
+                Some(json!({ "password": password })),
+            ),
+        )
+    };
+    assert_eq!(
+        post(&cookie, None, PASSWORD).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post(&cookie, Some(&csrf), "not the password").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let made = post(&cookie, Some(&csrf), PASSWORD).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let key = made.body["code_key"].as_str().unwrap();
+    // The live session holds it at once, and so does the next sign-in.
+    let whoami = send(
+        &f.router,
+        request("GET", "/console/api/session", Some(&cookie), None, None),
+    )
+    .await;
+    assert_eq!(whoami.body["code_key"], key);
+    let (again, _) = sign_in(&f, "acme-admin").await;
+    let whoami = send(
+        &f.router,
+        request("GET", "/console/api/session", Some(&again), None, None),
+    )
+    .await;
+    assert_eq!(whoami.body["code_key"], key);
+    // A retailer issues no codes.
+    let (shop_cookie, shop_csrf) = sign_in(&f, "shop-admin").await;
+    assert_eq!(
+        post(&shop_cookie, Some(&shop_csrf), PASSWORD).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -9,7 +9,12 @@
 use jitrace_api::device_pseudonym;
 use jitrace_types::{
     Gtin, Hash, LicenceId, OrgId, Role, SecretKey, SignedTransaction, Transaction,
-    tx::{CodeId, IssueLicence, Payload, RegisterOrg, TicketSecret},
+    parts::{RecallScope, StartRecall},
+    tx::{
+        Attribute, AuthoriseChannel, Buyer, ChannelRole, CodeAction, CodeEvent, CodeId, GeoPoint,
+        Geofence, IssueCodeBatch, IssueLicence, MediaRef, Payload, Place, ProductInfo, RegisterOrg,
+        SignedCode, TicketSecret, VoidCodes,
+    },
 };
 use serde_json::json;
 use std::{path::PathBuf, process::Command};
@@ -62,6 +67,7 @@ fn vectors() -> serde_json::Value {
     };
     let body = |payload: Payload| unsigned_body(&owner, payload);
     let org = OrgId::new("new-brand").unwrap();
+    let brand_bodies = brand_bodies(&body, code, ticket_key);
     json!({
         "note": "Written by crates/jitrace-api/tests/web_vectors.rs; checked by web/test/tx.test.js.",
         "chain_id": CHAIN_ID,
@@ -124,6 +130,133 @@ fn vectors() -> serde_json::Value {
                 reason: "licence fee unpaid 未缴费".into(),
             }),
         },
+        "brand_bodies": brand_bodies,
+    })
+}
+
+/// The brand's and channels' console bodies (`brandPayload` in `web/js/tx.js`).
+fn brand_bodies(
+    body: &dyn Fn(Payload) -> String,
+    code: CodeId,
+    key: jitrace_types::PublicKey,
+) -> serde_json::Value {
+    let brand = OrgId::new("jade-valley").unwrap();
+    let shop = OrgId::new("shanghai-fine-wines").unwrap();
+    let gtin = code.gtin;
+    let product = ProductInfo {
+        gtin,
+        org: brand.clone(),
+        name: "Jade Valley Cabernet 玉谷赤霞珠".into(),
+        description: "Dry red".into(),
+        attributes: vec![Attribute {
+            name: "volume_ml".into(),
+            value: "750".into(),
+        }],
+        media: vec![MediaRef {
+            hash: Hash::of(&[b"photo"]),
+            mime: "image/png".into(),
+            size: 1234,
+            caption: "Front label 正面".into(),
+        }],
+    };
+    let signed_code = SignedCode {
+        code,
+        signature: "A".repeat(86),
+    };
+    let event = |action: CodeAction, place: Place| {
+        body(Payload::RecordCodeEvent(CodeEvent {
+            code: signed_code.clone(),
+            org: shop.clone(),
+            action,
+            place,
+        }))
+    };
+    let shanghai = Place {
+        point: Some(GeoPoint {
+            lat_micro: 31_230_400,
+            lon_micro: -121_473_700,
+        }),
+        region: Some("CN-SH".into()),
+        city: Some("上海".into()),
+    };
+    let receive = event(CodeAction::Receive, shanghai.clone());
+    let receive_hash = Hash::of(&[&hex::decode(&receive).unwrap()]).to_hex();
+    json!({
+        "media_hash": Hash::of(&[b"photo"]).to_hex(),
+        "receive_hash": receive_hash,
+        "code_signature": "A".repeat(86),
+        "register_product": body(Payload::RegisterProduct(product.clone())),
+        "update_product": body(Payload::UpdateProduct(ProductInfo {
+            attributes: vec![],
+            media: vec![],
+            ..product
+        })),
+        "register_code_key": body(Payload::RegisterCodeKey { org: brand.clone(), key }),
+        "issue_code_batch": body(Payload::IssueCodeBatch(IssueCodeBatch {
+            org: brand.clone(),
+            licence: LicenceId::new("jade-valley-2026").unwrap(),
+            gtin,
+            lot: "L2026-009".into(),
+            first_serial: SERIAL,
+            count: 5000,
+            code_key: key,
+        })),
+        "authorise_channel": body(Payload::AuthoriseChannel(AuthoriseChannel {
+            brand: brand.clone(),
+            channel: shop.clone(),
+            role: ChannelRole::Retailer,
+            products: vec![gtin],
+            territory: vec!["CN-SH".into(), "CN-ZJ".into()],
+            geofence: Some(Geofence {
+                centre: GeoPoint {
+                    lat_micro: 31_230_400,
+                    lon_micro: 121_473_700,
+                },
+                radius_m: 50_000,
+            }),
+            valid_from: 1_780_000_000,
+            valid_until: 1_811_536_000,
+        })),
+        "authorise_channel_minimal": body(Payload::AuthoriseChannel(AuthoriseChannel {
+            brand: brand.clone(),
+            channel: shop.clone(),
+            role: ChannelRole::Distributor,
+            products: vec![],
+            territory: vec!["CN".into()],
+            geofence: None,
+            valid_from: 1_780_000_000,
+            valid_until: 1_811_536_000,
+        })),
+        "revoke_channel": body(Payload::RevokeChannel {
+            brand: brand.clone(),
+            channel: shop.clone(),
+            grant: 3,
+            reason: "contract ended 合同到期".into(),
+        }),
+        "void_codes": body(Payload::VoidCodes(VoidCodes {
+            org: brand.clone(),
+            gtin,
+            first_serial: 10,
+            count: 20,
+            reason: "spoiled labels".into(),
+        })),
+        "receive": receive,
+        "ship": event(CodeAction::Ship { to: brand.clone() }, shanghai.clone()),
+        "store": event(CodeAction::Store, Place { point: None, region: None, city: None }),
+        "sell": event(CodeAction::Sell { buyer: Buyer::Anonymous }, shanghai.clone()),
+        "sell_to_owner": event(CodeAction::Sell { buyer: Buyer::Owner(key) }, shanghai),
+        "decommission": event(CodeAction::Decommission, Place { point: None, region: Some("CN".into()), city: None }),
+        "start_recall_lot": body(Payload::StartRecall(StartRecall {
+            org: brand.clone(),
+            scope: RecallScope::Lot { gtin, lot: "L2026-001".into() },
+            reason: "cork taint 木塞污染".into(),
+        })),
+        "start_recall_product": body(Payload::StartRecall(StartRecall {
+            org: brand.clone(),
+            scope: RecallScope::Product(gtin),
+            reason: "recall".into(),
+        })),
+        "close_recall": body(Payload::CloseRecall { org: brand, recall: 2 }),
     })
 }
 

@@ -28,6 +28,9 @@ pub struct ActiveSession {
     pub csrf: String,
     /// The user's signing key, opened at sign-in.
     pub key: Arc<SecretKey>,
+    /// The brand's code-signing key sealed for this user, if any, opened at sign-in: it signs
+    /// the codes of label files (`Console::seal_code_key`).
+    pub code_key: Option<Arc<SecretKey>>,
     pub(crate) created_ms: u64,
     pub(crate) last_ms: u64,
 }
@@ -56,13 +59,20 @@ fn id_hash(token: &str) -> [u8; 32] {
 }
 
 impl Sessions {
-    pub(crate) fn start(&mut self, user: User, key: SecretKey, now_ms: u64) -> SignedIn {
+    pub(crate) fn start(
+        &mut self,
+        user: User,
+        key: SecretKey,
+        code_key: Option<SecretKey>,
+        now_ms: u64,
+    ) -> SignedIn {
         self.0.retain(|_, s| !s.expired(now_ms));
         let token = hex::encode(crate::random::<32>());
         let session = ActiveSession {
             user,
             csrf: hex::encode(crate::random::<32>()),
             key: Arc::new(key),
+            code_key: code_key.map(Arc::new),
             created_ms: now_ms,
             last_ms: now_ms,
         };
@@ -84,6 +94,13 @@ impl Sessions {
 
     pub(crate) fn end(&mut self, token: &str) {
         self.0.remove(&id_hash(token));
+    }
+
+    /// Gives every live session of user `name` the code-signing key just sealed for them.
+    pub(crate) fn set_code_key(&mut self, name: &str, key: &Arc<SecretKey>) {
+        for session in self.0.values_mut().filter(|s| s.user.name == name) {
+            session.code_key = Some(key.clone());
+        }
     }
 
     pub(crate) fn end_user(&mut self, name: &str) {

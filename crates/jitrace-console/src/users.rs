@@ -12,6 +12,14 @@ use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition}
 use std::{path::Path, sync::Mutex};
 
 const USERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("users");
+/// A user's sealed code-signing key (borsh `SealedKey`), by user name.
+const CODE_KEYS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("code_keys");
+
+/// What a code-signing key is sealed to: not the user's name alone, so that it can never be
+/// opened as (or swapped for) the member key.
+fn code_key_owner(name: &str) -> String {
+    format!("code-key:{name}")
+}
 
 /// Failed sign-ins in a row that lock an account.
 pub const MAX_FAILURES: u32 = 5;
@@ -177,12 +185,55 @@ impl Console {
             return Err(Error::SignInFailed);
         }
         let key = user.sealed_key.open(password, &user.name)?;
+        let code_key = self
+            .sealed_code_key(&user.name)?
+            .map(|sealed| sealed.open(password, &code_key_owner(&user.name)))
+            .transpose()?;
         if user.failures != 0 || user.locked_until_ms != 0 {
             user.failures = 0;
             user.locked_until_ms = 0;
             self.put(&user)?;
         }
-        Ok(self.sessions().start(user, key, now_ms))
+        Ok(self.sessions().start(user, key, code_key, now_ms))
+    }
+
+    fn sealed_code_key(&self, name: &str) -> Result<Option<SealedKey>, Error> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(CODE_KEYS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .get(name)?
+            .map(|v| {
+                SealedKey::try_from_slice(v.value())
+                    .map_err(|e| Error::Store(format!("a sealed code key: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Seals the brand's code-signing `key` for user `name` under their `password`, so that it
+    /// is opened in their sessions and signs label files in the console. Like member keys, it
+    /// exists on disk only sealed. The password is checked as a sign-in is, wrong ones counting
+    /// towards the lock-out, so a stolen session cannot be used to guess it.
+    pub fn seal_code_key(
+        &self,
+        name: &str,
+        password: &str,
+        key: &SecretKey,
+        now_ms: u64,
+    ) -> Result<(), Error> {
+        let check = self.sign_in(name, password, now_ms)?;
+        self.sign_out(&check.token);
+        let sealed = SealedKey::seal(key, password, &code_key_owner(name))?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(CODE_KEYS)?
+            .insert(name, borsh::to_vec(&sealed)?.as_slice())?;
+        txn.commit()?;
+        self.sessions()
+            .set_code_key(name, &std::sync::Arc::new(key.clone()));
+        Ok(())
     }
 
     /// The live session of a cookie's `token`.
@@ -380,5 +431,38 @@ mod tests {
             Err(Error::Csrf)
         ));
         assert!(matches!(a.session.check_csrf(Some("")), Err(Error::Csrf)));
+    }
+
+    #[test]
+    fn a_code_key_is_sealed_for_a_user_and_opened_at_sign_in() {
+        let (dir, console) = console();
+        alice(&console, None);
+        let code = SecretKey::generate();
+        assert!(matches!(
+            console.seal_code_key("alice", "wrong password", &code, T0),
+            Err(Error::SignInFailed)
+        ));
+        assert!(
+            console
+                .seal_code_key("bob", "correct horse battery", &code, T0)
+                .is_err()
+        );
+        let before = console
+            .sign_in("alice", "correct horse battery", T0)
+            .unwrap();
+        assert!(before.session.code_key.is_none());
+        console
+            .seal_code_key("alice", "correct horse battery", &code, T0)
+            .unwrap();
+        let after = console
+            .sign_in("alice", "correct horse battery", T0)
+            .unwrap();
+        assert_eq!(
+            after.session.code_key.map(|k| k.public_key()),
+            Some(code.public_key())
+        );
+        let file = std::fs::read(dir.path().join("console.redb")).unwrap();
+        let seed = hex::decode(code.to_hex()).unwrap();
+        assert!(!file.windows(32).any(|w| w == seed.as_slice()));
     }
 }

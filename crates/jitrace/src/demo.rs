@@ -450,6 +450,11 @@ pub fn bootstrap_console(console: &Console, dir: &DataDir, demo: bool) -> Result
             },
             now_ms,
         )?;
+        if key == "brand-admin" {
+            // The brand admin prints labels in the console: the demo's code-signing key,
+            // sealed under their password like their member key.
+            console.seal_code_key(name, &password, &read_key(&dir.key("brand-code"))?, now_ms)?;
+        }
         text.push_str(&format!("{name} {password}\n"));
     }
     let path = dir.console_admin();

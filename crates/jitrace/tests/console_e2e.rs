@@ -8,19 +8,10 @@
 
 mod common;
 
-use common::{free_addr, run_browser_script, start, wait_demo};
+use common::{
+    console_password as password, free_addr, run_browser_script, screenshots_dir, start, wait_demo,
+};
 use jitrace_client::Client;
-use std::path::PathBuf;
-
-/// The password `jitrace dev` generated for console user `name`.
-fn password(data_dir: &std::path::Path, name: &str) -> String {
-    std::fs::read_to_string(data_dir.join("console-admin.txt"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no console user {name}"))
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_console_platform_screens_in_chromium() {
@@ -64,9 +55,7 @@ async fn e2e_console_platform_screens_in_chromium() {
     .unwrap();
     assert!(!store.windows(32).any(|w| w == operator_seed.as_slice()));
 
-    let screenshots = std::env::var_os("JITRACE_SCREENSHOTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| tmp.path().join("screenshots"));
+    let screenshots = screenshots_dir(tmp.path());
     let lock_password = password(&data_dir, "retailer-admin");
     let result = run_browser_script(
         "e2e/console.mjs",

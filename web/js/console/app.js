@@ -6,10 +6,12 @@ import { LANGUAGES, currentLanguage, setLanguage, t } from './i18n.js';
 import { ApiError, api, h, notice, session } from './ui.js';
 import { registerPlatformScreens } from './platform.js';
 import { registerMakerScreens } from './maker.js';
+import { registerBrandScreens } from './brand.js';
+import { registerChannelScreens } from './channel.js';
 
 /**
  * The screens: `{id, nav (i18n key), roles (org roles that see it; empty: everyone), hidden?,
- * render(main, params)}`. `render` may return a function run when the screen is left.
+ * home? (org roles that land on it), render(main, params)}`. `render` may return a function run when the screen is left.
  */
 const screens = [];
 
@@ -95,7 +97,10 @@ function signIn() {
 function route() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   const mine = screens.filter(visible);
-  const screen = mine.find((s) => s.id === parts[0]) ?? mine.find((s) => !s.hidden);
+  // A screen may be the home of some roles (`home: [...]`), e.g. the channels' scanner.
+  const roles = session.current?.org_roles ?? [];
+  const home = mine.find((s) => s.home?.some((r) => roles.includes(r)));
+  const screen = mine.find((s) => s.id === parts[0]) ?? home ?? mine.find((s) => !s.hidden);
   return { screen, params: parts.slice(1), mine };
 }
 
@@ -157,6 +162,8 @@ function draw() {
 
 registerPlatformScreens(registerScreen);
 registerMakerScreens(registerScreen);
+registerBrandScreens(registerScreen);
+registerChannelScreens(registerScreen);
 window.addEventListener('hashchange', () => {
   if (session.current) {
     draw();

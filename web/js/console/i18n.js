@@ -3,6 +3,7 @@
 // with the switch, is remembered in localStorage.
 
 import { MAKER_STRINGS } from './strings-maker.js';
+import { BRAND_STRINGS } from './i18n-brand.js';
 
 const STRINGS = {
   en: {
@@ -304,6 +305,8 @@ const STRINGS = {
     'common.refresh': '刷新',
   },
 };
+
+for (const lang of Object.keys(STRINGS)) Object.assign(STRINGS[lang], BRAND_STRINGS[lang]);
 
 export const LANGUAGES = { zh: '中文', en: 'English' };
 const STORAGE_KEY = 'jitrace.console.lang';

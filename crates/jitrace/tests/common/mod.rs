@@ -121,6 +121,26 @@ pub fn cli(node: &str, key: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The password `jitrace dev` generated for console user `name` (in `console-admin.txt`).
+#[allow(dead_code)]
+pub fn console_password(data_dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(data_dir.join("console-admin.txt"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no console user {name}"))
+        .to_string()
+}
+
+/// Where a browser test saves its screenshots: `$JITRACE_SCREENSHOTS` when set (README's are
+/// made so), else `scratch`.
+#[allow(dead_code)]
+pub fn screenshots_dir(scratch: &Path) -> std::path::PathBuf {
+    std::env::var_os("JITRACE_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| scratch.join("screenshots"))
+}
+
 /// The repository's `web/` folder, checked to have its npm packages (playwright-core).
 #[allow(dead_code)]
 pub fn web_dir() -> PathBuf {
