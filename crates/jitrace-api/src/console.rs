@@ -47,6 +47,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod catalogue;
 mod labels;
 mod signed;
 
@@ -91,6 +92,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .merge(crate::console_b2b::routes())
         .merge(signed::routes())
         .merge(labels::routes())
+        .merge(catalogue::routes())
 }
 
 pub(crate) fn now_ms() -> u64 {
