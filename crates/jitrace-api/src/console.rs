@@ -212,12 +212,14 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 }
 
 /// The console page: every screen is drawn by `web/js/console/app.js`; a visitor without a
-/// session gets the sign-in form. Strict CSP: scripts and styles from this node only.
+/// session gets the sign-in form. Strict CSP: scripts and styles from this node only, and the
+/// QR decoder's worker (a `blob:` made by the vendored qr-scanner) for the camera scanners.
 async fn shell(State(api): State<Shared>) -> Response {
     static CSP: LazyLock<String> = LazyLock::new(|| {
         format!(
             "default-src 'none'; script-src 'self' {}; connect-src 'self'; img-src 'self' data:; \
-             style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             worker-src 'self' blob:; style-src 'self'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
             assets::import_map_csp()
         )
     });

@@ -213,6 +213,8 @@ async fn the_page_is_the_console_with_a_strict_csp() {
         .unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"));
+    // The camera scanners' QR decoder runs in a worker the vendored module makes from a blob.
+    assert!(csp.contains("worker-src 'self' blob:"), "{csp}");
     let whoami = send(
         &f.router,
         request("GET", "/console/api/session", None, None, None),

@@ -4,6 +4,7 @@
 // Reads go to /console/api/b2b/… (the node pages them); writes are transactions signed by the
 // user's key through `sendTransaction`, so the ledger decides every rule.
 
+import { cameraAvailable, startCamera } from '../camera.js';
 import { codeId, fromHex } from '../tx.js';
 import { parsePrinted, partsPayload } from '../tx-parts.js';
 import { t } from './i18n.js';
@@ -253,38 +254,35 @@ function verdictPanel(v) {
   );
 }
 
-/** Reads codes with the camera where the browser can (the BarcodeDetector API). */
+/** Reads a code with the camera (the vendored QR decoder, as on the consumer page). */
 function camera(onCode, message) {
-  if (!('BarcodeDetector' in window) || !navigator.mediaDevices?.getUserMedia) {
+  if (!navigator.mediaDevices?.getUserMedia) {
     return h('p', { class: 'muted small' }, t('gate.camera_none'));
   }
   const video = h('video', { class: 'camera', playsinline: true, muted: true, hidden: true });
-  let stream = null;
+  let stopScanning = null;
   const button = h('button', { type: 'button', class: 'secondary' }, t('gate.camera'));
   const stop = () => {
-    stream?.getTracks().forEach((track) => track.stop());
-    stream = null;
+    stopScanning?.();
+    stopScanning = null;
     video.hidden = true;
     button.textContent = t('gate.camera');
   };
   button.addEventListener('click', async () => {
-    if (stream) return stop();
+    if (stopScanning) return stop();
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
-      video.srcObject = stream;
+      if (!(await cameraAvailable())) throw new Error(t('gate.camera_none'));
       video.hidden = false;
-      await video.play();
-      button.textContent = t('gate.camera_stop');
-      const detector = new window.BarcodeDetector({ formats: ['qr_code', 'data_matrix', 'code_128'] });
-      const tick = async () => {
-        if (!stream) return;
-        const found = await detector.detect(video).catch(() => []);
-        if (found[0]?.rawValue) {
-          stop();
-          onCode(found[0].rawValue);
-        } else requestAnimationFrame(tick);
-      };
-      tick();
+      let done = false;
+      stopScanning = await startCamera(video, (text) => {
+        // One code per start: the camera stops and the code goes through the gate.
+        if (done || !text) return;
+        done = true;
+        stop();
+        onCode(text);
+      });
+      if (done) stop();
+      else button.textContent = t('gate.camera_stop');
     } catch (e) {
       stop();
       message.error(e);
