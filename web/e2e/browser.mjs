@@ -2,11 +2,15 @@
 // playwright-core, the check that a page fits its window, and the console's sign-in form.
 import { chromium } from 'playwright-core';
 
-/** Chromium at `executablePath`, headless, without the background traffic that slows tests. */
-export function launchChromium(executablePath) {
+/**
+ * Chromium at `executablePath`, headless, without the background traffic that slows tests;
+ * with `y4m`, its fake camera plays that video.
+ */
+export function launchChromium(executablePath, y4m) {
+  const camera = y4m ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${y4m}`] : [];
   return chromium.launch({
     executablePath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...camera],
   });
 }
 

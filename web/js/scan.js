@@ -1,6 +1,7 @@
 // The scan button: the camera (qr-scanner, its worker decoding frames) or, where the camera is
 // not allowed (a phone over plain http), a photo taken or chosen. A Jitrace code opens its page;
 // other callers (restoring a key from its QR code) pass their own handler.
+import { cameraAvailable, loadQrScanner, startCamera } from './camera.js';
 import { both } from './i18n.js';
 
 /** A printed code's path on this node (`/01/{gtin}/21/{serial}?8030=…`), or null. */
@@ -17,7 +18,8 @@ export function codePath(text) {
 const dialog = document.getElementById('scanner');
 const video = document.getElementById('scanner-video');
 const status = document.getElementById('scanner-status');
-let scanner = null;
+/** Stops the running camera, if one runs. */
+let stopCamera = null;
 /** What to do with a decoded text: true when it was used (the dialog closes). */
 let handler = openCode;
 
@@ -37,14 +39,9 @@ function openCode(text) {
   return true;
 }
 
-async function loadScanner() {
-  return (await import('qr-scanner')).default;
-}
-
 function stop() {
-  scanner?.stop();
-  scanner?.destroy();
-  scanner = null;
+  stopCamera?.();
+  stopCamera = null;
 }
 
 function found(text) {
@@ -59,22 +56,16 @@ export async function openScanner(onText = openCode) {
   handler = onText;
   say('将二维码对准取景框。', 'Point the camera at the QR code.');
   if (!dialog.open) dialog.showModal();
-  const QrScanner = await loadScanner();
-  if (!window.isSecureContext || !(await QrScanner.hasCamera())) {
+  if (!(await cameraAvailable())) {
     say('无法使用相机：请拍照或选择图片。', 'No camera available here: take or choose a photo instead.');
     return;
   }
   stop();
-  scanner = new QrScanner(video, (result) => found(result.data), {
-    returnDetailedScanResult: true,
-    preferredCamera: 'environment',
-    maxScansPerSecond: 10,
-    onDecodeError: () => {},
-  });
   try {
-    await scanner.start();
+    stopCamera = await startCamera(video, found);
+    // Closed (or a code used) while the camera was opening.
+    if (!dialog.open) stop();
   } catch {
-    stop();
     say('无法打开相机：请拍照或选择图片。', 'Could not open the camera: take or choose a photo instead.');
   }
 }
@@ -89,7 +80,7 @@ export function initScanner() {
   document.getElementById('scanner-file').addEventListener('change', async (event) => {
     const file = event.target.files?.[0];
     if (!file) return;
-    const QrScanner = await loadScanner();
+    const QrScanner = await loadQrScanner();
     try {
       const result = await QrScanner.scanImage(file, { returnDetailedScanResult: true });
       found(result.data);

@@ -47,6 +47,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+mod catalogue;
 mod labels;
 mod signed;
 
@@ -91,6 +92,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .merge(crate::console_b2b::routes())
         .merge(signed::routes())
         .merge(labels::routes())
+        .merge(catalogue::routes())
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -210,12 +212,14 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 }
 
 /// The console page: every screen is drawn by `web/js/console/app.js`; a visitor without a
-/// session gets the sign-in form. Strict CSP: scripts and styles from this node only.
+/// session gets the sign-in form. Strict CSP: scripts and styles from this node only, and the
+/// QR decoder's worker (a `blob:` made by the vendored qr-scanner) for the camera scanners.
 async fn shell(State(api): State<Shared>) -> Response {
     static CSP: LazyLock<String> = LazyLock::new(|| {
         format!(
             "default-src 'none'; script-src 'self' {}; connect-src 'self'; img-src 'self' data:; \
-             style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             worker-src 'self' blob:; style-src 'self'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'",
             assets::import_map_csp()
         )
     });

@@ -213,6 +213,8 @@ async fn the_page_is_the_console_with_a_strict_csp() {
         .unwrap();
     assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"));
+    // The camera scanners' QR decoder runs in a worker the vendored module makes from a blob.
+    assert!(csp.contains("worker-src 'self' blob:"), "{csp}");
     let whoami = send(
         &f.router,
         request("GET", "/console/api/session", None, None, None),
@@ -998,4 +1000,185 @@ async fn a_code_key_is_made_for_a_brand_admin_and_sealed_under_their_password() 
         post(&shop_cookie, Some(&shop_csrf), PASSWORD).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+/// An Acme GTIN-14 (company prefix 0614141) for item reference `item`.
+fn acme_gtin(item: u32) -> jitrace_types::Gtin {
+    let body = format!("00614141{item:05}");
+    let check = jitrace_types::gs1::gs1_check_digit(body.as_bytes());
+    jitrace_types::Gtin::parse(&format!("{body}{check}")).unwrap()
+}
+
+#[tokio::test]
+async fn products_and_batches_page_sort_and_filter_on_the_server() {
+    use common::world::{HOUR_MS, block};
+    use jitrace_types::tx::{IssueCodeBatch, ProductInfo};
+    let f = brand_world();
+    let nonce = send(
+        &f.router,
+        request(
+            "GET",
+            &format!("/v1/accounts/{}/nonce", brand().public_key()),
+            None,
+            None,
+            None,
+        ),
+    )
+    .await
+    .body["next_nonce"]
+        .as_u64()
+        .unwrap();
+    let product = |item: u32, name: &str| {
+        Payload::RegisterProduct(ProductInfo {
+            gtin: acme_gtin(item),
+            org: org_id("acme"),
+            name: name.into(),
+            description: String::new(),
+            attributes: vec![],
+            media: vec![],
+        })
+    };
+    let batch = |lot: &str, first_serial, count| {
+        Payload::IssueCodeBatch(IssueCodeBatch {
+            org: org_id("acme"),
+            licence: LicenceId::new("acme-2026").unwrap(),
+            gtin: common::gtin(),
+            lot: lot.into(),
+            first_serial,
+            count,
+            code_key: common::code_key().public_key(),
+        })
+    };
+    let payloads = [
+        product(2, "Acme White 2025"),
+        product(3, "acme rosé"),
+        batch("L3", 200, 10),
+        batch("L4", 300, 50),
+        batch("M5", 150, 5),
+    ];
+    let txs: Vec<_> = payloads
+        .into_iter()
+        .zip(nonce..)
+        .map(|(payload, n)| common::signed(&brand(), n, payload))
+        .collect();
+    block(&f, common::BLOCK_TIME_MS + 10 * HOUR_MS, &txs);
+
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let get = |uri: String| {
+        let router = f.router.clone();
+        let cookie = cookie.clone();
+        async move { send(&router, request("GET", &uri, Some(&cookie), None, None)).await }
+    };
+    let column = |answer: &Answer, key: &str| -> Vec<String> {
+        answer.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| match &r[key] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect()
+    };
+
+    // Products: registration order, paged.
+    let first = get("/console/api/products?limit=2".into()).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        (first.body["total"].as_u64(), first.body["limit"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(
+        column(&first, "gtin"),
+        [common::gtin().to_string(), acme_gtin(2).to_string()]
+    );
+    assert_eq!(first.body["rows"][0]["name"], "Acme Red 2024");
+    let rest = get("/console/api/products?limit=2&offset=2".into()).await;
+    assert_eq!(column(&rest, "gtin"), [acme_gtin(3).to_string()]);
+    assert_eq!(rest.body["offset"], 2);
+    // Sorted by name, descending; filtered by name (any case) and by GTIN digits.
+    let by_name = get("/console/api/products?sort=name&order=desc".into()).await;
+    assert_eq!(
+        column(&by_name, "name"),
+        ["Acme White 2025", "acme rosé", "Acme Red 2024"]
+    );
+    let codes = get("/console/api/products?sort=codes&order=desc&limit=1".into()).await;
+    assert_eq!(column(&codes, "gtin"), [common::gtin().to_string()]);
+    let white = get("/console/api/products?q=WHITE".into()).await;
+    assert_eq!(white.body["total"], 1);
+    assert_eq!(column(&white, "gtin"), [acme_gtin(2).to_string()]);
+    let digits = get(format!(
+        "/console/api/products?q={}&sort=gtin&order=desc",
+        &acme_gtin(3).to_string()[8..]
+    ))
+    .await;
+    assert_eq!(column(&digits, "gtin"), [acme_gtin(3).to_string()]);
+    assert_eq!(
+        get("/console/api/products?limit=100000".into()).await.body["limit"],
+        100
+    );
+    assert_eq!(
+        get("/console/api/products?sort=nope".into()).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Batches of a product: by first serial, paged; sorted and filtered by lot.
+    let batches =
+        |params: &str| format!("/console/api/products/{}/batches{params}", common::gtin());
+    let page = get(batches("?limit=2")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["total"], 4);
+    assert_eq!(column(&page, "lot"), ["L1", "M5"]);
+    assert_eq!(page.body["rows"][1]["first_serial"], 150);
+    let next = get(batches("?limit=2&offset=2")).await;
+    assert_eq!(column(&next, "lot"), ["L3", "L4"]);
+    let by_lot = get(batches("?sort=lot&order=desc")).await;
+    assert_eq!(column(&by_lot, "lot"), ["M5", "L4", "L3", "L1"]);
+    let by_count = get(batches("?sort=count")).await;
+    assert_eq!(column(&by_count, "lot"), ["M5", "L3", "L4", "L1"]);
+    // L1 was issued in block 1, the others together later (ties go by first serial).
+    let issued = get(batches("?sort=issued")).await;
+    assert_eq!(column(&issued, "lot"), ["L1", "M5", "L3", "L4"]);
+    let newest = get(batches("?sort=issued&order=desc&limit=1")).await;
+    assert_eq!(newest.body["total"], 4);
+    assert_eq!(column(&newest, "lot"), ["L4"]);
+    let filtered = get(batches("?q=l")).await;
+    assert_eq!(filtered.body["total"], 3);
+    assert_eq!(column(&filtered, "lot"), ["L1", "L3", "L4"]);
+    let empty = get(format!("/console/api/products/{}/batches", acme_gtin(2))).await;
+    assert_eq!(
+        (empty.status, empty.body["total"].as_u64()),
+        (StatusCode::OK, Some(0))
+    );
+    assert_eq!(
+        get(batches("?sort=nope")).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        get(format!("/console/api/products/{}/batches", acme_gtin(9)))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Another organisation sees none of it: its own (empty) products, and no batches of Acme's.
+    let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
+    let shop = |uri: String| {
+        let router = f.router.clone();
+        let cookie = shop_cookie.clone();
+        async move { send(&router, request("GET", &uri, Some(&cookie), None, None)).await }
+    };
+    let own = shop("/console/api/products".into()).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    assert_eq!(own.body["total"], 0);
+    assert_eq!(shop(batches("")).await.status, StatusCode::FORBIDDEN);
+    // And nobody without a session.
+    for uri in ["/console/api/products".to_string(), batches("")] {
+        assert_eq!(
+            send(&f.router, request("GET", &uri, None, None, None))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
 }

@@ -9,8 +9,8 @@
 mod common;
 
 use common::{
-    console_password as password, demo_code, free_addr, run_browser_script, screenshots_dir, start,
-    wait_demo,
+    console_password as password, demo_code, free_addr, label_video, run_browser_script,
+    screenshots_dir, start, wait_demo,
 };
 use jitrace_client::Client;
 use jitrace_types::{
@@ -103,6 +103,13 @@ async fn e2e_brand_console_and_channel_phone_in_chromium() {
             ("UNSOLD", unsold.clone()),
             ("FRESH1", fresh[0].clone()),
             ("FRESH2", fresh[1].clone()),
+            // FRESH1's label, which the retailer's phone reads through Chromium's fake camera.
+            (
+                "Y4M",
+                label_video(&format!("{}{}", node.url, fresh[0]), tmp.path())
+                    .display()
+                    .to_string(),
+            ),
             ("FORGED", demo_code(&data_dir, "forged")),
             ("SCREENSHOTS", screenshots.display().to_string()),
         ],

@@ -9,58 +9,12 @@
 mod common;
 
 use base64::Engine as _;
-use common::{browser, chromium, demo_code, free_addr, sell_with_claim_ticket, start, wait_demo};
+use common::{
+    browser, chromium, demo_code, free_addr, label_video, sell_with_claim_ticket, start, wait_demo,
+};
 use jitrace_client::Client;
 use jitrace_types::{SecretKey, tx::TicketSecret};
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
-
-/// A printed label for `url`: its QR code as a greyscale image (PGM, 8 px a module, a 4-module
-/// quiet zone), turned by ffmpeg into the two-second video Chromium's fake camera plays.
-fn label_video(url: &str, dir: &Path) -> PathBuf {
-    let code = qrcode::QrCode::new(url.as_bytes()).unwrap();
-    let modules = code.width();
-    let colors = code.to_colors();
-    let (scale, quiet) = (8, 4);
-    let size = (modules + 2 * quiet) * scale;
-    let mut image = format!("P5\n{size} {size}\n255\n").into_bytes();
-    for y in 0..size {
-        for x in 0..size {
-            let (mx, my) = (
-                (x / scale).wrapping_sub(quiet),
-                (y / scale).wrapping_sub(quiet),
-            );
-            let dark =
-                mx < modules && my < modules && colors[my * modules + mx] == qrcode::Color::Dark;
-            image.push(if dark { 0 } else { 255 });
-        }
-    }
-    let pgm = dir.join("label.pgm");
-    std::fs::write(&pgm, image).unwrap();
-    let y4m = dir.join("label.y4m");
-    let ffmpeg = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-loop", "1", "-i"])
-        .arg(&pgm)
-        .args([
-            "-vf",
-            "scale=360:360:flags=neighbor,pad=640:480:(ow-iw)/2:(oh-ih)/2:white,format=yuv420p",
-            "-t",
-            "2",
-            "-r",
-            "10",
-        ])
-        .arg(&y4m)
-        .output()
-        .expect("ffmpeg is missing: `apt-get install -y ffmpeg` (.ci/run does)");
-    assert!(
-        ffmpeg.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&ffmpeg.stderr)
-    );
-    y4m
-}
+use std::path::PathBuf;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_consumer_app_in_chromium() {

@@ -256,13 +256,14 @@ function products(main, params) {
   const file = h('input', { id: 'p-file', name: 'file', type: 'file', accept: 'image/png,image/jpeg,image/webp,image/svg+xml,video/mp4,video/webm' });
   const caption = input(t('products.caption'), 'caption');
   const title = h('span', {}, t('products.new'));
+  const productFilter = h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'product-filter' }, t('products.filter')), h('input', { id: 'product-filter', name: 'q', type: 'search' })));
   const table = serverTable({
     caption: t('products.title'),
     testid: 'products',
     columns: [
-      { key: 'gtin', label: t('products.gtin'), cell: (p) => h('code', {}, p.gtin) },
-      { key: 'name', label: t('products.name') },
-      { key: 'codes_issued', label: t('products.codes') },
+      { key: 'gtin', label: t('products.gtin'), sort: 'gtin', cell: (p) => h('code', {}, p.gtin) },
+      { key: 'name', label: t('products.name'), sort: 'name' },
+      { key: 'codes_issued', label: t('products.codes'), sort: 'codes' },
       { key: 'media', label: t('products.media'), cell: (p) => (p.media.length ? p.media.map((m) => h('a', { href: `/v1/media/${m.hash}`, target: '_blank', rel: 'noopener' }, m.caption || m.mime)) : '—') },
       {
         key: 'edit',
@@ -290,15 +291,9 @@ function products(main, params) {
           ),
       },
     ],
-    load: async ({ offset, limit, q }) => {
-      // The organisation lists its products' GTINs; only this page's products are read.
-      const view = await orgView();
-      const gtins = view.products.filter((g) => !q || g.includes(q.trim()));
-      const page = gtins.slice(offset, offset + limit);
-      const rows = await Promise.all(page.map((g) => api('GET', `/v1/products/${g}`)));
-      return { rows, total: gtins.length };
-    },
-    controls: [h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'product-filter' }, t('products.filter')), h('input', { id: 'product-filter', name: 'q', type: 'search', inputmode: 'numeric' })))],
+    // The node pages, sorts and filters the organisation's products; only a page comes back.
+    load: (params) => api('GET', `/console/api/products${query(params)}`),
+    controls: [productFilter],
   });
   const form = txForm({
     testid: 'product-form',
@@ -337,7 +332,7 @@ function products(main, params) {
       table.reload();
     },
   });
-  main.append(h('div', { class: 'grid2' }, form, table.el));
+  main.append(h('div', { class: 'grid2' }, form, h('div', {}, productFilter, table.el)));
   if (params[0]) form.elements.gtin.value = params[0];
 }
 
@@ -366,16 +361,17 @@ async function batches(main, params) {
     return;
   }
   const sealedKey = session.current.code_key;
+  const batchFilter = h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'batch-filter' }, t('batches.filter')), h('input', { id: 'batch-filter', name: 'q', type: 'search' })));
   const table = serverTable({
     caption: t('batches.title', { gtin: chosen }),
     testid: 'batches',
     columns: [
-      { key: 'lot', label: t('batches.lot'), cell: (b) => h('code', {}, b.lot) },
-      { key: 'first_serial', label: t('batches.serials'), cell: (b) => `${b.first_serial} – ${b.first_serial + b.count - 1}` },
-      { key: 'count', label: t('batches.count') },
+      { key: 'lot', label: t('batches.lot'), sort: 'lot', cell: (b) => h('code', {}, b.lot) },
+      { key: 'first_serial', label: t('batches.serials'), sort: 'serial', cell: (b) => `${b.first_serial} – ${b.first_serial + b.count - 1}` },
+      { key: 'count', label: t('batches.count'), sort: 'count' },
       { key: 'licence', label: t('batches.licence') },
       { key: 'code_key', label: t('batches.code_key'), cell: (b) => shortHex(b.code_key) },
-      { key: 'issued_time_ms', label: t('batches.issued'), cell: (b) => time(b.issued_time_ms) },
+      { key: 'issued_time_ms', label: t('batches.issued'), sort: 'issued', cell: (b) => time(b.issued_time_ms) },
       {
         key: 'labels',
         label: t('batches.labels'),
@@ -391,14 +387,13 @@ async function batches(main, params) {
             : h('span', { class: 'muted', title: t('batches.labels_cli') }, '—'),
       },
     ],
-    load: async ({ offset, limit }) => {
-      const list = await api('GET', `/v1/products/${chosen}/batches`);
-      return { rows: list.batches.slice(offset, offset + limit), total: list.batches.length };
-    },
+    load: (params) => api('GET', `/console/api/products/${enc(chosen)}/batches${query(params)}`),
+    controls: [batchFilter],
   });
+  // The next free serial: one past the highest batch's last (serial ranges never overlap).
   const nextSerial = async () => {
-    const list = await api('GET', `/v1/products/${chosen}/batches`);
-    return list.batches.reduce((n, b) => Math.max(n, b.first_serial + b.count), 1);
+    const last = await api('GET', `/console/api/products/${enc(chosen)}/batches${query({ sort: 'serial', order: 'desc', limit: 1 })}`);
+    return last.rows.reduce((n, b) => Math.max(n, b.first_serial + b.count), 1);
   };
   // The key sealed for this user first: its batches' labels can be downloaded here.
   const keys = view.code_keys.filter((k) => !k.revoked).sort((a, b) => (b.key === session.current.code_key) - (a.key === session.current.code_key));
@@ -443,7 +438,7 @@ async function batches(main, params) {
     build: (data) =>
       brandPayload.voidCodes({ org: org(), gtin: chosen, firstSerial: BigInt(data.get('first')), count: BigInt(data.get('count')), reason: String(data.get('reason')).trim() }),
   });
-  main.append(table.el, h('div', { class: 'grid2' }, issue, voids), h('p', { class: 'muted' }, t('batches.labels_cli')));
+  main.append(batchFilter, table.el, h('div', { class: 'grid2' }, issue, voids), h('p', { class: 'muted' }, t('batches.labels_cli')));
   if (!session.current.code_key && session.current.role === 'admin') main.append(codeKeyForm(() => (main.replaceChildren(), batches(main, params))));
 }
 

@@ -10,6 +10,7 @@
 // taken by another transaction is kept as `conflict`, visible, and can be requeued.
 
 import { brandPayload, fromHex, parseCodeUrl, toHex, transactionBody, transactionHash } from '../tx.js';
+import { cameraAvailable, startCamera } from '../camera.js';
 import { t } from './i18n.js';
 import { ApiError, api, h, session } from './ui.js';
 
@@ -303,14 +304,13 @@ function scanScreen(main) {
     message,
   );
 
-  // The camera, where the browser can read QR codes itself (BarcodeDetector).
-  let stream = null;
-  let timer = null;
+  // The camera, through the vendored QR decoder (every browser with a camera); typing or
+  // pasting the code stays the way without one.
+  let stopScanning = null;
   const video = h('video', { class: 'camera', playsinline: true, muted: true, hidden: true, 'aria-label': t('scan.camera') });
   const stopCamera = () => {
-    clearInterval(timer);
-    stream?.getTracks().forEach((track) => track.stop());
-    stream = null;
+    stopScanning?.();
+    stopScanning = null;
     video.hidden = true;
   };
   const camera = h(
@@ -320,23 +320,18 @@ function scanScreen(main) {
       class: 'secondary',
       'data-testid': 'camera',
       onclick: async () => {
-        if (stream) return stopCamera();
+        if (stopScanning) return stopCamera();
         try {
-          const detector = new window.BarcodeDetector({ formats: ['qr_code'] });
-          stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
-          video.srcObject = stream;
+          if (!(await cameraAvailable())) throw new Error('no camera');
           video.hidden = false;
-          await video.play();
           let last = '';
-          timer = setInterval(async () => {
-            const found = await detector.detect(video).catch(() => []);
-            const value = found[0]?.rawValue;
+          stopScanning = await startCamera(video, (value) => {
             if (value && value !== last) {
               last = value;
               record(value);
             }
-          }, 250);
-        } catch (e) {
+          });
+        } catch {
           stopCamera();
           message.className = 'notice error';
           message.textContent = t('scan.no_camera');
@@ -345,7 +340,7 @@ function scanScreen(main) {
     },
     t('scan.camera'),
   );
-  if (!('BarcodeDetector' in window) || !navigator.mediaDevices?.getUserMedia) camera.hidden = true;
+  if (!navigator.mediaDevices?.getUserMedia) camera.hidden = true;
 
   main.append(
     net,

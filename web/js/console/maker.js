@@ -4,6 +4,7 @@
 // Reads go to /console/api/b2b/… (the node pages them); writes are transactions signed by the
 // user's key through `sendTransaction`, so the ledger decides every rule.
 
+import { cameraAvailable, startCamera } from '../camera.js';
 import { codeId, fromHex } from '../tx.js';
 import { parsePrinted, partsPayload } from '../tx-parts.js';
 import { t } from './i18n.js';
@@ -253,38 +254,35 @@ function verdictPanel(v) {
   );
 }
 
-/** Reads codes with the camera where the browser can (the BarcodeDetector API). */
+/** Reads a code with the camera (the vendored QR decoder, as on the consumer page). */
 function camera(onCode, message) {
-  if (!('BarcodeDetector' in window) || !navigator.mediaDevices?.getUserMedia) {
+  if (!navigator.mediaDevices?.getUserMedia) {
     return h('p', { class: 'muted small' }, t('gate.camera_none'));
   }
   const video = h('video', { class: 'camera', playsinline: true, muted: true, hidden: true });
-  let stream = null;
+  let stopScanning = null;
   const button = h('button', { type: 'button', class: 'secondary' }, t('gate.camera'));
   const stop = () => {
-    stream?.getTracks().forEach((track) => track.stop());
-    stream = null;
+    stopScanning?.();
+    stopScanning = null;
     video.hidden = true;
     button.textContent = t('gate.camera');
   };
   button.addEventListener('click', async () => {
-    if (stream) return stop();
+    if (stopScanning) return stop();
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' } });
-      video.srcObject = stream;
+      if (!(await cameraAvailable())) throw new Error(t('gate.camera_none'));
       video.hidden = false;
-      await video.play();
-      button.textContent = t('gate.camera_stop');
-      const detector = new window.BarcodeDetector({ formats: ['qr_code', 'data_matrix', 'code_128'] });
-      const tick = async () => {
-        if (!stream) return;
-        const found = await detector.detect(video).catch(() => []);
-        if (found[0]?.rawValue) {
-          stop();
-          onCode(found[0].rawValue);
-        } else requestAnimationFrame(tick);
-      };
-      tick();
+      let done = false;
+      stopScanning = await startCamera(video, (text) => {
+        // One code per start: the camera stops and the code goes through the gate.
+        if (done || !text) return;
+        done = true;
+        stop();
+        onCode(text);
+      });
+      if (done) stop();
+      else button.textContent = t('gate.camera_stop');
     } catch (e) {
       stop();
       message.error(e);
@@ -750,37 +748,37 @@ async function partBatches(main, message) {
   const org = await api('GET', `/v1/orgs/${encodeURIComponent(session.current.org)}`);
   const keys = org.code_keys.filter((k) => !k.revoked).map((k) => k.key);
   const batches = h('div', { 'data-testid': 'batches' });
-  const showBatches = async (gtin) => {
-    const list = await api('GET', `/v1/products/${gtin}/batches`);
-    batches.replaceChildren(
-      h(
-        'div',
-        { class: 'table-wrap' },
-        h(
-          'table',
-          {},
-          h('caption', {}, t('lot.batches_of', { gtin })),
-          h('thead', {}, h('tr', {}, [t('lot.lot'), t('lot.first'), t('lot.count'), t('lot.licence'), t('gate.block')].map((c) => h('th', { scope: 'col' }, c)))),
-          h(
-            'tbody',
-            {},
-            list.batches.length
-              ? list.batches.map((b) => h('tr', {}, [b.lot, String(b.first_serial), b.count.toLocaleString(), b.licence, String(b.issued_height)].map((c) => h('td', {}, c))))
-              : h('tr', {}, h('td', { colspan: 5 }, t('table.empty'))),
-          ),
-        ),
-      ),
-    );
+  // A part type's batches, paged, sorted and filtered by the node.
+  const showBatches = (gtin) => {
+    const table = serverTable({
+      caption: t('lot.batches_of', { gtin }),
+      testid: 'part-batches',
+      columns: [
+        { key: 'lot', label: t('lot.lot'), sort: 'lot' },
+        { key: 'first_serial', label: t('lot.first'), sort: 'serial', cell: (b) => String(b.first_serial) },
+        { key: 'count', label: t('lot.count'), sort: 'count', cell: (b) => b.count.toLocaleString() },
+        { key: 'licence', label: t('lot.licence') },
+        { key: 'issued_height', label: t('gate.block'), sort: 'issued', cell: (b) => String(b.issued_height) },
+      ],
+      load: (params) => api('GET', `/console/api/products/${encodeURIComponent(gtin)}/batches${query(params)}`),
+    });
+    batches.replaceChildren(table.el);
     batches.scrollIntoView({ block: 'nearest' });
   };
-  const partButton = (g) => h('li', {}, h('button', { type: 'button', class: 'secondary small', onclick: () => showBatches(g).catch((e) => message.error(e)) }, t('lot.show_batches', { gtin: g })));
-  const parts = h(
-    'ul',
-    { class: 'part-list', 'data-testid': 'my-parts' },
-    org.products.length
-      ? org.products.map(partButton)
-      : h('li', { class: 'muted' }, t('lot.no_parts')),
-  );
+  // The organisation's part types, paged, sorted and filtered by the node.
+  const partFilter = h('div', { class: 'filters' }, h('div', { class: 'field' }, h('label', { for: 'part-filter' }, t('lot.filter_parts')), h('input', { id: 'part-filter', name: 'q', type: 'search' })));
+  const partsTable = serverTable({
+    caption: t('lot.parts'),
+    testid: 'my-parts',
+    columns: [
+      { key: 'gtin', label: t('lot.gtin'), sort: 'gtin', cell: (p) => h('code', {}, p.gtin) },
+      { key: 'name', label: t('lot.name'), sort: 'name' },
+      { key: 'show', label: '', cell: (p) => h('button', { type: 'button', class: 'secondary small', onclick: () => showBatches(p.gtin) }, t('lot.show_batches', { gtin: p.gtin })) },
+    ],
+    load: (params) => api('GET', `/console/api/products${query(params)}`),
+    controls: [partFilter],
+  });
+  const parts = h('div', {}, partFilter, partsTable.el);
   main.append(h('section', { class: 'card' }, h('h2', {}, t('lot.parts')), parts, batches));
   if (may('register_product')) {
     const submit = h('button', { type: 'submit' }, t('lot.register'));
@@ -798,8 +796,7 @@ async function partBatches(main, message) {
     onSubmit(form, submit, message, async (f, send) => {
       const gtin = f.get('gtin').trim();
       await send(partsPayload.registerPart({ gtin, org: org.id, name: f.get('name').trim(), description: f.get('description').trim(), attributes: attributeLines(attributes.value) }));
-      parts.querySelector('li.muted')?.remove();
-      parts.append(partButton(gtin));
+      partsTable.reload();
       return t('lot.registered', { gtin });
     });
     main.append(form);
@@ -825,7 +822,7 @@ async function partBatches(main, message) {
       const gtin = f.get('gtin').trim();
       const lot = f.get('lot').trim();
       await send(partsPayload.issueBatch({ org: org.id, licence: f.get('licence'), gtin, lot, firstSerial: BigInt(f.get('first')), count: BigInt(f.get('count')), codeKey: fromHex(f.get('key')) }));
-      await showBatches(gtin);
+      showBatches(gtin);
       return t('lot.issued', { gtin, lot });
     });
     main.append(form);
