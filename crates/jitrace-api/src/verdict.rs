@@ -481,6 +481,7 @@ async fn fresh_verdict(
     let orgs = reads.orgs(org_ids).await?;
 
     let mut sale = None;
+    let mut recalled = false;
     if let (Some(state), Some(id)) = (&state, &id) {
         let flags = state.flags;
         if flags.clone_suspected {
@@ -490,12 +491,11 @@ async fn fresh_verdict(
             reasons.push(reason("stolen", Severity::Warning));
         }
         // Recalled: its lot, product or issuer, or any part inside it.
-        if flags.recalled
-            || reads
-                .run(|r| jitrace_ledger::trace::recalled_within(r, state))
-                .await?
-                .is_some()
-        {
+        recalled = reads
+            .run(|r| jitrace_ledger::trace::recalled_within(r, state))
+            .await?
+            .is_some();
+        if recalled {
             reasons.push(reason("recalled", Severity::Warning));
         }
         if flags.grey_market {
@@ -583,7 +583,7 @@ async fn fresh_verdict(
     };
     let flags = state.as_ref().map_or_else(Vec::new, |s| {
         [
-            ("recalled", s.flags.recalled),
+            ("recalled", recalled),
             ("stolen", s.flags.stolen),
             ("clone_suspected", s.flags.clone_suspected),
             ("grey_market", s.flags.grey_market),

@@ -531,7 +531,9 @@ pub enum Retirement {
 /// Flags beside a code's status.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct CodeFlags {
-    /// Recalled by the brand (reserved: set by the recall rules).
+    /// Never set: a recall is a record on a scope (a lot, a product, an issuer), and whether a
+    /// code is recalled is computed where it is read (`trace::recalled_within`). Kept so the
+    /// record's encoding stays as it is.
     pub recalled: bool,
     /// Reported lost or stolen by the owner.
     pub stolen: bool,

@@ -1,13 +1,15 @@
 //! B2B client commands: supplier authorisations, lot records, pallets, the receiving gate,
 //! assembly, recalls and traces.
 
-use crate::cli::{Global, parse_time, pretty, print, send};
+use crate::{
+    cli::{Global, attribute, parse_time, pretty, print, send},
+    items::CodeLink,
+};
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Subcommand;
 use jitrace_client::dto;
 use jitrace_types::{
     Gtin, Hash, OrgId, Payload, Sscc,
-    code::parse_code,
     parts::{
         Allowed, Assemble, AuthoriseSupplier, GateItem, GateReceive, LotRecord, PackPallet,
         PartSpec, RecallScope, SpecRule, StartRecall, TestResult, decimal_milli,
@@ -141,17 +143,6 @@ pub enum TraceCommand {
     },
 }
 
-/// `NAME=VALUE`.
-fn attribute(text: &str) -> Result<Attribute> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or_else(|| anyhow!("{text:?} is not NAME=VALUE"))?;
-    Ok(Attribute {
-        name: name.trim().to_string(),
-        value: value.trim().to_string(),
-    })
-}
-
 /// `NAME=VALUE`, `NAME=A|B` or `NAME=MIN..MAX`.
 pub fn spec_rule(text: &str) -> Result<SpecRule> {
     let Attribute { name, value } = attribute(text)?;
@@ -173,13 +164,8 @@ pub fn spec_rule(text: &str) -> Result<SpecRule> {
 
 /// `GTIN:SERIAL`, or a code's URL.
 fn code_id(text: &str) -> Result<CodeId> {
-    if let Ok(code) = parse_code(text)
-        && let Some(serial) = code.serial_number()
-    {
-        return Ok(CodeId {
-            gtin: code.gtin,
-            serial,
-        });
+    if let Ok(link) = CodeLink::parse(text) {
+        return Ok(link.id);
     }
     let (gtin, serial) = text
         .split_once(':')
@@ -192,19 +178,7 @@ fn code_id(text: &str) -> Result<CodeId> {
 
 /// A printed code's URL, with its signature.
 fn signed_code(url: &str) -> Result<SignedCode> {
-    let code = parse_code(url)?;
-    let serial = code
-        .serial_number()
-        .ok_or_else(|| anyhow!("{url}: the serial is not a number"))?;
-    Ok(SignedCode {
-        code: CodeId {
-            gtin: code.gtin,
-            serial,
-        },
-        signature: code
-            .signature
-            .ok_or_else(|| anyhow!("{url}: no signature (AI 8030)"))?,
-    })
+    CodeLink::parse(url)?.signed()
 }
 
 pub async fn supplier(global: &Global, command: SupplierCommand) -> Result<()> {

@@ -475,20 +475,23 @@ pub struct ProductFields {
     media: Vec<PathBuf>,
 }
 
+/// An attribute given as `NAME=VALUE` (names and values trimmed).
+pub(crate) fn attribute(text: &str) -> Result<Attribute> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("{text:?} is not NAME=VALUE"))?;
+    Ok(Attribute {
+        name: name.trim().to_string(),
+        value: value.trim().to_string(),
+    })
+}
+
 impl ProductFields {
     fn into_info(self) -> Result<ProductInfo> {
         let attributes = self
             .attributes
             .iter()
-            .map(|a| {
-                let (name, value) = a
-                    .split_once('=')
-                    .ok_or_else(|| anyhow!("--attr {a:?} must be NAME=VALUE"))?;
-                Ok(Attribute {
-                    name: name.trim().into(),
-                    value: value.trim().into(),
-                })
-            })
+            .map(|a| attribute(a))
             .collect::<Result<Vec<_>>>()?;
         let media = self
             .media

@@ -47,10 +47,10 @@ impl TicketLink {
 
 /// A printed code as a command names it.
 #[derive(Debug)]
-struct CodeLink {
+pub(crate) struct CodeLink {
     /// The URL without its fragment.
     url: String,
-    id: CodeId,
+    pub(crate) id: CodeId,
     /// The brand's signature (AI 8030), when the link carries one.
     signature: Option<String>,
     /// The ticket secret of a `#claim=` or `#transfer=` fragment.
@@ -58,7 +58,7 @@ struct CodeLink {
 }
 
 impl CodeLink {
-    fn parse(text: &str) -> Result<Self> {
+    pub(crate) fn parse(text: &str) -> Result<Self> {
         let text = text.trim();
         let url = without_fragment(text);
         let scanned = parse_code(url).with_context(|| format!("cannot read the code {url:?}"))?;
@@ -84,7 +84,7 @@ impl CodeLink {
     }
 
     /// The code with its signature, as events carry it.
-    fn signed(&self) -> Result<SignedCode> {
+    pub(crate) fn signed(&self) -> Result<SignedCode> {
         let signature = self.signature.clone().ok_or_else(|| {
             anyhow!("the link carries no signature (?8030=): give the code as printed")
         })?;
