@@ -7,7 +7,7 @@
 
 use jitrace_types::{SignedTransaction, Transaction, TxHash};
 use std::{
-    collections::{BTreeMap, BTreeSet, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -29,20 +29,49 @@ pub struct MempoolConfig {
     pub in_flight_ms: u64,
 }
 
+/// The waiting transactions and three queues over them, so that every operation costs in
+/// proportion to the transactions it touches, never to the mempool's size: `ready` (not in
+/// flight, by arrival), `in_flight` (by expiry) and this node's own transactions to gossip,
+/// `fresh` (never sent) and `resend` (by when to send again). The queues are cleaned lazily: an
+/// item whose transaction left, or whose time changed, is skipped when it comes up.
 #[derive(Default)]
 struct Inner {
-    order: VecDeque<TxHash>,
-    txs: BTreeMap<TxHash, Entry>,
+    next_seq: u64,
+    txs: HashMap<TxHash, Entry>,
+    ready: BTreeMap<u64, TxHash>,
+    in_flight: VecDeque<(u64, TxHash)>,
+    fresh: VecDeque<TxHash>,
+    resend: VecDeque<(u64, TxHash)>,
     bytes: usize,
 }
 
 struct Entry {
     raw: Arc<Vec<u8>>,
-    /// Until when (ms) the transaction is in flight in a proposal.
-    in_flight_until: u64,
+    /// Arrival order.
+    seq: u64,
+    /// Until when (ms) the transaction is in flight in a proposal; `None` while ready.
+    in_flight_until: Option<u64>,
     /// When (ms) to send the transaction to the validators (again); `None` for transactions
     /// that came from a peer, which their own node keeps sending.
     gossip_due: Option<u64>,
+}
+
+impl Inner {
+    /// Returns transactions whose in-flight mark expired at `now_ms` to `ready`.
+    fn release_expired(&mut self, now_ms: u64) {
+        while let Some(&(until, hash)) = self.in_flight.front() {
+            if until > now_ms {
+                break;
+            }
+            self.in_flight.pop_front();
+            if let Some(entry) = self.txs.get_mut(&hash)
+                && entry.in_flight_until == Some(until)
+            {
+                entry.in_flight_until = None;
+                self.ready.insert(entry.seq, hash);
+            }
+        }
+    }
 }
 
 /// Why a transaction cannot enter any mempool, whatever the state: decided from its bytes.
@@ -131,12 +160,18 @@ impl Mempool {
             return Err(Refusal::Full);
         }
         inner.bytes += raw.len();
-        inner.order.push_back(hash);
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.ready.insert(seq, hash);
+        if gossip_due.is_some() {
+            inner.fresh.push_back(hash);
+        }
         inner.txs.insert(
             hash,
             Entry {
                 raw: Arc::new(raw),
-                in_flight_until: 0,
+                seq,
+                in_flight_until: None,
                 gossip_due,
             },
         );
@@ -154,7 +189,9 @@ impl Mempool {
         self.take_excluding(now_ms, max_txs, max_bytes, &BTreeSet::new())
     }
 
-    /// Like [`Mempool::take`], skipping `exclude` (transactions already in unfinalised blocks).
+    /// Like [`Mempool::take`], skipping `exclude` (transactions already in unfinalised blocks,
+    /// which are marked in flight too: if their block is never finalised, they come back when
+    /// the mark expires).
     pub fn take_excluding(
         &self,
         now_ms: u64,
@@ -163,48 +200,73 @@ impl Mempool {
         exclude: &BTreeSet<TxHash>,
     ) -> Vec<Vec<u8>> {
         let mut inner = self.lock();
-        let Inner { order, txs, .. } = &mut *inner;
+        inner.release_expired(now_ms);
+        let until = now_ms.saturating_add(self.config.in_flight_ms);
+        let Inner {
+            txs,
+            ready,
+            in_flight,
+            ..
+        } = &mut *inner;
         let mut out = Vec::new();
         let mut bytes = 0;
-        for hash in order.iter() {
-            if out.len() >= max_txs {
+        while out.len() < max_txs {
+            let Some((seq, hash)) = ready.pop_first() else {
                 break;
-            }
-            let Some(entry) = txs.get_mut(hash) else {
+            };
+            let Some(entry) = txs.get_mut(&hash) else {
                 continue;
             };
-            if entry.in_flight_until > now_ms || exclude.contains(hash) {
-                continue;
+            let excluded = exclude.contains(&hash);
+            if !excluded {
+                if bytes + entry.raw.len() > max_bytes {
+                    ready.insert(seq, hash);
+                    break;
+                }
+                bytes += entry.raw.len();
+                out.push(entry.raw.as_ref().clone());
             }
-            if bytes + entry.raw.len() > max_bytes {
-                break;
-            }
-            bytes += entry.raw.len();
-            entry.in_flight_until = now_ms.saturating_add(self.config.in_flight_ms);
-            out.push(entry.raw.as_ref().clone());
+            entry.in_flight_until = Some(until);
+            in_flight.push_back((until, hash));
         }
         out
     }
 
     /// Takes up to `max` of this node's own transactions due to be sent to the validators, and
-    /// schedules the next send `resend_ms` later (until a finalised block removes them).
+    /// schedules the next send `resend_ms` later (until a finalised block removes them): those
+    /// due again first, then those never sent, each in arrival order.
     pub fn take_for_gossip(&self, now_ms: u64, max: usize, resend_ms: u64) -> Vec<Arc<Vec<u8>>> {
         let mut inner = self.lock();
-        let Inner { order, txs, .. } = &mut *inner;
-        let mut out = Vec::new();
-        for hash in order.iter() {
-            if out.len() >= max {
-                break;
-            }
-            let Some(entry) = txs.get_mut(hash) else {
-                continue;
-            };
-            match entry.gossip_due {
-                Some(due) if due <= now_ms => {
-                    entry.gossip_due = Some(now_ms.saturating_add(resend_ms));
-                    out.push(entry.raw.clone());
+        let next = now_ms.saturating_add(resend_ms);
+        let Inner {
+            txs, fresh, resend, ..
+        } = &mut *inner;
+        let mut due = Vec::new();
+        while due.len() < max {
+            match resend.front() {
+                Some(&(at, hash)) if at <= now_ms => {
+                    resend.pop_front();
+                    if txs.get(&hash).is_some_and(|e| e.gossip_due == Some(at)) {
+                        due.push(hash);
+                    }
                 }
-                _ => {}
+                _ => break,
+            }
+        }
+        while due.len() < max {
+            let Some(hash) = fresh.pop_front() else {
+                break;
+            };
+            if txs.contains_key(&hash) {
+                due.push(hash);
+            }
+        }
+        let mut out = Vec::with_capacity(due.len());
+        for hash in due {
+            if let Some(entry) = txs.get_mut(&hash) {
+                entry.gossip_due = Some(next);
+                resend.push_back((next, hash));
+                out.push(entry.raw.clone());
             }
         }
         out
@@ -213,25 +275,21 @@ impl Mempool {
     /// Removes transactions that a finalised block included.
     pub fn remove(&self, hashes: &[TxHash]) {
         let mut inner = self.lock();
-        let mut removed = false;
         for hash in hashes {
             if let Some(entry) = inner.txs.remove(hash) {
                 inner.bytes -= entry.raw.len();
-                removed = true;
+                if entry.in_flight_until.is_none() {
+                    inner.ready.remove(&entry.seq);
+                }
             }
-        }
-        if removed {
-            let Inner { order, txs, .. } = &mut *inner;
-            order.retain(|h| txs.contains_key(h));
         }
     }
 
     /// Whether some waiting transaction is not in flight at `now_ms`.
     pub fn has_ready(&self, now_ms: u64) -> bool {
-        self.lock()
-            .txs
-            .values()
-            .any(|e| e.in_flight_until <= now_ms)
+        let mut inner = self.lock();
+        inner.release_expired(now_ms);
+        !inner.ready.is_empty()
     }
 
     /// How many transactions are waiting.
@@ -292,5 +350,56 @@ mod tests {
         pool.remove(&[h(1)]);
         assert_eq!(pool.len(), 1);
         assert!(!pool.contains(&h(1)));
+    }
+
+    #[test]
+    fn released_transactions_keep_arrival_order_and_excluded_ones_wait() {
+        let pool = pool();
+        let h = |i: u8| Hash::of(&[&[i]]);
+        for i in 1..=3 {
+            pool.insert(h(i), vec![i]).unwrap();
+        }
+        // 2 sits in an unfinalised block: skipped now, held back like a proposed one.
+        let exclude = BTreeSet::from([h(2)]);
+        assert_eq!(pool.take_excluding(0, 1, 100, &exclude), vec![vec![1]]);
+        assert_eq!(pool.take_excluding(0, 10, 100, &exclude), vec![vec![3]]);
+        assert!(!pool.has_ready(999));
+        assert!(pool.has_ready(1000));
+        assert_eq!(
+            pool.take(1000, 10, 100),
+            vec![vec![1], vec![2], vec![3]],
+            "back in arrival order"
+        );
+        // A byte bound stops the block without losing the transaction that did not fit.
+        pool.remove(&[h(1), h(2)]);
+        assert_eq!(pool.take(5000, 10, 0), Vec::<Vec<u8>>::new());
+        assert_eq!(pool.take(5000, 10, 1), vec![vec![3]]);
+    }
+
+    #[test]
+    fn gossip_sends_each_own_transaction_once_per_period_until_removed() {
+        let pool = pool();
+        let h = |i: u8| Hash::of(&[&[i]]);
+        pool.insert(h(1), vec![1]).unwrap();
+        pool.insert_from_peer(h(2), vec![2]).unwrap();
+        pool.insert(h(3), vec![3]).unwrap();
+        let sent = |now| {
+            pool.take_for_gossip(now, 10, 100)
+                .iter()
+                .map(|raw| raw[0])
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            sent(0),
+            vec![1, 3],
+            "a peer's transaction is its node's to send"
+        );
+        assert!(sent(50).is_empty());
+        pool.remove(&[h(3)]);
+        assert_eq!(sent(100), vec![1], "due again; a removed one is not");
+        pool.insert(h(4), vec![4]).unwrap();
+        assert_eq!(sent(150), vec![4]);
+        assert_eq!(sent(250), vec![1, 4]);
+        assert_eq!(pool.take_for_gossip(400, 1, 100).len(), 1, "bounded by max");
     }
 }

@@ -11,7 +11,18 @@ use commonware_codec::{DecodeExt, Encode};
 use commonware_cryptography::{BatchEntry, BatchVerifier, Signer as _, Verifier as _, ed25519};
 use commonware_math::algebra::Random;
 use commonware_parallel::Sequential;
-use std::{fmt, str::FromStr};
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{Arc, LazyLock},
+};
+
+/// Public keys decoded lately. Decoding a key decompresses a curve point, which costs about a
+/// third of a batched signature check, and the same signers (members, gateways, code-signing
+/// keys) come back again and again. Only valid keys are kept, so a hit is exactly what decoding
+/// would give.
+static DECODED_KEYS: LazyLock<quick_cache::sync::Cache<[u8; 32], Arc<ed25519::PublicKey>>> =
+    LazyLock::new(|| quick_cache::sync::Cache::new(16_384));
 
 /// Signature domains. Changing one is a consensus break.
 pub mod domain {
@@ -108,15 +119,26 @@ impl PublicKey {
 
     /// Converts into the engine's key type; fails for bytes that are not a curve point.
     pub fn to_engine(&self) -> Result<ed25519::PublicKey, Error> {
-        ed25519::PublicKey::decode(self.0.to_vec()).map_err(|e| Error::BadEncoding {
+        self.decoded().map(|key| key.as_ref().clone())
+    }
+
+    /// The engine's key, decoded once and remembered (see [`DECODED_KEYS`]).
+    fn decoded(&self) -> Result<Arc<ed25519::PublicKey>, Error> {
+        if let Some(key) = DECODED_KEYS.get(&self.0) {
+            return Ok(key);
+        }
+        let key = ed25519::PublicKey::decode(self.0.to_vec()).map_err(|e| Error::BadEncoding {
             kind: "public key",
             reason: e.to_string(),
-        })
+        })?;
+        let key = Arc::new(key);
+        DECODED_KEYS.insert(self.0, key.clone());
+        Ok(key)
     }
 
     /// Checks `signature` over `message` in `domain`. False for malformed keys or signatures.
     pub fn verify(&self, domain: &[u8], message: &[u8], signature: &Signature) -> bool {
-        let Ok(key) = self.to_engine() else {
+        let Ok(key) = self.decoded() else {
             return false;
         };
         let Ok(sig) = ed25519::Signature::decode(signature.0.to_vec()) else {
@@ -184,7 +206,7 @@ pub fn verify_batch(items: &[(&PublicKey, &[u8], &[u8], &Signature)]) -> bool {
     }
     let mut decoded = Vec::with_capacity(items.len());
     for (key, domain, message, signature) in items {
-        let Ok(key) = key.to_engine() else {
+        let Ok(key) = key.decoded() else {
             return false;
         };
         let Ok(sig) = ed25519::Signature::decode(signature.0.to_vec()) else {
