@@ -73,9 +73,24 @@ try {
   if (!scan.ok) throw new Error(`the scan failed: ${scan.status}`);
   await desk.locator('[data-testid="alerts"] li[data-kind="counterfeit_scan"]').first().waitFor();
   await desk.locator('[data-outcome-count="genuine"]').waitFor();
+  step('a counterfeit scan appears live on the dashboard');
+  // Reloaded, the map has the demo's scans (a clone scanned in Shanghai and Beijing) and this
+  // counterfeit one in their provinces, in the table beside it and on focusable provinces.
+  await desk.reload();
+  await desk.locator('[data-testid="alerts"] li[data-kind="counterfeit_scan"]').first().waitFor();
+  await desk.locator('[data-testid="regions"] tr[data-region="CN-BJ"]').waitFor();
+  for (const region of ['CN-BJ', 'CN-SH']) {
+    const total = Number(await desk.locator(`[data-testid="regions"] tr[data-region="${region}"]`).getAttribute('data-total'));
+    if (!(total > 0)) problems.push(`the map's table has no scans in ${region}`);
+    if (!(await desk.locator(`svg.scan-map path[data-region="${region}"][tabindex="0"]`).count())) problems.push(`${region} is not a focusable shaded province on the map`);
+  }
+  const beijingFakes = Number(await desk.locator('[data-testid="regions"] tr[data-region="CN-BJ"] td[data-outcome="counterfeit"]').innerText());
+  if (!(beijingFakes >= 1)) problems.push(`Beijing shows ${beijingFakes} counterfeit scans, not at least 1`);
+  await desk.locator('svg.scan-map path[data-region="CN-BJ"]').focus();
+  if (!(await desk.locator('[data-testid="regions"] tr[data-region="CN-BJ"].active').count())) problems.push('focusing Beijing on the map does not mark its row');
   await shot(desk, 'brand-dashboard-desktop.png');
   await fits(desk, 'dashboard (desktop)');
-  step('a counterfeit scan appears live on the dashboard');
+  step('the map shows the scans in Beijing and Shanghai');
 
   // Registers a product with a photo.
   gtin = newGtin();
@@ -93,8 +108,17 @@ try {
   await shot(desk, 'brand-products-desktop.png');
   step(`product ${gtin} registered with its photo`);
 
+  // Finds it in the batches screen's product picker by part of its name, searched on the node.
+  await desk.goto(`${NODE_URL}/#/batches`);
+  const picker = desk.locator('#product-search');
+  await picker.fill('玉谷桃红');
+  await desk.locator(`#product-options li[data-gtin="${gtin}"]`).waitFor();
+  await picker.press('ArrowDown');
+  await picker.press('Enter');
+  await desk.waitForFunction((g) => location.hash === `#/batches/${g}`, gtin);
+  step('the product picker found it by name');
+
   // Issues a batch of its codes, watching the progress bar.
-  await desk.goto(`${NODE_URL}/#/batches/${gtin}`);
   const issue = desk.locator('[data-testid="issue-batch"]');
   await issue.locator('input[name=lot]').fill('L2026-E2E');
   await issue.locator('input[name=count]').fill('5000');
@@ -111,6 +135,13 @@ try {
   if (lines[0] !== 'gtin,serial,lot,uri' || lines.length !== 5001) throw new Error(`the label file has ${lines.length} lines, starting ${lines[0]}`);
   labelUri = lines[1].split(',')[3];
   step(`labels downloaded: ${lines.length - 1} codes, ${download.suggestedFilename()}`);
+  // And as PDFs made by the node: A4 sheets and roll labels.
+  for (const layout of ['a4', 'roll']) {
+    const [pdf] = await Promise.all([desk.waitForEvent('download', { timeout: 120_000 }), desk.locator(`[data-pdf="L2026-E2E/${layout}/0"]`).click()]);
+    const bytes = await readFile(await pdf.path());
+    if (bytes.subarray(0, 5).toString('latin1') !== '%PDF-' || bytes.length < 10_000) throw new Error(`the ${layout} label PDF is ${bytes.length} bytes starting ${JSON.stringify(bytes.subarray(0, 8).toString('latin1'))}`);
+    step(`${layout} label PDF downloaded: ${bytes.length} bytes, ${pdf.suggestedFilename()}`);
+  }
   await desk.locator('[data-sheet="L2026-E2E"]').click();
   await desk.waitForFunction(() => document.querySelectorAll('[data-testid="label-sheet"] img').length === 60);
   await shot(desk, 'brand-labels-desktop.png');

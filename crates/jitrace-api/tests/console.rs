@@ -953,6 +953,91 @@ async fn label_files_are_signed_with_the_code_key_sealed_for_the_user() {
     );
 }
 
+/// The text of a PDF, by poppler's `pdftotext` (which `.ci/run` installs).
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("labels.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("pdftotext: {e}; apt-get install poppler-utils (.ci/run installs it)")
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn label_pdfs_are_drawn_by_the_node_for_the_users_own_batches() {
+    let f = brand_world();
+    f.console
+        .seal_code_key("acme-admin", PASSWORD, &common::code_key(), 2)
+        .unwrap();
+    let (cookie, _) = sign_in(&f, "acme-admin").await;
+    let get_raw = |uri: String, cookie: String| {
+        let router = f.router.clone();
+        async move {
+            let response = router
+                .oneshot(request("GET", &uri, Some(&cookie), None, None))
+                .await
+                .unwrap();
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, headers, bytes)
+        }
+    };
+    let base = "/console/api/labels/00614141000012/L1.pdf";
+    let (status, headers, a4) = get_raw(format!("{base}?layout=a4"), cookie.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&a4));
+    assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(
+        headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("00614141000012-L1-a4-1-100.pdf")
+    );
+    assert!(a4.starts_with(b"%PDF-"));
+    let text = pdf_text(&a4);
+    // 100 labels: the product's name, the serials, GTIN and lot on five A4 pages.
+    assert!(text.contains("Acme Red 2024"), "{text}");
+    assert!(text.contains("SN 1\n") && text.contains("SN 100"), "{text}");
+    assert!(text.contains("GTIN 00614141000012") && text.contains("LOT L1"));
+    assert_eq!(text.matches('\u{c}').count(), 5, "pages");
+
+    // A part, on roll labels: one label a page.
+    let (status, _, roll) = get_raw(
+        format!("{base}?layout=roll&offset=10&limit=3"),
+        cookie.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = pdf_text(&roll);
+    assert_eq!(text.matches('\u{c}').count(), 3, "pages");
+    assert!(text.contains("SN 11") && text.contains("SN 13") && !text.contains("SN 14"));
+
+    // A layout it does not draw; another organisation's batch; a batch that is not there.
+    let (status, _, _) = get_raw(format!("{base}?layout=letter"), cookie.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (shop_cookie, _) = sign_in(&f, "shop-admin").await;
+    let (status, _, _) = get_raw(base.to_string(), shop_cookie).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = get_raw(
+        "/console/api/labels/00614141000012/L9.pdf".to_string(),
+        cookie,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn a_code_key_is_made_for_a_brand_admin_and_sealed_under_their_password() {
     let f = brand_world();

@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("jitrace-client", &["jitrace-types"]),
     ("jitrace-console", &["jitrace-types"]),
+    ("jitrace-labels", &[]),
     (
         "jitrace-api",
         &[
@@ -23,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jitrace-store",
             "jitrace-chain",
             "jitrace-client",
+            "jitrace-labels",
         ],
     ),
     (
@@ -35,6 +37,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "jitrace-client",
             "jitrace-api",
             "jitrace-console",
+            "jitrace-labels",
         ],
     ),
 ];

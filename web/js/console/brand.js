@@ -1,9 +1,10 @@
-// The brand's screens: dashboard (scans per day, verdicts on a map of ~5 km cells, live
-// alerts), products (with photo and video upload), batches (issue with progress, void codes),
+// The brand's screens: dashboard (scans per day, verdicts by province on a map with a table of
+// regions, live alerts), products (with photo and video upload), batches (issue with progress, void codes),
 // channels (authorise with a territory, revoke), a code's full history, and recalls.
 // Signed API reads go through `/console/api/signed/…`, which the node signs with the user's key.
 
 import { renderSVG } from 'uqr';
+import { drawScanMap, OUTCOMES, OUTSIDE } from '../map.js';
 import { brandPayload, codeId, fromHex, parseCodeUrl } from '../tx.js';
 import { currentLanguage, t } from './i18n.js';
 import { api, checkReceipt, field, h, notice, query, sendTransaction, serverTable, session, shortHex, time } from './ui.js';
@@ -82,52 +83,57 @@ function select(label, name, options, attrs = {}) {
 // ---------------------------------------------------------------------------------------------
 // Dashboard
 
-/** China and its neighbours, as an equirectangular box (degrees). */
-const MAP = { west: 73, east: 135, south: 17, north: 54 };
-
-function scanMap(rows) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  const width = (MAP.east - MAP.west) * 10;
-  const height = (MAP.north - MAP.south) * 10;
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', t('dash.map_label'));
-  svg.setAttribute('class', 'scan-map');
-  const frame = document.createElementNS(ns, 'rect');
-  Object.entries({ x: 0, y: 0, width, height, class: 'map-frame' }).forEach(([k, v]) => frame.setAttribute(k, v));
-  svg.append(frame);
-  // Graticule every 10 degrees, so positions read without a base map.
-  for (let lon = 80; lon < MAP.east; lon += 10) {
-    const line = document.createElementNS(ns, 'line');
-    const x = (lon - MAP.west) * 10;
-    Object.entries({ x1: x, x2: x, y1: 0, y2: height, class: 'map-grid' }).forEach(([k, v]) => line.setAttribute(k, v));
-    svg.append(line);
-  }
-  for (let lat = 20; lat < MAP.north; lat += 10) {
-    const line = document.createElementNS(ns, 'line');
-    const y = (MAP.north - lat) * 10;
-    Object.entries({ x1: 0, x2: width, y1: y, y2: y, class: 'map-grid' }).forEach(([k, v]) => line.setAttribute(k, v));
-    svg.append(line);
-  }
+/** The analytics rows as cells: `{lat, lon, outcome, count}` per ~5 km cell and outcome. */
+function scanCells(rows) {
   const cells = new Map();
   for (const r of rows) {
     const key = `${r.cell_lat_micro},${r.cell_lon_micro},${r.outcome}`;
-    cells.set(key, (cells.get(key) ?? 0) + r.count);
+    const cell = cells.get(key) ?? { lat: r.cell_lat_micro / 1e6, lon: r.cell_lon_micro / 1e6, outcome: r.outcome, count: 0 };
+    cell.count += r.count;
+    cells.set(key, cell);
   }
-  for (const [key, count] of cells) {
-    const [lat, lon, outcome] = key.split(',');
-    const circle = document.createElementNS(ns, 'circle');
-    circle.setAttribute('cx', ((Number(lon) / 1e6 - MAP.west) * 10).toFixed(1));
-    circle.setAttribute('cy', ((MAP.north - Number(lat) / 1e6) * 10).toFixed(1));
-    circle.setAttribute('r', String(Math.min(40, 6 + Math.sqrt(count) * 3)));
-    circle.setAttribute('class', `cell ${outcome}`);
-    const title = document.createElementNS(ns, 'title');
-    title.textContent = `${t(`verdict.${outcome}`)}: ${count} (${(Number(lat) / 1e6).toFixed(1)}, ${(Number(lon) / 1e6).toFixed(1)})`;
-    circle.append(title);
-    svg.append(circle);
-  }
-  return svg;
+  return [...cells.values()];
+}
+
+function regionName(region) {
+  if (region.code === OUTSIDE) return t('dash.outside');
+  return currentLanguage() === 'zh' ? region.zh : region.en;
+}
+
+/** A region's scans in words: its name, total and count per outcome. */
+function describeRegion(region) {
+  const outcomes = OUTCOMES.map((o) => `${t(`verdict.${o}`)} ${region.counts[o]}`).join(', ');
+  return t('dash.region_scans', { region: regionName(region), total: region.total, outcomes });
+}
+
+/** The verdicts map (provinces shaded by scans, dots by outcome) and its text alternative, a
+ * table of regions with their counts per outcome. */
+async function scanMap(rows) {
+  const { svg, regions } = await drawScanMap(scanCells(rows), { label: t('dash.map_label'), describe: describeRegion });
+  const table = h(
+    'table',
+    { class: 'regions', 'data-testid': 'regions' },
+    h('caption', {}, t('dash.regions')),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t('dash.region')), OUTCOMES.map((o) => h('th', { scope: 'col' }, t(`verdict.${o}`))), h('th', { scope: 'col' }, t('dash.total')))),
+    h(
+      'tbody',
+      {},
+      regions.map((r) =>
+        h(
+          'tr',
+          { 'data-region': r.code, 'data-total': r.total },
+          h('th', { scope: 'row' }, regionName(r)),
+          OUTCOMES.map((o) => h('td', { 'data-outcome': o }, String(r.counts[o]))),
+          h('td', {}, String(r.total)),
+        ),
+      ),
+    ),
+  );
+  // Focusing a province on the map marks its row.
+  svg.addEventListener('focusin', (e) => table.querySelector(`tr[data-region="${e.target.dataset?.region}"]`)?.classList.add('active'));
+  svg.addEventListener('focusout', (e) => table.querySelector(`tr[data-region="${e.target.dataset?.region}"]`)?.classList.remove('active'));
+  const legend = h('ul', { class: 'map-legend' }, OUTCOMES.map((o) => h('li', {}, h('span', { class: `swatch ${o}`, 'aria-hidden': 'true' }), t(`verdict.${o}`))));
+  return [svg, legend, h('div', { class: 'table-wrap' }, table)];
 }
 
 function alertItem(alert) {
@@ -188,7 +194,7 @@ function dashboard(main) {
           .map(([d, n]) => h('li', {}, h('span', { class: 'bar-label' }, d), h('span', { class: 'bar', style: null, dataset: { n } }, h('meter', { min: 0, max, value: n, 'aria-label': d }), ` ${n}`))),
       );
       if (!rows.length) status.info(t('dash.no_scans'));
-      mapBox.replaceChildren(scanMap(rows));
+      mapBox.replaceChildren(...(await scanMap(rows)));
     } catch (e) {
       status.error(e);
     }
@@ -346,16 +352,10 @@ async function batches(main, params) {
     main.append(h('p', {}, t('overview.missing')));
     return;
   }
-  const gtins = view.products.slice(0, 200);
-  const chosen = params[0] && gtins.includes(params[0]) ? params[0] : gtins[0];
-  const pick = select(
-    t('batches.product'),
-    'product',
-    gtins.map((g) => [g, g]),
-    { onchange: (e) => (location.hash = `#/batches/${e.target.value}`) },
-  );
-  pick.querySelector('select').value = chosen ?? '';
-  main.append(h('div', { class: 'filters' }, pick));
+  // The product named in the route, else the first registered; any other is found by search.
+  const firstProduct = params[0] ? null : await api('GET', `/console/api/products${query({ limit: 1 })}`).catch(() => null);
+  const chosen = params[0] ?? firstProduct?.rows[0]?.gtin;
+  main.append(h('div', { class: 'filters' }, productPicker(chosen, (gtin) => (location.hash = `#/batches/${gtin}`))));
   if (!chosen) {
     main.append(h('p', {}, t('batches.no_products')));
     return;
@@ -383,6 +383,8 @@ async function batches(main, params) {
                 h('a', { href: `/console/api/labels/${chosen}/${enc(b.lot)}.csv`, download: `${chosen}-${b.lot}.csv`, 'data-labels': b.lot }, t('batches.labels_csv')),
                 ' · ',
                 h('a', { href: `#/labels/${chosen}/${enc(b.lot)}/0`, 'data-sheet': b.lot }, t('batches.labels_sheet')),
+                ' · ',
+                pdfLinks(chosen, b),
               )
             : h('span', { class: 'muted', title: t('batches.labels_cli') }, '—'),
       },
@@ -440,6 +442,127 @@ async function batches(main, params) {
   });
   main.append(batchFilter, table.el, h('div', { class: 'grid2' }, issue, voids), h('p', { class: 'muted' }, t('batches.labels_cli')));
   if (!session.current.code_key && session.current.role === 'admin') main.append(codeKeyForm(() => (main.replaceChildren(), batches(main, params))));
+}
+
+/** Most labels one PDF from the node holds (`MAX_PDF_LABELS` in console/labels.rs). */
+export const MAX_PDF_LABELS = 10_000;
+
+/** Download links of a batch's label PDFs (A4 sheets and roll labels), in parts of at most
+ * MAX_PDF_LABELS labels. */
+function pdfLinks(gtin, batch) {
+  const link = (layout, offset, limit) =>
+    h(
+      'a',
+      {
+        href: `/console/api/labels/${gtin}/${enc(batch.lot)}.pdf${query({ layout, offset, limit })}`,
+        download: `${gtin}-${batch.lot}-${layout}-${offset + 1}.pdf`,
+        'data-pdf': `${batch.lot}/${layout}/${offset}`,
+      },
+      t(`batches.labels_pdf_${layout}`),
+    );
+  const pair = (offset, limit) => [link('a4', offset, limit), ' · ', link('roll', offset, limit)];
+  if (batch.count <= MAX_PDF_LABELS) return h('span', {}, pair(0, batch.count));
+  const parts = [];
+  for (let offset = 0; offset < batch.count; offset += MAX_PDF_LABELS) {
+    const limit = Math.min(MAX_PDF_LABELS, batch.count - offset);
+    parts.push(h('li', {}, `${batch.first_serial + offset} – ${batch.first_serial + offset + limit - 1}: `, pair(offset, limit)));
+  }
+  return h('details', { class: 'pdf-parts' }, h('summary', {}, t('batches.labels_pdf_parts', { n: parts.length, max: MAX_PDF_LABELS })), h('ul', {}, parts));
+}
+
+/**
+ * A combobox (ARIA 1.2: an input with a listbox popup) of the organisation's products, searched
+ * on the node by GTIN digits or name as the user types, so any of thousands can be picked.
+ * Arrow keys move through the options, Enter picks one (or a typed GTIN), Escape closes.
+ */
+function productPicker(chosen, pick) {
+  const listId = 'product-options';
+  const input = h('input', {
+    id: 'product-search',
+    type: 'search',
+    role: 'combobox',
+    autocomplete: 'off',
+    'aria-autocomplete': 'list',
+    'aria-expanded': 'false',
+    'aria-controls': listId,
+    'aria-describedby': 'product-search-hint',
+    placeholder: t('batches.product_hint'),
+    value: chosen ?? '',
+  });
+  const list = h('ul', { id: listId, role: 'listbox', class: 'combo-list', hidden: true, 'aria-label': t('batches.product') });
+  const hint = h('p', { id: 'product-search-hint', class: 'muted', role: 'status', 'aria-live': 'polite' });
+  let rows = [];
+  let active = -1;
+  let asked = 0;
+  let timer;
+  const open = (on) => {
+    list.hidden = !on;
+    input.setAttribute('aria-expanded', String(on));
+    if (!on) input.removeAttribute('aria-activedescendant');
+  };
+  const highlight = (i) => {
+    active = i;
+    [...list.children].forEach((li, n) => li.setAttribute('aria-selected', String(n === i)));
+    const el = list.children[i];
+    if (el) {
+      input.setAttribute('aria-activedescendant', el.id);
+      el.scrollIntoView({ block: 'nearest' });
+    }
+  };
+  const choose = (gtin) => {
+    open(false);
+    input.value = gtin;
+    pick(gtin);
+  };
+  const search = async () => {
+    const mine = ++asked;
+    try {
+      const page = await api('GET', `/console/api/products${query({ q: input.value.trim(), sort: 'gtin', limit: 20 })}`);
+      if (mine !== asked) return;
+      rows = page.rows;
+      list.replaceChildren(
+        ...rows.map((p, i) =>
+          h(
+            'li',
+            { id: `${listId}-${i}`, role: 'option', 'aria-selected': 'false', 'data-gtin': p.gtin, onmousedown: (e) => e.preventDefault(), onclick: () => choose(p.gtin) },
+            h('code', {}, p.gtin),
+            ` ${p.name}`,
+          ),
+        ),
+      );
+      active = -1;
+      hint.textContent = t('batches.product_found', { shown: rows.length, total: page.total });
+      open(rows.length > 0 && document.activeElement === input);
+    } catch (e) {
+      if (mine === asked) hint.textContent = String(e.message ?? e);
+    }
+  };
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(search, 200);
+  });
+  input.addEventListener('focus', () => {
+    if (!rows.length) search();
+  });
+  input.addEventListener('blur', () => open(false));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      if (list.hidden && rows.length) open(true);
+      if (!rows.length) return;
+      const step = e.key === 'ArrowDown' ? 1 : -1;
+      highlight((active + step + rows.length) % rows.length);
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      const typed = input.value.trim();
+      if (!list.hidden && rows[active]) choose(rows[active].gtin);
+      else if (/^\d{8,14}$/.test(typed)) choose(typed);
+      else if (rows.length === 1) choose(rows[0].gtin);
+    } else if (e.key === 'Escape') {
+      open(false);
+    }
+  });
+  return h('div', { class: 'field combo', 'data-testid': 'product-picker' }, h('label', { for: 'product-search' }, t('batches.product')), input, list, hint);
 }
 
 /** Makes a code-signing key sealed for this user (their password) and registers it. */

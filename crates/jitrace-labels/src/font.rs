@@ -6,7 +6,7 @@
 //! Subsetting and measuring are pure (bytes in, bytes out); only [`FontPath::load`] and
 //! [`discover`] read files.
 
-use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use crate::Error;
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
@@ -14,7 +14,8 @@ use std::{
 };
 use ttf_parser::{Face, RawFace, Tag, name_id};
 
-/// Fonts tried, in order, when neither `--font` nor `JITRACE_LABEL_FONT` names one: Debian and
+/// Fonts tried, in order, when the caller names none (`jitrace codes issue`: neither `--font`
+/// nor `JITRACE_LABEL_FONT`; the console's label PDFs always): Debian and
 /// Ubuntu paths (`fonts-noto-cjk`, `fonts-wqy-*`, `fonts-arphic-*`, `fonts-droid-fallback`,
 /// `fonts-dejavu-core`), then Fedora/Arch and macOS ones. The first that can show every
 /// character of the name wins.
@@ -35,7 +36,7 @@ pub const SYSTEM_FONTS: &[&str] = &[
     "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
 ];
 
-/// A font file as given on the command line: `PATH`, or `PATH#INDEX` for one face of a
+/// A font file as a user names it: `PATH`, or `PATH#INDEX` for one face of a
 /// collection (`.ttc`). The value `none` means "no embedded font".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FontPath {
@@ -70,13 +71,16 @@ impl FontPath {
     }
 
     /// Reads the file and picks its face: the given index, or the one that suits `text` best.
-    pub fn load(&self, text: &str) -> Result<FontFile> {
-        let data = std::fs::read(&self.path)
-            .with_context(|| format!("cannot read the font {}", self.path.display()))?;
+    pub fn load(&self, text: &str) -> Result<FontFile, Error> {
+        let data = std::fs::read(&self.path).map_err(|source| Error::FontRead {
+            path: self.path.clone(),
+            source,
+        })?;
         let face = match self.index {
             Some(index) => {
-                let face = Face::parse(&data, index).map_err(|e| {
-                    anyhow!("{} has no usable face {index}: {e}", self.path.display())
+                let face = Face::parse(&data, index).map_err(|e| Error::FontUnusable {
+                    path: self.path.clone(),
+                    reason: format!("has no usable face {index}: {e}"),
                 })?;
                 FaceChoice {
                     index,
@@ -84,11 +88,9 @@ impl FontPath {
                     family: family(&face),
                 }
             }
-            None => choose_face(&data, text).ok_or_else(|| {
-                anyhow!(
-                    "{} is not a TrueType/OpenType font or collection",
-                    self.path.display()
-                )
+            None => choose_face(&data, text).ok_or_else(|| Error::FontUnusable {
+                path: self.path.clone(),
+                reason: "is not a TrueType/OpenType font or collection".into(),
             })?,
         };
         Ok(FontFile {
@@ -242,15 +244,17 @@ const MISSING_WIDTH: f32 = 1000.0;
 
 impl LabelFont {
     /// Subsets face `index` of `data` to the characters of `text` (those it has) and `.` for
-    /// the ellipsis of a truncated line.
-    pub fn subset(data: &[u8], index: u32, text: &str) -> Result<Self> {
-        let face = Face::parse(data, index).map_err(|e| anyhow!("cannot parse the font: {e}"))?;
+    /// the ellipsis of a truncated line. The error says why the font cannot be used.
+    pub fn subset(data: &[u8], index: u32, text: &str) -> Result<Self, String> {
+        let face = Face::parse(data, index).map_err(|e| format!("cannot parse the font: {e}"))?;
         let outlines = if face.tables().glyf.is_some() {
             Outlines::TrueType
         } else if face.tables().cff.is_some() {
             Outlines::Cff
         } else {
-            bail!("the font has neither TrueType nor CFF outlines (CFF2 is not supported)");
+            return Err(
+                "the font has neither TrueType nor CFF outlines (CFF2 is not supported)".into(),
+            );
         };
         let scale = 1000.0 / f32::from(face.units_per_em());
         let mut remapper = subsetter::GlyphRemapper::new();
@@ -263,19 +267,20 @@ impl LabelFont {
                 glyphs.insert(c, (remapper.remap(gid.0), f32::from(advance) * scale));
             }
         }
-        ensure!(
-            text.chars()
-                .any(|c| !c.is_whitespace() && glyphs.contains_key(&c)),
-            "the font has none of the characters"
-        );
+        if !text
+            .chars()
+            .any(|c| !c.is_whitespace() && glyphs.contains_key(&c))
+        {
+            return Err("the font has none of the characters".into());
+        }
         let subset = subsetter::subset(data, index, &remapper)
-            .map_err(|e| anyhow!("cannot subset the font: {e}"))?;
+            .map_err(|e| format!("cannot subset the font: {e}"))?;
         let program = match outlines {
             Outlines::TrueType => subset,
             Outlines::Cff => RawFace::parse(&subset, 0)
                 .ok()
                 .and_then(|raw| raw.table(Tag::from_bytes(b"CFF ")))
-                .ok_or_else(|| anyhow!("the subset font has no CFF table"))?
+                .ok_or("the subset font has no CFF table")?
                 .to_vec(),
         };
         let postscript = name(&face, &[name_id::POST_SCRIPT_NAME])
