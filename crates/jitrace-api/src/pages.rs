@@ -113,6 +113,16 @@ pub(crate) async fn metrics(State(api): State<Shared>) -> Response {
             stats.micros.load(Relaxed),
         ),
         (
+            "jitrace_block_txs_executed_total",
+            "Transactions executed in blocks (proposed or verified).",
+            stats.txs.load(Relaxed),
+        ),
+        (
+            "jitrace_block_signatures_checked_total",
+            "Transaction signatures checked while executing blocks: those not already checked on admission to this node's mempool.",
+            stats.signatures.load(Relaxed),
+        ),
+        (
             "jitrace_mempool_size",
             "Transactions waiting in the mempool.",
             u64::try_from(api.mempool.len()).unwrap_or(u64::MAX),

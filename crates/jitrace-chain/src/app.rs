@@ -91,13 +91,17 @@ pub struct ExecStats {
     pub txs: std::sync::atomic::AtomicU64,
     /// Total execution time, microseconds.
     pub micros: std::sync::atomic::AtomicU64,
+    /// Signatures checked during execution (not known from the mempool).
+    pub signatures: std::sync::atomic::AtomicU64,
 }
 
 impl ExecStats {
-    fn record(&self, txs: usize, elapsed: Duration) {
+    fn record(&self, txs: usize, executed: &Executed, elapsed: Duration) {
         use std::sync::atomic::Ordering::Relaxed;
         self.blocks.fetch_add(1, Relaxed);
         self.txs.fetch_add(txs as u64, Relaxed);
+        self.signatures
+            .fetch_add(executed.signatures_checked as u64, Relaxed);
         self.micros.fetch_add(
             u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             Relaxed,
@@ -188,6 +192,14 @@ impl Prefetched {
 #[error("state store: {0}")]
 pub struct ExecError(String);
 
+/// What [`execute`] gives back besides the merkleized state.
+pub struct Executed {
+    /// One receipt per transaction, in block order.
+    pub receipts: Vec<Receipt>,
+    /// How many signatures were checked here (those `known_valid` did not vouch for).
+    pub signatures_checked: usize,
+}
+
 /// Executes `txs` on `batches` and returns the merkleized state and the receipts.
 ///
 /// `known_valid` names transactions whose signatures this node has verified already (those in
@@ -199,7 +211,7 @@ pub async fn execute<E>(
     env: BlockEnv,
     txs: &[Vec<u8>],
     known_valid: impl Fn(&jitrace_types::TxHash) -> bool,
-) -> Result<(Merkleized<E>, Vec<Receipt>), ExecError>
+) -> Result<(Merkleized<E>, Executed), ExecError>
 where
     E: StorageContext + Spawner,
 {
@@ -216,6 +228,7 @@ where
         if let Some((signed, tx)) = &parsed {
             keys.push(StateKey::Receipt(signed.hash()));
             keys.push(StateKey::Account(tx.signer));
+            keys.extend(jitrace_ledger::read::likely_reads(tx));
         }
         decoded.push(parsed);
     }
@@ -232,6 +245,7 @@ where
             )
         })
         .collect();
+    let signatures_checked = unverified.len();
     let batch_valid = jitrace_types::keys::verify_batch(&unverified);
     let verified: Vec<bool> = decoded
         .iter()
@@ -284,7 +298,13 @@ where
         .merkleize()
         .await
         .map_err(|e| ExecError(e.to_string()))?;
-    Ok((merkleized, receipts))
+    Ok((
+        merkleized,
+        Executed {
+            receipts,
+            signatures_checked,
+        },
+    ))
 }
 
 async fn fetch<E>(
@@ -394,14 +414,15 @@ where
         };
         let started = std::time::Instant::now();
         // Our own proposal: every transaction came from our mempool, verified on admission.
-        let (merkleized, _) = match execute(batches, &self.genesis, env, &txs, |_| true).await {
-            Ok(done) => done,
-            Err(e) => {
-                error!(%e, height = height.get(), "could not execute a proposal");
-                return None;
-            }
-        };
-        self.stats.record(txs.len(), started.elapsed());
+        let (merkleized, executed) =
+            match execute(batches, &self.genesis, env, &txs, |_| true).await {
+                Ok(done) => done,
+                Err(e) => {
+                    error!(%e, height = height.get(), "could not execute a proposal");
+                    return None;
+                }
+            };
+        self.stats.record(txs.len(), &executed, started.elapsed());
         let header = header_for(context, parent.digest(), height, time_ms, &txs, &merkleized);
         debug!(height = height.get(), txs = txs.len(), "proposed");
         Some(Proposed {
@@ -443,7 +464,7 @@ where
         let started = std::time::Instant::now();
         let mempool = &self.mempool;
         let known = |hash: &jitrace_types::TxHash| mempool.contains(hash);
-        let (merkleized, _) =
+        let (merkleized, executed) =
             match execute(batches, &self.genesis, env, &block.inner().txs, known).await {
                 Ok(done) => done,
                 Err(e) => {
@@ -452,7 +473,7 @@ where
                 }
             };
         self.stats
-            .record(block.inner().txs.len(), started.elapsed());
+            .record(block.inner().txs.len(), &executed, started.elapsed());
         if merkleized.root() != header.state_root {
             warn!(
                 height = header.height.get(),

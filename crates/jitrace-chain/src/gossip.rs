@@ -5,7 +5,7 @@
 
 use crate::{
     engine::Runtime,
-    mempool::{Mempool, check_stateless},
+    mempool::{Mempool, check_decoded},
 };
 use commonware_cryptography::ed25519;
 use commonware_p2p::{Receiver, Recipients, Sender};
@@ -51,11 +51,15 @@ fn now_ms(clock: &impl Clock) -> u64 {
 }
 
 /// Admits a batch a peer sent. Signatures are verified as one batch; if that fails, one by one.
+/// Transactions this node holds already, or saw finalised, are skipped before any check.
 pub fn admit_batch(mempool: &Mempool, chain_id: &str, batch: Vec<Vec<u8>>) -> usize {
     let decoded: Vec<_> = batch
         .into_iter()
         .filter_map(|raw| {
             let signed = SignedTransaction::decode(&raw).ok()?;
+            if mempool.knows(&signed.hash()) {
+                return None;
+            }
             let tx = signed.transaction().ok()?;
             Some((raw, signed, tx))
         })
@@ -73,10 +77,10 @@ pub fn admit_batch(mempool: &Mempool, chain_id: &str, batch: Vec<Vec<u8>>) -> us
         .collect();
     let all_valid = jitrace_types::keys::verify_batch(&items);
     let mut admitted = 0;
-    for (raw, _, _) in decoded {
-        match check_stateless(&raw, chain_id, all_valid) {
-            Ok((hash, _)) => {
-                if mempool.insert_from_peer(hash, raw).is_ok() {
+    for (raw, signed, tx) in decoded {
+        match check_decoded(&signed, &tx, chain_id, all_valid) {
+            Ok(()) => {
+                if mempool.insert_from_peer(signed.hash(), raw).is_ok() {
                     admitted += 1;
                 }
             }

@@ -7,7 +7,7 @@
 
 use jitrace_types::{SignedTransaction, Transaction, TxHash};
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -43,7 +43,14 @@ struct Inner {
     fresh: VecDeque<TxHash>,
     resend: VecDeque<(u64, TxHash)>,
     bytes: usize,
+    /// Transactions finalised lately, oldest first (at most [`REMEMBER_FINALISED`]): a copy
+    /// gossiped late is refused instead of being proposed again.
+    finalised: HashSet<TxHash>,
+    finalised_order: VecDeque<TxHash>,
 }
+
+/// How many finalised transaction ids the mempool remembers.
+pub const REMEMBER_FINALISED: usize = 1 << 20;
 
 struct Entry {
     raw: Arc<Vec<u8>>,
@@ -101,16 +108,27 @@ pub fn check_stateless(
     let tx = signed
         .transaction()
         .map_err(|e| Inadmissible::Malformed(e.to_string()))?;
+    check_decoded(&signed, &tx, chain_id, signature_checked)?;
+    Ok((signed.hash(), tx))
+}
+
+/// [`check_stateless`] for a transaction decoded already.
+pub fn check_decoded(
+    signed: &SignedTransaction,
+    tx: &Transaction,
+    chain_id: &str,
+    signature_checked: bool,
+) -> Result<(), Inadmissible> {
     if tx.chain_id != chain_id {
         return Err(Inadmissible::WrongChainId {
             expected: chain_id.to_string(),
-            got: tx.chain_id,
+            got: tx.chain_id.clone(),
         });
     }
     if !signature_checked && !signed.verify_signature(&tx.signer) {
         return Err(Inadmissible::BadSignature);
     }
-    Ok((signed.hash(), tx))
+    Ok(())
 }
 
 /// A shared, thread-safe mempool handle.
@@ -152,7 +170,7 @@ impl Mempool {
         gossip_due: Option<u64>,
     ) -> Result<(), Refusal> {
         let mut inner = self.lock();
-        if inner.txs.contains_key(&hash) {
+        if inner.txs.contains_key(&hash) || inner.finalised.contains(&hash) {
             return Err(Refusal::Duplicate);
         }
         if inner.txs.len() >= self.config.max_txs || inner.bytes + raw.len() > self.config.max_bytes
@@ -181,6 +199,12 @@ impl Mempool {
     /// Whether `hash` is waiting.
     pub fn contains(&self, hash: &TxHash) -> bool {
         self.lock().txs.contains_key(hash)
+    }
+
+    /// Whether `hash` is waiting or was finalised lately: a copy of it is not worth checking.
+    pub fn knows(&self, hash: &TxHash) -> bool {
+        let inner = self.lock();
+        inner.txs.contains_key(hash) || inner.finalised.contains(hash)
     }
 
     /// Takes up to `max_txs` / `max_bytes` of transactions not in flight, oldest first, and
@@ -272,7 +296,7 @@ impl Mempool {
         out
     }
 
-    /// Removes transactions that a finalised block included.
+    /// Removes transactions that a finalised block included, and remembers them as finalised.
     pub fn remove(&self, hashes: &[TxHash]) {
         let mut inner = self.lock();
         for hash in hashes {
@@ -281,6 +305,14 @@ impl Mempool {
                 if entry.in_flight_until.is_none() {
                     inner.ready.remove(&entry.seq);
                 }
+            }
+            if inner.finalised.insert(*hash) {
+                inner.finalised_order.push_back(*hash);
+            }
+        }
+        while inner.finalised_order.len() > REMEMBER_FINALISED {
+            if let Some(old) = inner.finalised_order.pop_front() {
+                inner.finalised.remove(&old);
             }
         }
     }
@@ -350,6 +382,12 @@ mod tests {
         pool.remove(&[h(1)]);
         assert_eq!(pool.len(), 1);
         assert!(!pool.contains(&h(1)));
+        assert!(pool.knows(&h(1)), "finalised lately");
+        assert_eq!(
+            pool.insert_from_peer(h(1), vec![1]),
+            Err(Refusal::Duplicate),
+            "a late copy of a finalised transaction is not taken again"
+        );
     }
 
     #[test]

@@ -135,11 +135,11 @@ fn run(seed: u64) -> (Vec<String>, Vec<String>) {
                 time_ms: 1_700_000_000_000 + i as u64 * 1000,
             };
             let batches = databases.new_batches().await;
-            let (merkleized, receipts) = execute(batches, &genesis, env, txs, |_| false)
+            let (merkleized, executed) = execute(batches, &genesis, env, txs, |_| false)
                 .await
                 .unwrap();
             roots.push(to_hash(&merkleized.root()).to_hex());
-            outcomes.extend(receipts.iter().map(|r| match &r.outcome {
+            outcomes.extend(executed.receipts.iter().map(|r| match &r.outcome {
                 Outcome::Ok => "ok".to_string(),
                 Outcome::Rejected { reason, .. } => reason.code().to_string(),
             }));

@@ -217,7 +217,7 @@ fn crashed_validator_recovers_and_catches_up() {
             let crashed_at = sim.nodes[3].height();
             sim.submit(1, 1, 10);
             sim.wait_for_submitted(&[0, 1, 2], secs(60)).await;
-            let height = sim.max_height(&[0, 1, 2]) + 10;
+            let height = sim.max_height(&[0, 1, 2]) + 30;
             sim.wait_for_height(&[0, 1, 2], height, secs(60)).await;
             assert_eq!(
                 sim.nodes[3].height(),

@@ -219,6 +219,10 @@ pub fn likely_reads(tx: &Transaction) -> Vec<StateKey> {
         | Payload::CancelTicket { code }
         | Payload::ReportStolen { code }
         | Payload::ClearStolen { code } => keys.push(StateKey::Code(*code)),
+        Payload::RegisterProduct(info) | Payload::UpdateProduct(info) => {
+            keys.push(StateKey::Product(info.gtin));
+            keys.push(StateKey::Org(info.org.clone()));
+        }
         _ => {}
     }
     keys.sort();

@@ -3656,6 +3656,25 @@ fn likely_reads_name_what_a_code_event_reads() {
     ] {
         assert!(reads.contains(&key), "{key:?} in {reads:?}");
     }
+    let gtin = code.code.gtin;
+    let update = Transaction {
+        payload: Payload::UpdateProduct(ProductInfo {
+            gtin,
+            org: org_id("jiuxian-shanghai").unwrap(),
+            name: "Wine".into(),
+            description: String::new(),
+            attributes: vec![],
+            media: vec![],
+        }),
+        ..tx
+    };
+    assert_eq!(
+        read::likely_reads(&update),
+        vec![
+            StateKey::Org(org_id("jiuxian-shanghai").unwrap()),
+            StateKey::Product(gtin)
+        ]
+    );
 }
 
 /// The state a small chain builds, as a scenario, for the programmatic tests.

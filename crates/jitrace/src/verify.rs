@@ -190,7 +190,7 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
                 time_ms: header.time_ms,
             };
             let batches = databases.new_batches().await;
-            let (merkleized, receipts) =
+            let (merkleized, executed) =
                 execute(batches, &ledger_genesis, env, &block.txs, |_| false)
                     .await
                     .map_err(|e| anyhow!("re-executing block {height}: {e}"))?;
@@ -203,7 +203,7 @@ pub fn verify_chain(data_dir: &std::path::Path, progress: bool) -> Result<Report
             }
             databases.apply(merkleized).await;
             report.blocks += 1;
-            report.transactions += receipts.len() as u64;
+            report.transactions += executed.receipts.len() as u64;
             report.state_root = Some(to_hash(&header.state_root).to_hex());
             parent = digest;
             parent_time = header.time_ms;

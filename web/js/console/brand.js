@@ -923,5 +923,7 @@ export function registerBrandScreens(registerScreen) {
   registerScreen({ id: 'labels', nav: 'nav.labels', roles, hidden: true, render: labelSheet });
   registerScreen({ id: 'channels', nav: 'nav.channels', roles, render: channels });
   registerScreen({ id: 'history', nav: 'nav.history', roles: ['brand', 'distributor', 'retailer', 'logistics'], render: history });
-  registerScreen({ id: 'recalls', nav: 'nav.recalls', roles, render: recalls });
+  // An organisation that is also a manufacturer or supplier has the B2B recalls screen, which
+  // lists its recalls of every scope.
+  registerScreen({ id: 'recalls', nav: 'nav.recalls', roles, unless: ['manufacturer', 'supplier'], render: recalls });
 }
