@@ -297,8 +297,6 @@ const BRAND_VARIANT = {
   RevokeChannel: 11,
   VoidCodes: 12,
   RecordCodeEvent: 13,
-  StartRecall: 26,
-  CloseRecall: 27,
 };
 
 /** `ChannelRole` codes. */
@@ -408,22 +406,6 @@ export const brandPayload = {
         .option(place.region, (r) => w.string(r))
         .option(place.city, (c) => w.string(c));
     },
-  }),
-  /** `scope`: `{lot: {gtin, lot}}`, `{product: gtin}` or `{issuer: org}`. */
-  startRecall: ({ org, scope, reason }) => ({
-    kind: 'start_recall',
-    write: (w) => {
-      w.u8(BRAND_VARIANT.StartRecall).string(org);
-      if (scope.lot) gtin(w.u8(0), scope.lot.gtin).string(scope.lot.lot);
-      else if (scope.product) gtin(w.u8(1), scope.product);
-      else if (scope.issuer) w.u8(2).string(scope.issuer);
-      else throw new Error('a recall scope is a lot, a product or an issuer');
-      w.string(reason);
-    },
-  }),
-  closeRecall: (org, recall) => ({
-    kind: 'close_recall',
-    write: (w) => w.u8(BRAND_VARIANT.CloseRecall).string(org).u32(recall),
   }),
 };
 

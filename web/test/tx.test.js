@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { partsPayload } from '../js/tx-parts.js';
 import {
   brandPayload,
   codeId,
@@ -134,11 +135,11 @@ test('the brand and channel screens build the same bodies as Rust', () => {
   assert.equal(event({ kind: 'sell', owner: key }, shanghai), b.sell_to_owner);
   assert.equal(event({ kind: 'decommission' }, { region: 'CN' }), b.decommission);
   assert.equal(
-    body(brandPayload.startRecall({ org: 'jade-valley', scope: { lot: { gtin: v.gtin, lot: 'L2026-001' } }, reason: 'cork taint 木塞污染' })),
+    body(partsPayload.startRecall({ org: 'jade-valley', scope: { lot: { gtin: v.gtin, lot: 'L2026-001' } }, reason: 'cork taint 木塞污染' })),
     b.start_recall_lot,
   );
-  assert.equal(body(brandPayload.startRecall({ org: 'jade-valley', scope: { product: v.gtin }, reason: 'recall' })), b.start_recall_product);
-  assert.equal(body(brandPayload.closeRecall('jade-valley', 2)), b.close_recall);
+  assert.equal(body(partsPayload.startRecall({ org: 'jade-valley', scope: { product: v.gtin }, reason: 'recall' })), b.start_recall_product);
+  assert.equal(body(partsPayload.closeRecall('jade-valley', 2)), b.close_recall);
   assert.throws(() => brandPayload.recordCodeEvent({ code, signature: 'x', org: 'o', action: { kind: 'teleport' } }).write(new Proxy({}, { get: () => function () { return this; } })));
 });
 

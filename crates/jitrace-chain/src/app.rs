@@ -224,9 +224,12 @@ where
     for raw in txs {
         let parsed = jitrace_types::SignedTransaction::decode(raw)
             .ok()
-            .and_then(|signed| signed.transaction().ok().map(|tx| (signed, tx)));
-        if let Some((signed, tx)) = &parsed {
-            keys.push(StateKey::Receipt(signed.hash()));
+            .and_then(|signed| {
+                let tx = signed.transaction().ok()?;
+                Some((signed.hash(), signed, tx))
+            });
+        if let Some((hash, _, tx)) = &parsed {
+            keys.push(StateKey::Receipt(*hash));
             keys.push(StateKey::Account(tx.signer));
             keys.extend(jitrace_ledger::read::likely_reads(tx));
         }
@@ -235,8 +238,8 @@ where
     let unverified: Vec<_> = decoded
         .iter()
         .flatten()
-        .filter(|(signed, _)| !known_valid(&signed.hash()))
-        .map(|(signed, tx)| {
+        .filter(|(hash, _, _)| !known_valid(hash))
+        .map(|(_, signed, tx)| {
             (
                 &tx.signer,
                 domain::TRANSACTION,
@@ -252,7 +255,7 @@ where
         .map(|parsed| {
             parsed
                 .as_ref()
-                .is_some_and(|(signed, _)| batch_valid || known_valid(&signed.hash()))
+                .is_some_and(|(hash, _, _)| batch_valid || known_valid(hash))
         })
         .collect();
     keys.sort();
@@ -279,8 +282,16 @@ where
     let mut receipts = Vec::with_capacity(txs.len());
     for (index, raw) in txs.iter().enumerate() {
         let index = u32::try_from(index).map_err(|_| ExecError("too many transactions".into()))?;
+        let verified = verified[index as usize];
         loop {
-            match executor.apply_checked(index, raw, verified[index as usize]) {
+            let applied = match &decoded[index as usize] {
+                Some((hash, signed, tx)) => {
+                    executor.apply_decoded(index, signed, *hash, tx, verified)
+                }
+                // Undecodable: the ledger decodes it again to say why.
+                None => executor.apply_checked(index, raw, verified),
+            };
+            match applied {
                 Ok(receipt) => {
                     receipts.push(receipt);
                     break;

@@ -213,38 +213,74 @@ impl<'r, R: StateReader> Executor<'r, R> {
         raw: &[u8],
         signature_verified: bool,
     ) -> Result<Receipt, Missing> {
-        let stamp = Stamp {
-            height: self.env.height,
-            time_ms: self.env.time_ms,
+        let signed = match SignedTransaction::decode(raw) {
+            Ok(signed) => signed,
+            Err(e) => {
+                // Not authentic: reported to the caller, never stored (anyone could forge it).
+                let mut receipt = self.receipt(index, tx_id(raw));
+                receipt.outcome = rejected(Reason::Malformed, e.to_string());
+                return Ok(receipt);
+            }
         };
-        let mut receipt = Receipt {
-            tx: TxHash::ZERO,
+        let tx = signed.transaction().map_err(|e| e.to_string());
+        self.apply_parsed(
+            index,
+            &signed,
+            signed.hash(),
+            tx.as_ref(),
+            signature_verified,
+        )
+    }
+
+    /// Like [`Executor::apply_checked`], for a caller that has decoded the transaction already:
+    /// `signed` is what `SignedTransaction::decode` gives for its bytes, `hash` its
+    /// [`SignedTransaction::hash`] and `tx` its [`SignedTransaction::transaction`]. The same
+    /// receipt and writes as `apply_checked` on the bytes, without decoding them again.
+    pub fn apply_decoded(
+        &mut self,
+        index: u32,
+        signed: &SignedTransaction,
+        hash: TxHash,
+        tx: &Transaction,
+        signature_verified: bool,
+    ) -> Result<Receipt, Missing> {
+        self.apply_parsed(index, signed, hash, Ok(tx), signature_verified)
+    }
+
+    fn receipt(&self, index: u32, tx: TxHash) -> Receipt {
+        Receipt {
+            tx,
             height: self.env.height,
             index,
             signer: None,
             kind: None,
             outcome: Outcome::Ok,
+        }
+    }
+
+    fn apply_parsed(
+        &mut self,
+        index: u32,
+        signed: &SignedTransaction,
+        hash: TxHash,
+        tx: Result<&Transaction, &String>,
+        signature_verified: bool,
+    ) -> Result<Receipt, Missing> {
+        let stamp = Stamp {
+            height: self.env.height,
+            time_ms: self.env.time_ms,
         };
-        let signed = match SignedTransaction::decode(raw) {
-            Ok(signed) => signed,
-            Err(e) => {
-                // Not authentic: reported to the caller, never stored (anyone could forge it).
-                receipt.tx = tx_id(raw);
-                receipt.outcome = rejected(Reason::Malformed, e.to_string());
-                return Ok(receipt);
-            }
-        };
-        receipt.tx = signed.hash();
+        let mut receipt = self.receipt(index, hash);
         if self.read_raw(&StateKey::Receipt(receipt.tx))?.is_some() {
             // Do not overwrite the first receipt: report the duplicate to the caller only.
             receipt.outcome = rejected(Reason::Duplicate, "this transaction was executed before");
             return Ok(receipt);
         }
-        let tx = match signed.transaction() {
+        let tx = match tx {
             Ok(tx) => tx,
             Err(e) => {
                 // The signer is unknown, so the signature cannot be checked: not stored.
-                receipt.outcome = rejected(Reason::Malformed, e.to_string());
+                receipt.outcome = rejected(Reason::Malformed, e.clone());
                 return Ok(receipt);
             }
         };
@@ -264,7 +300,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             tx_hash: receipt.tx,
             new_account: false,
         };
-        match state.admit(&tx) {
+        match state.admit(tx) {
             Ok(()) => {}
             Err(Failure::Missing(m)) => return Err(m),
             Err(Failure::Reject(Reject(reason, detail))) => {
@@ -278,7 +314,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             true => WriteSet::new(),
             false => state.staged.clone(),
         };
-        match state.run(&tx) {
+        match state.run(tx) {
             Ok(()) => {
                 let staged = state.staged;
                 self.finish(receipt, staged)

@@ -10,9 +10,8 @@ import { registerBrandScreens } from './brand.js';
 import { registerChannelScreens } from './channel.js';
 
 /**
- * The screens: `{id, nav (i18n key), roles (org roles that see it; empty: everyone), unless?
- * (org roles that see another screen of the same id instead), hidden?, home? (org roles that
- * land on it), render(main, params)}`. `render` may return a function run when the screen is left.
+ * The screens: `{id, nav (i18n key), roles (org roles that see it; empty: everyone), hidden?,
+ * home? (org roles that land on it), render(main, params)}`. `render` may return a function run when the screen is left.
  */
 const screens = [];
 
@@ -26,7 +25,6 @@ let leave = null;
 
 function visible(screen) {
   const roles = session.current?.org_roles ?? [];
-  if (screen.unless?.some((r) => roles.includes(r))) return false;
   return !screen.roles?.length || screen.roles.some((r) => roles.includes(r));
 }
 

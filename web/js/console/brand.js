@@ -827,93 +827,6 @@ function history(main, params) {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Recalls
-
-function recalls(main, params) {
-  heading(main, 'nav.recalls');
-  const shown = h('div', { 'data-testid': 'recall' });
-  const message = notice();
-  async function show(number) {
-    try {
-      const r = await signed(`recalls/${enc(org())}/${number}`);
-      message.clear();
-      shown.replaceChildren(
-        h(
-          'div',
-          { class: 'card' },
-          h('h2', {}, t('recalls.number', { number: r.number })),
-          h(
-            'dl',
-            { class: 'facts' },
-            h('dt', {}, t('recalls.scope')),
-            h('dd', {}, r.scope),
-            h('dt', {}, t('recalls.reason')),
-            h('dd', {}, r.reason),
-            h('dt', {}, t('recalls.started')),
-            h('dd', {}, time(r.started_ms)),
-            h('dt', {}, t('recalls.state')),
-            h('dd', {}, r.closed ? t('recalls.closed') : t('recalls.open')),
-            h('dt', {}, t('recalls.items')),
-            h('dd', {}, String(r.items.length), r.truncated ? '+' : ''),
-          ),
-          r.closed
-            ? null
-            : h(
-                'button',
-                {
-                  type: 'button',
-                  class: 'secondary',
-                  onclick: async () => {
-                    try {
-                      checkReceipt(await sendTransaction(brandPayload.closeRecall(org(), r.number)));
-                      show(r.number);
-                    } catch (e) {
-                      message.error(e);
-                    }
-                  },
-                },
-                t('recalls.close'),
-              ),
-        ),
-      );
-    } catch (e) {
-      message.error(e);
-    }
-  }
-  const start = txForm({
-    testid: 'start-recall',
-    title: t('recalls.start'),
-    fields: [
-      input(t('products.gtin'), 'gtin', { required: true, inputmode: 'numeric', pattern: '\\d{14}' }),
-      input(t('recalls.lot'), 'lot'),
-      input(t('recalls.reason'), 'reason', { required: true }),
-    ],
-    build: (data) => {
-      const gtin = String(data.get('gtin')).trim();
-      const lot = String(data.get('lot') ?? '').trim();
-      return brandPayload.startRecall({ org: org(), scope: lot ? { lot: { gtin, lot } } : { product: gtin }, reason: String(data.get('reason')).trim() });
-    },
-  });
-  const number = h('input', { id: 'recall-number', type: 'number', min: 0, value: params[0] ?? 0 });
-  const lookup = h(
-    'form',
-    {
-      class: 'card',
-      onsubmit: (e) => {
-        e.preventDefault();
-        show(Number(number.value));
-      },
-    },
-    h('h2', {}, t('recalls.lookup')),
-    h('div', { class: 'field' }, h('label', { for: 'recall-number' }, t('recalls.number_label')), number),
-    h('button', { type: 'submit' }, t('history.show')),
-    message.el,
-  );
-  main.append(h('div', { class: 'grid2' }, start, lookup), shown);
-  if (params[0]) show(Number(params[0]));
-}
-
 /** Registers the brand's screens. */
 export function registerBrandScreens(registerScreen) {
   const roles = ['brand'];
@@ -923,7 +836,4 @@ export function registerBrandScreens(registerScreen) {
   registerScreen({ id: 'labels', nav: 'nav.labels', roles, hidden: true, render: labelSheet });
   registerScreen({ id: 'channels', nav: 'nav.channels', roles, render: channels });
   registerScreen({ id: 'history', nav: 'nav.history', roles: ['brand', 'distributor', 'retailer', 'logistics'], render: history });
-  // An organisation that is also a manufacturer or supplier has the B2B recalls screen, which
-  // lists its recalls of every scope.
-  registerScreen({ id: 'recalls', nav: 'nav.recalls', roles, unless: ['manufacturer', 'supplier'], render: recalls });
 }

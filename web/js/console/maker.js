@@ -869,6 +869,7 @@ export function registerMakerScreens(registerScreen) {
   registerScreen({ id: 'assembly', nav: 'nav.assembly', roles: MAKERS, render: assembly });
   registerScreen({ id: 'parts', nav: 'nav.parts', roles: ['supplier'], render: partLots });
   registerScreen({ id: 'trace', nav: 'nav.trace', roles: B2B, render: trace });
-  registerScreen({ id: 'recalls', nav: 'nav.recalls', roles: B2B, render: recalls });
+  // Brands recall their products and lots here too.
+  registerScreen({ id: 'recalls', nav: 'nav.recalls', roles: ['brand', ...B2B], render: recalls });
 }
 
