@@ -12,10 +12,10 @@ use axum::{
     extract::rejection::BytesRejection,
     http::{HeaderMap, StatusCode, header},
 };
-use jitrace_chain::{Inadmissible, Refusal, check_stateless};
+use jitrace_chain::{Inadmissible, Refusal, check_stateless, mempool::check_decoded};
 use jitrace_client::dto::SubmitRequest;
 use jitrace_ledger::state::{Account, Receipt, StateKey};
-use jitrace_types::TxHash;
+use jitrace_types::{SignedTransaction, Transaction, TxHash};
 
 /// The largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -71,7 +71,8 @@ pub const MAX_BATCH_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Checks a transaction's wire bytes and puts it in the mempool; returns its id.
 pub(crate) async fn admit(api: &ApiState, raw: Vec<u8>) -> Result<TxHash, ApiError> {
-    admit_checked(api, raw, false).await
+    let (hash, tx) = check_stateless(&raw, &api.chain_id, false).map_err(inadmissible)?;
+    admit_checked(api, raw, hash, &tx).await
 }
 
 /// Admits many transactions, verifying their signatures as one batch (falling back to one by
@@ -80,33 +81,43 @@ pub(crate) async fn admit_many(
     api: &ApiState,
     raws: Vec<Vec<u8>>,
 ) -> Vec<Result<TxHash, ApiError>> {
-    // A batch's signature check holds a core for milliseconds: off the async workers.
-    let (raws, all_valid) = tokio::task::spawn_blocking(move || {
-        let all_valid = signatures_valid(&raws);
-        (raws, all_valid)
-    })
-    .await
-    .expect("the signature check does not panic");
-    let mut out = Vec::with_capacity(raws.len());
-    for raw in raws {
-        out.push(admit_checked(api, raw, all_valid).await);
+    // Decoding and a batch's signature check hold a core for milliseconds: off the async
+    // workers.
+    let chain_id = api.chain_id.clone();
+    let checked = tokio::task::spawn_blocking(move || check_all(raws, &chain_id))
+        .await
+        .expect("the stateless checks do not panic");
+    let mut out = Vec::with_capacity(checked.len());
+    for item in checked {
+        out.push(match item {
+            Ok((raw, hash, tx)) => admit_checked(api, raw, hash, &tx).await,
+            Err(e) => Err(inadmissible(e)),
+        });
     }
     out
 }
 
-/// Whether every one of `raws` decodes and its signature verifies, checked as one batch.
-fn signatures_valid(raws: &[Vec<u8>]) -> bool {
+/// The stateless checks of [`check_stateless`] for many transactions, each decoded once and
+/// their signatures verified as one batch (one by one if the batch fails).
+fn check_all(
+    raws: Vec<Vec<u8>>,
+    chain_id: &str,
+) -> Vec<Result<(Vec<u8>, TxHash, Transaction), Inadmissible>> {
     let decoded: Vec<_> = raws
-        .iter()
-        .filter_map(|raw| {
-            let signed = jitrace_types::SignedTransaction::decode(raw).ok()?;
-            let tx = signed.transaction().ok()?;
-            Some((signed, tx))
+        .into_iter()
+        .map(|raw| {
+            let signed = SignedTransaction::decode(&raw)
+                .map_err(|e| Inadmissible::Malformed(e.to_string()))?;
+            let tx = signed
+                .transaction()
+                .map_err(|e| Inadmissible::Malformed(e.to_string()))?;
+            Ok((raw, signed, tx))
         })
         .collect();
     let items: Vec<_> = decoded
         .iter()
-        .map(|(s, tx)| {
+        .flatten()
+        .map(|(_, s, tx)| {
             (
                 &tx.signer,
                 jitrace_types::keys::domain::TRANSACTION,
@@ -115,22 +126,32 @@ fn signatures_valid(raws: &[Vec<u8>]) -> bool {
             )
         })
         .collect();
-    decoded.len() == raws.len() && jitrace_types::keys::verify_batch(&items)
+    let all_valid = jitrace_types::keys::verify_batch(&items);
+    decoded
+        .into_iter()
+        .map(|item| {
+            let (raw, signed, tx) = item?;
+            check_decoded(&signed, &tx, chain_id, all_valid)?;
+            Ok((raw, signed.hash(), tx))
+        })
+        .collect()
 }
 
+fn inadmissible(e: Inadmissible) -> ApiError {
+    match e {
+        Inadmissible::Malformed(reason) => ApiError::Malformed(reason),
+        Inadmissible::BadSignature => ApiError::BadSignature,
+        Inadmissible::WrongChainId { expected, got } => ApiError::WrongChainId { expected, got },
+    }
+}
+
+/// The checks against the latest state, then the mempool.
 async fn admit_checked(
     api: &ApiState,
     raw: Vec<u8>,
-    signature_checked: bool,
+    hash: TxHash,
+    tx: &Transaction,
 ) -> Result<TxHash, ApiError> {
-    let (hash, tx) =
-        check_stateless(&raw, &api.chain_id, signature_checked).map_err(|e| match e {
-            Inadmissible::Malformed(reason) => ApiError::Malformed(reason),
-            Inadmissible::BadSignature => ApiError::BadSignature,
-            Inadmissible::WrongChainId { expected, got } => {
-                ApiError::WrongChainId { expected, got }
-            }
-        })?;
     let executed = read_record::<Receipt>(api.state.as_ref(), StateKey::Receipt(hash)).await?;
     if executed.is_some() {
         return Err(ApiError::Duplicate(format!(
