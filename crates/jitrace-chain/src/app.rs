@@ -551,7 +551,7 @@ impl App {
             time_ms: block.header.time_ms,
             block: &encoded,
             certificate: certificate.as_deref(),
-            txs: &hashes,
+            tx_count: hashes.len() as u64,
         };
         if let Err(e) = self.store.append(&entry) {
             // Losing a finalised block is not an option: stop rather than go on without it.

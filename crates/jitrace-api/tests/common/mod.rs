@@ -330,7 +330,7 @@ fn execute(
 fn append_block(store: &BlockStore, height: u64, time_ms: u64, raw: Vec<Vec<u8>>) {
     let leader = validator().to_engine().public_key();
     let mut block: Block = genesis_block(leader, time_ms - 1_000);
-    let ids: Vec<Hash> = raw.iter().map(|r| jitrace_ledger::tx_id(r)).collect();
+    let tx_count = raw.len() as u64;
     block.header.parent = block.digest();
     block.header.height = Height::new(height);
     block.header.time_ms = time_ms;
@@ -346,7 +346,7 @@ fn append_block(store: &BlockStore, height: u64, time_ms: u64, raw: Vec<Vec<u8>>
             time_ms,
             block: &encoded,
             certificate: Some(CERTIFICATE),
-            txs: &ids,
+            tx_count,
         })
         .unwrap();
 }

@@ -558,9 +558,10 @@ impl Sim {
     /// a client does when the node it used went away with its mempool).
     pub fn resubmit_unfinalised(&mut self, index: usize) {
         let node = &self.nodes[index];
+        let located = tx_locations(&node.store);
         let mut count = 0;
         for tx in &self.submitted {
-            if node.store.tx_location(tx).expect("readable").is_none() {
+            if !located.contains_key(tx) {
                 let _ = node.mempool.insert(*tx, self.raw[tx].clone());
                 count += 1;
             }
@@ -644,13 +645,8 @@ impl Sim {
         let nodes = nodes.to_vec();
         self.wait_until("every submitted transaction finalised", limit, |sim| {
             nodes.iter().all(|&i| {
-                sim.submitted.iter().all(|tx| {
-                    sim.nodes[i]
-                        .store
-                        .tx_location(tx)
-                        .expect("block store readable")
-                        .is_some()
-                })
+                let located = tx_locations(&sim.nodes[i].store);
+                sim.submitted.iter().all(|tx| located.contains_key(tx))
             })
         })
         .await;
@@ -749,14 +745,16 @@ impl Sim {
             databases.push(self.nodes[index].running().databases().await);
         }
         let mut receipts = Vec::new();
+        let located: Vec<_> = honest
+            .iter()
+            .map(|&index| tx_locations(&self.nodes[index].store))
+            .collect();
         for tx in &self.submitted {
             let mut agreed: Option<Vec<u8>> = None;
-            for (&index, databases) in honest.iter().zip(&databases) {
+            for ((&index, databases), located) in honest.iter().zip(&databases).zip(&located) {
                 let node = &self.nodes[index];
-                let (height, position) = node
-                    .store
-                    .tx_location(tx)
-                    .expect("readable")
+                let (height, position) = *located
+                    .get(tx)
                     .unwrap_or_else(|| panic!("{}: transaction {} lost", node.name, tx.to_hex()));
                 let (block, _) = &chain[&height];
                 assert_eq!(tx_id(&block.txs[position as usize]), *tx);
@@ -779,11 +777,7 @@ impl Sim {
                 }
             }
             let receipt: Receipt = borsh::from_slice(&agreed.expect("honest nodes")).unwrap();
-            let (height, position) = self.nodes[honest[0]]
-                .store
-                .tx_location(tx)
-                .unwrap()
-                .unwrap();
+            let (height, position) = located[0][tx];
             assert_eq!((receipt.height, receipt.index), (height, position));
             let outcome = match &receipt.outcome {
                 Outcome::Ok => "ok".to_string(),
@@ -817,11 +811,11 @@ impl Sim {
             );
         }
         // Transactions a later block included again (the ledger rejects the copy as a duplicate).
-        let reference = &self.nodes[honest[0]].store;
+        let reference = &located[0];
         let mut duplicates = 0;
         for (height, (block, _)) in &chain {
             for (position, raw) in block.txs.iter().enumerate() {
-                let first = reference.tx_location(&tx_id(raw)).expect("readable");
+                let first = reference.get(&tx_id(raw)).copied();
                 if first != Some((*height, position as u32)) {
                     duplicates += 1;
                 }
@@ -1036,4 +1030,27 @@ impl tracing::Subscriber for PanicCounter {
     fn enter(&self, _: &tracing::span::Id) {}
 
     fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Where each transaction a node finalised was first included: (height, index in block),
+/// read from its block store.
+pub fn tx_locations(store: &BlockStore) -> BTreeMap<TxHash, (u64, u32)> {
+    let mut located = BTreeMap::new();
+    let tip = store
+        .tip()
+        .expect("block store readable")
+        .map_or(0, |t| t.height);
+    for height in 1..=tip {
+        let bytes = store
+            .block(height)
+            .expect("block store readable")
+            .expect("a block below the tip");
+        let block = Block::decode(bytes).expect("stored block decodes");
+        for (index, raw) in block.txs.iter().enumerate() {
+            located
+                .entry(tx_id(raw))
+                .or_insert((height, u32::try_from(index).expect("fits")));
+        }
+    }
+    located
 }
