@@ -97,12 +97,12 @@ pub(crate) async fn admit_many(
     out
 }
 
+/// A transaction that passed the stateless checks: its bytes, id and body.
+type Checked = (Vec<u8>, TxHash, Transaction);
+
 /// The stateless checks of [`check_stateless`] for many transactions, each decoded once and
 /// their signatures verified as one batch (one by one if the batch fails).
-fn check_all(
-    raws: Vec<Vec<u8>>,
-    chain_id: &str,
-) -> Vec<Result<(Vec<u8>, TxHash, Transaction), Inadmissible>> {
+fn check_all(raws: Vec<Vec<u8>>, chain_id: &str) -> Vec<Result<Checked, Inadmissible>> {
     let decoded: Vec<_> = raws
         .into_iter()
         .map(|raw| {
