@@ -2,9 +2,7 @@
 //! with the ledger over the authenticated store, and records finalised blocks.
 
 use crate::{
-    block::{
-        Block, Digest, EngineContext, Header, MAX_BLOCK_TX_BYTES, MAX_BLOCK_TXS, to_hash, tx_root,
-    },
+    block::{Block, Digest, EngineContext, Header, MAX_BLOCK_TX_BYTES, to_hash, tx_root},
     mempool::Mempool,
 };
 use commonware_codec::Encode;
@@ -76,6 +74,12 @@ const MAX_BLOCK_TIME_STEP_MS: u64 = 60 * 60 * 1000;
 /// leader timeout, so waiting never costs a view.
 const EMPTY_BLOCK_WAIT: Duration = Duration::from_millis(1000);
 const MEMPOOL_POLL: Duration = Duration::from_millis(5);
+
+/// Most transactions a leader proposes in one block (a block from a peer may hold up to
+/// [`crate::block::MAX_BLOCK_TXS`]). Under overload, smaller blocks keep the pipeline moving: the next leader
+/// proposes while this block is still being verified and finalised, instead of every validator
+/// executing one huge block in turn.
+pub const PROPOSAL_TXS: usize = 5_000;
 
 /// Converts a ledger hash into an engine digest.
 pub fn to_digest(hash: &jitrace_types::Hash) -> Digest {
@@ -418,7 +422,7 @@ where
         }
         let txs = self
             .mempool
-            .take_excluding(now, MAX_BLOCK_TXS, MAX_BLOCK_TX_BYTES, &pending);
+            .take_excluding(now, PROPOSAL_TXS, MAX_BLOCK_TX_BYTES, &pending);
         let env = BlockEnv {
             height: height.get(),
             time_ms,

@@ -20,7 +20,7 @@ use jitrace_types::{
     OrgId, Payload, PublicKey, Role, SignedTransaction, Transaction, TxHash,
     tx::{CodeId, IssueCodeBatch, IssueLicence, ProductInfo, RegisterOrg},
 };
-use std::{cell::RefCell, collections::BTreeMap};
+use std::{any::Any, cell::RefCell, collections::BTreeMap, sync::Arc};
 
 /// A read that the reader could not answer yet: the caller fetches `0` and runs the
 /// transaction again. This keeps the ledger synchronous and IO-free while the authenticated
@@ -86,6 +86,11 @@ pub struct Executor<'r, R: StateReader> {
     /// a pure function's results, kept so that a transaction run again after a [`Missing`]
     /// read does not verify its codes again.
     code_checks: RefCell<BTreeMap<(PublicKey, CodeId, String), bool>>,
+    /// Records decoded from the reader in this block, by key. The reader's values do not change
+    /// during a block and a key this block wrote is read from `writes` first, so an entry is
+    /// always what decoding the reader's bytes would give — without copying and decoding them
+    /// for every transaction (an organisation's record, with its member list, is read by most).
+    decoded: RefCell<BTreeMap<StateKey, Arc<dyn Any + Send + Sync>>>,
 }
 
 /// A rejection inside a rule.
@@ -139,6 +144,7 @@ impl<'r, R: StateReader> Executor<'r, R> {
             env,
             writes: WriteSet::new(),
             code_checks: RefCell::default(),
+            decoded: RefCell::default(),
         }
     }
 
@@ -360,11 +366,23 @@ pub fn decode<T: Record>(bytes: &[u8]) -> T {
 
 impl<R: StateReader> TxState<'_, '_, R> {
     fn get<T: Record>(&self, key: &StateKey) -> Result<Option<T>, Missing> {
-        let raw = match self.staged.get(key) {
-            Some(value) => value.clone(),
-            None => self.exec.read_raw(key)?,
+        if let Some(value) = self.staged.get(key).or_else(|| self.exec.writes.get(key)) {
+            return Ok(value.as_ref().map(|bytes| decode(bytes)));
+        }
+        if let Some(record) = self.exec.decoded.borrow().get(key)
+            && let Some(record) = record.downcast_ref::<T>()
+        {
+            return Ok(Some(record.clone()));
+        }
+        let Some(bytes) = self.exec.reader.get(key)? else {
+            return Ok(None);
         };
-        Ok(raw.map(|bytes| decode(&bytes)))
+        let record: T = decode(&bytes);
+        self.exec
+            .decoded
+            .borrow_mut()
+            .insert(key.clone(), Arc::new(record.clone()));
+        Ok(Some(record))
     }
 
     fn put<T: Record>(&mut self, key: StateKey, record: &T) {

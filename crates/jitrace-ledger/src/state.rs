@@ -134,7 +134,7 @@ pub mod tag {
 }
 
 /// A typed record, so that a key and its value can never disagree.
-pub trait Record: BorshSerialize + BorshDeserialize {}
+pub trait Record: BorshSerialize + BorshDeserialize + Clone + Send + Sync + 'static {}
 
 /// Chain parameters, fixed at genesis.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
