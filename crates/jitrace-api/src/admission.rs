@@ -12,10 +12,10 @@ use axum::{
     extract::rejection::BytesRejection,
     http::{HeaderMap, StatusCode, header},
 };
-use jitrace_chain::{Inadmissible, Refusal, check_stateless, mempool::check_decoded};
+use jitrace_chain::{Inadmissible, Refusal, check_stateless, mempool::check_batch};
 use jitrace_client::dto::SubmitRequest;
 use jitrace_ledger::state::{Account, Receipt, StateKey};
-use jitrace_types::{SignedTransaction, Transaction, TxHash};
+use jitrace_types::{Transaction, TxHash};
 
 /// The largest request body the API reads.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -84,7 +84,7 @@ pub(crate) async fn admit_many(
     // Decoding and a batch's signature check hold a core for milliseconds: off the async
     // workers.
     let chain_id = api.chain_id.clone();
-    let checked = tokio::task::spawn_blocking(move || check_all(raws, &chain_id))
+    let checked = tokio::task::spawn_blocking(move || check_batch(raws, &chain_id, |_| false))
         .await
         .expect("the stateless checks do not panic");
     let mut out = Vec::with_capacity(checked.len());
@@ -95,46 +95,6 @@ pub(crate) async fn admit_many(
         });
     }
     out
-}
-
-/// A transaction that passed the stateless checks: its bytes, id and body.
-type Checked = (Vec<u8>, TxHash, Transaction);
-
-/// The stateless checks of [`check_stateless`] for many transactions, each decoded once and
-/// their signatures verified as one batch (one by one if the batch fails).
-fn check_all(raws: Vec<Vec<u8>>, chain_id: &str) -> Vec<Result<Checked, Inadmissible>> {
-    let decoded: Vec<_> = raws
-        .into_iter()
-        .map(|raw| {
-            let signed = SignedTransaction::decode(&raw)
-                .map_err(|e| Inadmissible::Malformed(e.to_string()))?;
-            let tx = signed
-                .transaction()
-                .map_err(|e| Inadmissible::Malformed(e.to_string()))?;
-            Ok((raw, signed, tx))
-        })
-        .collect();
-    let items: Vec<_> = decoded
-        .iter()
-        .flatten()
-        .map(|(_, s, tx)| {
-            (
-                &tx.signer,
-                jitrace_types::keys::domain::TRANSACTION,
-                s.body.as_slice(),
-                &s.signature,
-            )
-        })
-        .collect();
-    let all_valid = jitrace_types::keys::verify_batch(&items);
-    decoded
-        .into_iter()
-        .map(|item| {
-            let (raw, signed, tx) = item?;
-            check_decoded(&signed, &tx, chain_id, all_valid)?;
-            Ok((raw, signed.hash(), tx))
-        })
-        .collect()
 }
 
 fn inadmissible(e: Inadmissible) -> ApiError {

@@ -76,9 +76,9 @@ const EMPTY_BLOCK_WAIT: Duration = Duration::from_millis(1000);
 const MEMPOOL_POLL: Duration = Duration::from_millis(5);
 
 /// Most transactions a leader proposes in one block (a block from a peer may hold up to
-/// [`crate::block::MAX_BLOCK_TXS`]). Under overload, smaller blocks keep the pipeline moving: the next leader
-/// proposes while this block is still being verified and finalised, instead of every validator
-/// executing one huge block in turn.
+/// [`crate::block::MAX_BLOCK_TXS`]). Under overload, smaller blocks keep the pipeline moving:
+/// the next leader proposes while this block is still being verified and finalised, instead of
+/// every validator executing one huge block in turn.
 pub const PROPOSAL_TXS: usize = 5_000;
 
 /// Converts a ledger hash into an engine digest.

@@ -5,12 +5,12 @@
 
 use crate::{
     engine::Runtime,
-    mempool::{Mempool, check_decoded},
+    mempool::{Mempool, check_batch},
 };
 use commonware_cryptography::ed25519;
 use commonware_p2p::{Receiver, Recipients, Sender};
 use commonware_runtime::{Clock, Handle};
-use jitrace_types::{SignedTransaction, keys::domain, tx::MAX_TX_BYTES};
+use jitrace_types::tx::MAX_TX_BYTES;
 use std::time::{Duration, UNIX_EPOCH};
 use tracing::{debug, warn};
 
@@ -53,34 +53,11 @@ fn now_ms(clock: &impl Clock) -> u64 {
 /// Admits a batch a peer sent. Signatures are verified as one batch; if that fails, one by one.
 /// Transactions this node holds already, or saw finalised, are skipped before any check.
 pub fn admit_batch(mempool: &Mempool, chain_id: &str, batch: Vec<Vec<u8>>) -> usize {
-    let decoded: Vec<_> = batch
-        .into_iter()
-        .filter_map(|raw| {
-            let signed = SignedTransaction::decode(&raw).ok()?;
-            if mempool.knows(&signed.hash()) {
-                return None;
-            }
-            let tx = signed.transaction().ok()?;
-            Some((raw, signed, tx))
-        })
-        .collect();
-    let items: Vec<_> = decoded
-        .iter()
-        .map(|(_, s, tx)| {
-            (
-                &tx.signer,
-                domain::TRANSACTION,
-                s.body.as_slice(),
-                &s.signature,
-            )
-        })
-        .collect();
-    let all_valid = jitrace_types::keys::verify_batch(&items);
     let mut admitted = 0;
-    for (raw, signed, tx) in decoded {
-        match check_decoded(&signed, &tx, chain_id, all_valid) {
-            Ok(()) => {
-                if mempool.insert_from_peer(signed.hash(), raw).is_ok() {
+    for checked in check_batch(batch, chain_id, |hash| mempool.knows(hash)) {
+        match checked {
+            Ok((raw, hash, _)) => {
+                if mempool.insert_from_peer(hash, raw).is_ok() {
                     admitted += 1;
                 }
             }
@@ -173,6 +150,7 @@ mod tests {
     use super::*;
     use crate::mempool::MempoolConfig;
     use jitrace_types::{OrgId, Payload, SecretKey, Transaction};
+    use jitrace_types::{SignedTransaction, keys::domain};
 
     fn tx(key: &SecretKey, nonce: u64) -> Vec<u8> {
         Transaction {
