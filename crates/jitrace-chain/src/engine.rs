@@ -62,7 +62,7 @@ use std::{
 
 const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
 const PAGE_SIZE: NonZeroU16 = NZU16!(4096);
-const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(8192); // 32 MiB
+const PAGE_CACHE_PAGES: NonZeroUsize = NZUsize!(65_536); // 256 MiB
 const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 16);
 const SYNC_BATCH: NonZeroU64 = NZU64!(256);
 const MAX_MESSAGE_SIZE: u32 = 8 * 1024 * 1024;

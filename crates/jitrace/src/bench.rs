@@ -21,7 +21,14 @@ pub struct ExecuteReport {
     pub batch_verify_per_sec_single_core: f64,
     pub execute_per_sec: f64,
     pub per_block_ms: f64,
+    /// The chain benchmark's workload: product updates by `UPDATE_ACCOUNTS` members, signatures
+    /// already verified at admission (as a validator's mempool has them).
+    pub update_per_sec: f64,
+    pub update_per_block_ms: f64,
 }
+
+/// Member accounts signing the update phase of `jitrace bench execute` (the chain bench's default).
+const UPDATE_ACCOUNTS: usize = 256;
 
 fn gtin(n: u64) -> Gtin {
     // 0 + company prefix 950600 + a 6-digit item reference + check digit.
@@ -83,6 +90,71 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
         })
         .collect();
 
+    // Then the chain benchmark's load: members join, each registers a product, and then they
+    // take turns updating their products.
+    let members: Vec<SecretKey> = (0..UPDATE_ACCOUNTS as u64)
+        .map(|i| SecretKey::from_seed(10_000 + i))
+        .collect();
+    let sign = |key: &SecretKey, nonce: u64, payload: Payload| {
+        Transaction {
+            chain_id: chain.clone(),
+            signer: key.public_key(),
+            nonce,
+            payload,
+        }
+        .sign(key)
+        .encode()
+    };
+    let mut members_setup: Vec<Vec<u8>> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            sign(
+                &brand,
+                count as u64 + 1 + i as u64,
+                Payload::AddMember {
+                    org: org.clone(),
+                    key: m.public_key(),
+                },
+            )
+        })
+        .collect();
+    members_setup.extend(members.iter().enumerate().map(|(i, m)| {
+        sign(
+            m,
+            1,
+            Payload::RegisterProduct(ProductInfo {
+                gtin: gtin(count as u64 + i as u64),
+                org: org.clone(),
+                name: format!("Member product {i}"),
+                description: String::new(),
+                attributes: vec![],
+                media: vec![],
+            }),
+        )
+    }));
+    let updates: Vec<Vec<u8>> = (0..count as u64)
+        .map(|n| {
+            let i = (n % UPDATE_ACCOUNTS as u64) as usize;
+            let nonce = 2 + n / UPDATE_ACCOUNTS as u64;
+            sign(
+                &members[i],
+                nonce,
+                Payload::UpdateProduct(ProductInfo {
+                    gtin: gtin(count as u64 + i as u64),
+                    org: org.clone(),
+                    name: format!("Member product {i} v{nonce}"),
+                    description: String::new(),
+                    attributes: vec![jitrace_types::tx::Attribute {
+                        name: "revision".into(),
+                        value: nonce.to_string(),
+                    }],
+                    media: vec![],
+                }),
+            )
+        })
+        .collect();
+
     // The machine's limit: single-core Ed25519 verification, one by one and batched.
     let signed: Vec<_> = txs
         .iter()
@@ -114,9 +186,9 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
     let scratch = tempfile::tempdir()?;
     let runner =
         cw_tokio::Runner::new(cw_tokio::Config::new().with_storage_directory(scratch.path()));
-    let (elapsed, blocks) = runner.start(|context| async move {
+    let (elapsed, blocks, update_elapsed, update_blocks) = runner.start(|context| async move {
         let databases = Databases::<cw_tokio::Context>::init(context, state_config(), None).await;
-        let run = |height: u64, block: Vec<Vec<u8>>| {
+        let run = |height: u64, block: Vec<Vec<u8>>, verified: bool| {
             let databases = databases.clone();
             let genesis = genesis.clone();
             async move {
@@ -125,22 +197,39 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
                     height,
                     time_ms: 1_700_000_000_000 + height,
                 };
-                let (merkleized, _) = execute(batches, &genesis, env, &block, |_| false)
+                let (merkleized, executed) = execute(batches, &genesis, env, &block, |_| verified)
                     .await
                     .map_err(|e| anyhow!("{e}"))?;
+                if let Some(r) = executed.receipts.iter().find(|r| !r.is_ok()) {
+                    bail!("block {height}: a transaction was rejected: {r:?}");
+                }
                 databases.apply(merkleized).await;
                 databases.finalize().await.durable().await;
                 Ok::<_, anyhow::Error>(())
             }
         };
-        run(1, setup).await?;
+        run(1, setup, false).await?;
+        let mut height = 2;
         let start = Instant::now();
         let mut blocks = 0;
-        for (i, block) in txs.chunks(block_size.max(1)).enumerate() {
-            run(i as u64 + 2, block.to_vec()).await?;
+        for block in txs.chunks(block_size.max(1)) {
+            run(height, block.to_vec(), false).await?;
+            height += 1;
             blocks += 1;
         }
-        Ok::<_, anyhow::Error>((start.elapsed(), blocks))
+        let elapsed = start.elapsed();
+        for block in members_setup.chunks(block_size.max(1)) {
+            run(height, block.to_vec(), false).await?;
+            height += 1;
+        }
+        let start = Instant::now();
+        let mut update_blocks = 0;
+        for block in updates.chunks(block_size.max(1)) {
+            run(height, block.to_vec(), true).await?;
+            height += 1;
+            update_blocks += 1;
+        }
+        Ok::<_, anyhow::Error>((elapsed, blocks, start.elapsed(), update_blocks))
     })?;
     Ok(ExecuteReport {
         transactions: count,
@@ -149,6 +238,8 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
         batch_verify_per_sec_single_core: batch_rate,
         execute_per_sec: count as f64 / elapsed.as_secs_f64(),
         per_block_ms: elapsed.as_secs_f64() * 1000.0 / blocks.max(1) as f64,
+        update_per_sec: count as f64 / update_elapsed.as_secs_f64(),
+        update_per_block_ms: update_elapsed.as_secs_f64() * 1000.0 / update_blocks.max(1) as f64,
     })
 }
 
