@@ -6,9 +6,9 @@ use commonware_runtime::{Runner as _, tokio as cw_tokio};
 use jitrace_chain::{Databases, app::state_config, execute};
 use jitrace_ledger::{BlockEnv, Genesis};
 use jitrace_types::{
-    Gtin, Hash, OrgId, Payload, Role, SecretKey, Transaction, gs1,
+    Gtin, Hash, OrgId, Payload, Role, SecretKey, SignedTransaction, Transaction, gs1,
     keys::{domain, verify_batch},
-    tx::{ProductInfo, RegisterOrg},
+    tx::{Attribute, ProductInfo, RegisterOrg},
 };
 use std::time::Instant;
 
@@ -36,6 +36,87 @@ fn gtin(n: u64) -> Gtin {
     let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
     let check = gs1::gs1_check_digit(&digits);
     Gtin::parse(&format!("{body}{check}")).expect("valid by construction")
+}
+
+/// The load both `bench execute` and `bench chain` offer: member accounts of one brand, each
+/// with its own product, taking turns updating their products.
+struct MemberLoad {
+    chain: String,
+    org: OrgId,
+    members: Vec<SecretKey>,
+    /// The first member's product is `gtin(first_gtin)`, the next member's the next, and so on.
+    first_gtin: u64,
+}
+
+impl MemberLoad {
+    fn new(chain: &str, org: &OrgId, accounts: usize, first_gtin: u64) -> Self {
+        Self {
+            chain: chain.to_string(),
+            org: org.clone(),
+            members: (0..accounts as u64)
+                .map(|i| SecretKey::from_seed(10_000 + i))
+                .collect(),
+            first_gtin,
+        }
+    }
+
+    fn sign(&self, key: &SecretKey, nonce: u64, payload: Payload) -> SignedTransaction {
+        Transaction {
+            chain_id: self.chain.clone(),
+            signer: key.public_key(),
+            nonce,
+            payload,
+        }
+        .sign(key)
+    }
+
+    fn product(&self, i: usize, revision: Option<u64>) -> ProductInfo {
+        ProductInfo {
+            gtin: gtin(self.first_gtin + i as u64),
+            org: self.org.clone(),
+            name: match revision {
+                Some(r) => format!("Bench product {i} v{r}"),
+                None => format!("Bench product {i}"),
+            },
+            description: String::new(),
+            attributes: revision
+                .map(|r| Attribute {
+                    name: "revision".into(),
+                    value: r.to_string(),
+                })
+                .into_iter()
+                .collect(),
+            media: vec![],
+        }
+    }
+
+    /// The brand admin adds every member, from the admin's nonce `first_nonce` on.
+    fn add_members(&self, admin: &SecretKey, first_nonce: u64) -> Vec<SignedTransaction> {
+        let add = |(i, m): (usize, &SecretKey)| {
+            let payload = Payload::AddMember {
+                org: self.org.clone(),
+                key: m.public_key(),
+            };
+            self.sign(admin, first_nonce + i as u64, payload)
+        };
+        self.members.iter().enumerate().map(add).collect()
+    }
+
+    /// Each member registers its product (nonce 1).
+    fn register_products(&self) -> Vec<SignedTransaction> {
+        let register = |(i, m): (usize, &SecretKey)| {
+            self.sign(m, 1, Payload::RegisterProduct(self.product(i, None)))
+        };
+        self.members.iter().enumerate().map(register).collect()
+    }
+
+    /// The `n`-th update of the load, round-robin over members, and the member who signs it.
+    fn update(&self, n: u64) -> (usize, SignedTransaction) {
+        let i = (n % self.members.len() as u64) as usize;
+        let nonce = 2 + n / self.members.len() as u64;
+        let payload = Payload::UpdateProduct(self.product(i, Some(nonce)));
+        (i, self.sign(&self.members[i], nonce, payload))
+    }
 }
 
 /// Signs `count` product registrations and runs them through the ledger over QMDB on disk.
@@ -92,67 +173,15 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
 
     // Then the chain benchmark's load: members join, each registers a product, and then they
     // take turns updating their products.
-    let members: Vec<SecretKey> = (0..UPDATE_ACCOUNTS as u64)
-        .map(|i| SecretKey::from_seed(10_000 + i))
+    let load = MemberLoad::new(&chain, &org, UPDATE_ACCOUNTS, count as u64);
+    let members_setup: Vec<Vec<u8>> = load
+        .add_members(&brand, count as u64 + 1)
+        .into_iter()
+        .chain(load.register_products())
+        .map(|tx| tx.encode())
         .collect();
-    let sign = |key: &SecretKey, nonce: u64, payload: Payload| {
-        Transaction {
-            chain_id: chain.clone(),
-            signer: key.public_key(),
-            nonce,
-            payload,
-        }
-        .sign(key)
-        .encode()
-    };
-    let mut members_setup: Vec<Vec<u8>> = members
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            sign(
-                &brand,
-                count as u64 + 1 + i as u64,
-                Payload::AddMember {
-                    org: org.clone(),
-                    key: m.public_key(),
-                },
-            )
-        })
-        .collect();
-    members_setup.extend(members.iter().enumerate().map(|(i, m)| {
-        sign(
-            m,
-            1,
-            Payload::RegisterProduct(ProductInfo {
-                gtin: gtin(count as u64 + i as u64),
-                org: org.clone(),
-                name: format!("Member product {i}"),
-                description: String::new(),
-                attributes: vec![],
-                media: vec![],
-            }),
-        )
-    }));
     let updates: Vec<Vec<u8>> = (0..count as u64)
-        .map(|n| {
-            let i = (n % UPDATE_ACCOUNTS as u64) as usize;
-            let nonce = 2 + n / UPDATE_ACCOUNTS as u64;
-            sign(
-                &members[i],
-                nonce,
-                Payload::UpdateProduct(ProductInfo {
-                    gtin: gtin(count as u64 + i as u64),
-                    org: org.clone(),
-                    name: format!("Member product {i} v{nonce}"),
-                    description: String::new(),
-                    attributes: vec![jitrace_types::tx::Attribute {
-                        name: "revision".into(),
-                        value: nonce.to_string(),
-                    }],
-                    media: vec![],
-                }),
-            )
-        })
+        .map(|n| load.update(n).1.encode())
         .collect();
 
     // The machine's limit: single-core Ed25519 verification, one by one and batched.
@@ -299,7 +328,6 @@ fn single_core_verify_rate() -> f64 {
 pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
     use crate::node::{GenesisOptions, NodeConfig, write_network};
     use jitrace_client::Client;
-    use jitrace_types::tx::Attribute;
     use std::{
         collections::HashMap,
         process::{Command, Stdio},
@@ -419,45 +447,13 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         );
         clients[0].submit(&register).await?;
         wait_all(vec![register.hash()]).await?;
-        let members: Vec<SecretKey> = (0..options.accounts as u64)
-            .map(|i| SecretKey::from_seed(10_000 + i))
-            .collect();
-        let adds: Vec<_> = members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                sign(
-                    &admin,
-                    i as u64 + 1,
-                    Payload::AddMember {
-                        org: org.clone(),
-                        key: m.public_key(),
-                    },
-                )
-            })
-            .collect();
+        let load = MemberLoad::new(&chain, &org, options.accounts, 0);
+        let adds = load.add_members(&admin, 1);
         for chunk in adds.chunks(500) {
             clients[0].submit_many(chunk).await?;
         }
         wait_all(adds.iter().map(|t| t.hash()).collect()).await?;
-        let products: Vec<_> = members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                sign(
-                    m,
-                    1,
-                    Payload::RegisterProduct(ProductInfo {
-                        gtin: gtin(i as u64),
-                        org: org.clone(),
-                        name: format!("Bench product {i}"),
-                        description: String::new(),
-                        attributes: vec![],
-                        media: vec![],
-                    }),
-                )
-            })
-            .collect();
+        let products = load.register_products();
         for chunk in products.chunks(500) {
             clients[0].submit_many(chunk).await?;
         }
@@ -473,23 +469,7 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         let mut per_node: Vec<Vec<jitrace_types::SignedTransaction>> =
             vec![Vec::new(); clients.len()];
         for n in 0..total {
-            let i = (n % members.len() as u64) as usize;
-            let nonce = 2 + n / members.len() as u64;
-            let tx = sign(
-                &members[i],
-                nonce,
-                Payload::UpdateProduct(ProductInfo {
-                    gtin: gtin(i as u64),
-                    org: org.clone(),
-                    name: format!("Bench product {i} v{nonce}"),
-                    description: String::new(),
-                    attributes: vec![Attribute {
-                        name: "revision".into(),
-                        value: nonce.to_string(),
-                    }],
-                    media: vec![],
-                }),
-            );
+            let (i, tx) = load.update(n);
             per_node[i % clients.len()].push(tx);
         }
 
