@@ -62,14 +62,25 @@ use std::{
 
 const EPOCH_LENGTH: NonZeroU64 = NZU64!(u64::MAX);
 const PAGE_SIZE: NonZeroU16 = NZU16!(4096);
-/// The authenticated state's page cache. Ordered QMDB inserts read their predecessor's last
-/// operation and the inactivity floor relocates old ones, so reads land all over the log; at
-/// 400k keys a 32 MiB cache ran product updates at 41k tx/s against 68k with this one.
-const STATE_CACHE_PAGES: NonZeroUsize = NZUsize!(65_536); // 256 MiB
-/// The consensus engine's page cache (block and certificate archives). At 10,000 tx/s a block
-/// is megabytes and is read back by the marshal and the API: p99 finality at that load was
-/// 0.6–0.9 s with 256 MiB and 1.5 s with 32 MiB.
-const ENGINE_CACHE_PAGES: NonZeroUsize = NZUsize!(65_536); // 256 MiB
+/// The default size, in MiB, of each of a node's two page caches ([`EngineConfig::cache_mib`]):
+/// the authenticated state's and the consensus engine's (block and certificate archives).
+///
+/// Ordered QMDB inserts read their predecessor's last operation and the inactivity floor
+/// relocates old ones, so state reads land all over the log and go to the disk (direct I/O) on a
+/// miss: at 400k keys product updates ran at 41k tx/s with 32 MiB and 68k with 256 MiB. At
+/// 10,000 tx/s a block is megabytes and the marshal and the API read it back: p99 finality was
+/// 0.6–0.9 s with an engine cache of 256 MiB and 1.5 s with 32 MiB. Both caches are filled up
+/// front, so a node holds about twice this in memory from the start.
+pub const DEFAULT_CACHE_MIB: usize = 256;
+/// The smallest and largest [`EngineConfig::cache_mib`] a node accepts.
+pub const CACHE_MIB_RANGE: std::ops::RangeInclusive<usize> = 4..=65_536;
+
+/// Pages of [`PAGE_SIZE`] in `mib` MiB (at least one).
+fn cache_pages(mib: usize) -> NonZeroUsize {
+    let pages = mib.saturating_mul(1 << 20) / usize::from(PAGE_SIZE.get());
+    NonZeroUsize::new(pages).unwrap_or(NZUsize!(1))
+}
+
 const IO_BUFFER: NonZeroUsize = NZUsize!(1 << 16);
 const SYNC_BATCH: NonZeroU64 = NZU64!(256);
 const MAX_MESSAGE_SIZE: u32 = 8 * 1024 * 1024;
@@ -110,6 +121,9 @@ pub struct EngineConfig {
     pub tip: ::tokio::sync::watch::Sender<Option<Tip>>,
     /// Where block execution timings go.
     pub stats: Arc<crate::app::ExecStats>,
+    /// Size of each of the two page caches, the state's and the engine's, in MiB (see
+    /// [`DEFAULT_CACHE_MIB`]).
+    pub cache_mib: usize,
 }
 
 /// What a node's runtime context must offer.
@@ -185,14 +199,16 @@ fn archive_config<C>(
 
 /// The state database's storage layout (shared with offline tools that rebuild it).
 pub fn state_config() -> <Databases<tokio::Context> as DatabaseSet<tokio::Context>>::Config {
-    state_config_with_prefix(DEFAULT_PARTITION_PREFIX)
+    state_config_with_prefix(DEFAULT_PARTITION_PREFIX, DEFAULT_CACHE_MIB)
 }
 
-/// [`state_config`] with its partitions under `prefix` instead of [`DEFAULT_PARTITION_PREFIX`].
+/// [`state_config`] with its partitions under `prefix` instead of [`DEFAULT_PARTITION_PREFIX`]
+/// and a page cache of `cache_mib` MiB.
 pub fn state_config_with_prefix(
     prefix: &str,
+    cache_mib: usize,
 ) -> <Databases<tokio::Context> as DatabaseSet<tokio::Context>>::Config {
-    let page_cache = CacheRef::new(PAGE_SIZE, STATE_CACHE_PAGES);
+    let page_cache = CacheRef::new(PAGE_SIZE, cache_pages(cache_mib));
     VariableConfig {
         merkle_config: MmrJournalConfig {
             journal_partition: format!("{prefix}-state-mmr-journal"),
@@ -335,7 +351,7 @@ where
 {
     let prefix = partition_prefix;
     let public_key = config.signer.public_key();
-    let page_cache = CacheRef::new(PAGE_SIZE, ENGINE_CACHE_PAGES);
+    let page_cache = CacheRef::new(PAGE_SIZE, cache_pages(config.cache_mib));
     let Channels {
         votes,
         certificates,
@@ -471,7 +487,7 @@ where
         context.child("stateful"),
         StatefulConfig {
             application: app,
-            db_config: state_config_with_prefix(prefix),
+            db_config: state_config_with_prefix(prefix, config.cache_mib),
             provider: (),
             marshal: (marshal_mailbox.clone(), floor),
             mailbox_size: NZUsize!(1024),

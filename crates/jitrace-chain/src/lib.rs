@@ -22,6 +22,9 @@ pub use app::{
     App, Databases, ExecStats, MarshalMailbox, Scheme, StateDb, execute, genesis_block, to_digest,
 };
 pub use block::{Block, Digest, Header};
-pub use engine::{Channels, EngineConfig, Running, Runtime, start, start_engine};
+pub use engine::{
+    CACHE_MIB_RANGE, Channels, DEFAULT_CACHE_MIB, EngineConfig, Running, Runtime, start,
+    start_engine,
+};
 pub use gossip::GossipConfig;
 pub use mempool::{Inadmissible, Mempool, MempoolConfig, Refusal, check_stateless};

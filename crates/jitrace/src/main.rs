@@ -46,6 +46,10 @@ enum Command {
         /// Do not seed demo data into a new chain.
         #[arg(long)]
         no_demo: bool,
+        /// Size of each of the node's two page caches (state, consensus engine) in MiB
+        /// [default: 256]; the node holds about twice this in memory from the start.
+        #[arg(long, value_name = "MIB")]
+        cache_mib: Option<usize>,
     },
     /// Write a network: genesis, and a config and key per node.
     Genesis {
@@ -340,10 +344,12 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
             http,
             no_demo,
+            cache_mib,
         } => node::run_dev(node::DevOptions {
             data_dir,
             http,
             demo: !no_demo,
+            cache_mib,
         }),
         Command::ConsoleUser {
             data_dir,

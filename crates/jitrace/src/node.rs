@@ -66,6 +66,10 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Address of the HTTP API.
     pub http: SocketAddr,
+    /// Size of each of the node's two page caches (the state's and the consensus engine's),
+    /// in MiB; default 256. The node holds about twice this in memory from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_mib: Option<usize>,
 }
 
 impl NodeConfig {
@@ -91,6 +95,22 @@ pub struct NodeSetup {
     pub key: SecretKey,
     pub data_dir: DataDir,
     pub http: SocketAddr,
+    /// Each page cache, in MiB ([`jitrace_chain::DEFAULT_CACHE_MIB`] unless configured).
+    pub cache_mib: usize,
+}
+
+/// Checks a configured page cache size against [`jitrace_chain::CACHE_MIB_RANGE`].
+pub fn cache_mib(configured: Option<usize>) -> Result<usize> {
+    let mib = configured.unwrap_or(jitrace_chain::DEFAULT_CACHE_MIB);
+    let range = jitrace_chain::CACHE_MIB_RANGE;
+    if !range.contains(&mib) {
+        bail!(
+            "cache_mib must be between {} and {} (MiB), got {mib}",
+            range.start(),
+            range.end()
+        );
+    }
+    Ok(mib)
 }
 
 /// Creates a one-validator chain in an empty data directory: keys and genesis.
@@ -180,6 +200,7 @@ pub fn write_network(options: &GenesisOptions) -> Result<Vec<(String, PathBuf)>>
             key: PathBuf::from("node.key"),
             data_dir: PathBuf::from("data"),
             http,
+            cache_mib: None,
         };
         let path = dir.join("config.toml");
         std::fs::write(&path, toml::to_string_pretty(&config)?)?;
@@ -229,6 +250,7 @@ pub fn run_node(
         key,
         data_dir: dir,
         http,
+        cache_mib,
     } = setup;
     let ledger_genesis = Arc::new(genesis.ledger_genesis()?);
     let me = key.public_key().to_hex();
@@ -315,6 +337,7 @@ pub fn run_node(
                 store: store.clone(),
                 tip: tip_tx,
                 stats: stats.clone(),
+                cache_mib,
             },
         )
         .await;
@@ -392,6 +415,8 @@ pub fn run_configured(config_path: &Path) -> Result<()> {
         key: read_key(&config.key)?,
         data_dir: DataDir(config.data_dir.clone()),
         http: config.http,
+        cache_mib: cache_mib(config.cache_mib)
+            .with_context(|| format!("in {}", config_path.display()))?,
     };
     run_node(setup, |addr, _console| {
         Box::pin(async move {
@@ -406,10 +431,13 @@ pub struct DevOptions {
     pub data_dir: PathBuf,
     pub http: SocketAddr,
     pub demo: bool,
+    /// Each page cache, in MiB; `None`: the default.
+    pub cache_mib: Option<usize>,
 }
 
 /// `jitrace dev`.
 pub fn run_dev(options: DevOptions) -> Result<()> {
+    let cache_mib = cache_mib(options.cache_mib)?;
     let dir = DataDir(options.data_dir.clone());
     let fresh = !dir.genesis().exists();
     if fresh {
@@ -422,6 +450,7 @@ pub fn run_dev(options: DevOptions) -> Result<()> {
         key: read_key(&dir.key("validator"))?,
         data_dir: dir,
         http: options.http,
+        cache_mib,
     };
     run_node(setup, move |addr, console| {
         Box::pin(async move {
@@ -497,4 +526,42 @@ pub fn display_path(path: &Path) -> String {
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_size_defaults_and_refuses_what_is_out_of_range() {
+        assert_eq!(cache_mib(None).unwrap(), jitrace_chain::DEFAULT_CACHE_MIB);
+        assert_eq!(cache_mib(Some(64)).unwrap(), 64);
+        for bad in [0, 3, 65_537] {
+            let error = cache_mib(Some(bad)).unwrap_err().to_string();
+            assert!(
+                error.contains("cache_mib must be between 4 and 65536"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_config_may_name_its_cache_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let base = "genesis = \"../genesis.toml\"\nkey = \"node.key\"\ndata_dir = \"data\"\n\
+                    http = \"127.0.0.1:8080\"\n";
+        std::fs::write(&path, base).unwrap();
+        let config = NodeConfig::load(&path).unwrap();
+        assert_eq!(config.cache_mib, None);
+        assert!(config.data_dir.starts_with(dir.path()));
+        // Written configs leave it out, so they read back the same.
+        assert!(!toml::to_string(&config).unwrap().contains("cache_mib"));
+
+        std::fs::write(&path, format!("{base}cache_mib = 64\n")).unwrap();
+        assert_eq!(NodeConfig::load(&path).unwrap().cache_mib, Some(64));
+        std::fs::write(&path, format!("{base}cache_mib = \"lots\"\n")).unwrap();
+        let error = format!("{:#}", NodeConfig::load(&path).unwrap_err());
+        assert!(error.contains("is not a valid node config"), "{error}");
+    }
 }

@@ -430,6 +430,8 @@ impl Sim {
             store: node.store.clone(),
             tip: ::tokio::sync::watch::channel(None).0,
             stats: Arc::default(),
+            // Small: a simulation runs several nodes in one process.
+            cache_mib: 8,
         };
         let running = start_engine_with_prefix(
             context.child("engine"),
