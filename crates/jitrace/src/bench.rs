@@ -70,6 +70,19 @@ impl MemberLoad {
         .sign(key)
     }
 
+    /// The operator registers the brand (the operator's nonce 1), with `admin` as its admin.
+    fn register_org(&self, operator: &SecretKey, admin: &SecretKey) -> SignedTransaction {
+        let payload = Payload::RegisterOrg(RegisterOrg {
+            id: self.org.clone(),
+            name: "Bench Brand".into(),
+            roles: vec![Role::Brand],
+            gs1_company_prefix: None,
+            region: None,
+            admin: admin.public_key(),
+        });
+        self.sign(operator, 1, payload)
+    }
+
     fn product(&self, i: usize, revision: Option<u64>) -> ProductInfo {
         ProductInfo {
             gtin: gtin(self.first_gtin + i as u64),
@@ -134,46 +147,23 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
         validators: vec![],
         scan_rules: jitrace_ledger::state::ScanRules::DEFAULT,
     };
-    let setup = vec![
-        Transaction {
-            chain_id: chain.clone(),
-            signer: operator.public_key(),
-            nonce: 1,
-            payload: Payload::RegisterOrg(RegisterOrg {
-                id: org.clone(),
-                name: "Bench".into(),
-                roles: vec![Role::Brand],
-                gs1_company_prefix: None,
-                region: None,
-                admin: brand.public_key(),
-            }),
-        }
-        .sign(&operator)
-        .encode(),
-    ];
+    // Product registrations by the brand's admin, then the chain benchmark's load: members
+    // join, each registers a product, and then they take turns updating their products.
+    let load = MemberLoad::new(&chain, &org, UPDATE_ACCOUNTS, count as u64);
+    let setup = vec![load.register_org(&operator, &brand).encode()];
     let txs: Vec<Vec<u8>> = (0..count)
         .map(|i| {
-            Transaction {
-                chain_id: chain.clone(),
-                signer: brand.public_key(),
-                nonce: i as u64 + 1,
-                payload: Payload::RegisterProduct(ProductInfo {
-                    gtin: gtin(i as u64),
-                    org: org.clone(),
-                    name: format!("Product {i}"),
-                    description: "benchmark product".into(),
-                    attributes: vec![],
-                    media: vec![],
-                }),
-            }
-            .sign(&brand)
-            .encode()
+            let payload = Payload::RegisterProduct(ProductInfo {
+                gtin: gtin(i as u64),
+                org: org.clone(),
+                name: format!("Product {i}"),
+                description: "benchmark product".into(),
+                attributes: vec![],
+                media: vec![],
+            });
+            load.sign(&brand, i as u64 + 1, payload).encode()
         })
         .collect();
-
-    // Then the chain benchmark's load: members join, each registers a product, and then they
-    // take turns updating their products.
-    let load = MemberLoad::new(&chain, &org, UPDATE_ACCOUNTS, count as u64);
     let members_setup: Vec<Vec<u8>> = load
         .add_members(&brand, count as u64 + 1)
         .into_iter()
@@ -238,27 +228,24 @@ pub fn execute_bench(count: usize, block_size: usize) -> Result<ExecuteReport> {
             }
         };
         run(1, setup, false).await?;
-        let mut height = 2;
-        let start = Instant::now();
-        let mut blocks = 0;
-        for block in txs.chunks(block_size.max(1)) {
-            run(height, block.to_vec(), false).await?;
-            height += 1;
-            blocks += 1;
-        }
-        let elapsed = start.elapsed();
-        for block in members_setup.chunks(block_size.max(1)) {
-            run(height, block.to_vec(), false).await?;
-            height += 1;
-        }
-        let start = Instant::now();
-        let mut update_blocks = 0;
-        for block in updates.chunks(block_size.max(1)) {
-            run(height, block.to_vec(), true).await?;
-            height += 1;
-            update_blocks += 1;
-        }
-        Ok::<_, anyhow::Error>((elapsed, blocks, start.elapsed(), update_blocks))
+        // Runs `txs` in blocks from `height` on: the next height, the time taken and the blocks.
+        let run_all = |mut height: u64, txs: Vec<Vec<u8>>, verified: bool| {
+            let run = &run;
+            async move {
+                let start = Instant::now();
+                let mut blocks = 0;
+                for block in txs.chunks(block_size.max(1)) {
+                    run(height, block.to_vec(), verified).await?;
+                    height += 1;
+                    blocks += 1;
+                }
+                Ok::<_, anyhow::Error>((height, start.elapsed(), blocks))
+            }
+        };
+        let (height, elapsed, blocks) = run_all(2, txs, false).await?;
+        let (height, _, _) = run_all(height, members_setup, false).await?;
+        let (_, update_elapsed, update_blocks) = run_all(height, updates, true).await?;
+        Ok::<_, anyhow::Error>((elapsed, blocks, update_elapsed, update_blocks))
     })?;
     Ok(ExecuteReport {
         transactions: count,
@@ -404,16 +391,6 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
-        let chain = "jitrace-bench".to_string();
-        let sign = |key: &SecretKey, nonce: u64, payload: Payload| {
-            Transaction {
-                chain_id: chain.clone(),
-                signer: key.public_key(),
-                nonce,
-                payload,
-            }
-            .sign(key)
-        };
         let wait_all = |hashes: Vec<Hash>| {
             let client = clients[0].clone();
             async move {
@@ -433,21 +410,10 @@ pub fn chain_bench(options: ChainBenchOptions) -> Result<ChainReport> {
         // Setup: a brand, its member accounts, one product per account.
         let org = OrgId::new("bench-brand")?;
         let admin = SecretKey::from_seed(7);
-        let register = sign(
-            &operator,
-            1,
-            Payload::RegisterOrg(RegisterOrg {
-                id: org.clone(),
-                name: "Bench Brand".into(),
-                roles: vec![Role::Brand],
-                gs1_company_prefix: None,
-                region: None,
-                admin: admin.public_key(),
-            }),
-        );
+        let load = MemberLoad::new("jitrace-bench", &org, options.accounts, 0);
+        let register = load.register_org(&operator, &admin);
         clients[0].submit(&register).await?;
         wait_all(vec![register.hash()]).await?;
-        let load = MemberLoad::new(&chain, &org, options.accounts, 0);
         let adds = load.add_members(&admin, 1);
         for chunk in adds.chunks(500) {
             clients[0].submit_many(chunk).await?;
